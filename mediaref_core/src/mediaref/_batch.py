@@ -1,0 +1,191 @@
+"""`batch_decode`: group references by source, decode each source once, keep input order."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Literal
+
+from ._errors import MediaRefError, TimestampOutOfRangeError, UndecodableMediaError
+from ._plugins import image_backend, open_source, video_backend
+from ._protocols import ImageBackend, ImageFormat, VideoBackend
+from ._ref import MediaRef
+
+__all__ = ["batch_decode", "decode_one"]
+
+OnError = Literal["raise", "return"]
+
+
+def _pick_video(name: str | None) -> VideoBackend:
+    return video_backend(None if name is not None and _is_other_kind(name, video=True) else name)
+
+
+def _pick_image(name: str | None) -> ImageBackend:
+    return image_backend(None if name is not None and _is_other_kind(name, video=False) else name)
+
+
+def _is_other_kind(name: str, *, video: bool) -> bool:
+    # decoder="pyav" in a batch that also holds images means "pyav for the videos".
+    from ._plugins import plugins
+
+    infos = plugins()
+    mine = {n for i in infos for n in (i.video_backends if video else i.image_backends)}
+    other = {n for i in infos for n in (i.image_backends if video else i.video_backends)}
+    return name not in mine and name in other
+
+
+def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
+    if isinstance(e, MediaRefError):
+        return e
+    err = UndecodableMediaError(
+        f"{backend!r} backend failed: {type(e).__name__}: {e}", uri=uri, pts_ns=pts_ns
+    )
+    err.__cause__ = e
+    return err
+
+
+def _decode_image(uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]) -> Any:
+    backend = _pick_image(decoder)
+    data = open_source(uri).read_all()
+    try:
+        return backend.decode(data, format=format, uri=uri, **options)
+    except Exception as e:
+        raise _wrap(e, backend.name, uri, None) from e
+
+
+def _decode_video(
+    uri: str,
+    pts_ns: Sequence[int],
+    format: ImageFormat,
+    decoder: str | None,
+    options: dict[str, Any],
+    isolate: bool,
+) -> list[Any]:
+    """Decode all `pts_ns` of one video in one call; with `isolate`, failures become values."""
+    backend = _pick_video(decoder)
+    source = open_source(uri)
+    try:
+        video = backend.open(source, **options)
+    except Exception as e:
+        raise _wrap(e, backend.name, uri, None) from e
+    with video:
+        meta = video.metadata
+        out: list[Any] = [None] * len(pts_ns)
+        valid: list[int] = []
+        for i, t in enumerate(pts_ns):
+            if meta.begin_ns <= t < meta.end_ns:
+                valid.append(i)
+            else:
+                err = TimestampOutOfRangeError(uri, t, meta.begin_ns, meta.end_ns)
+                if not isolate:
+                    raise err
+                out[i] = err
+        if not valid:
+            return out
+        try:
+            frames = video.frames_played_at([pts_ns[i] for i in valid], format=format)
+        except Exception as e:
+            if not isolate or len(valid) == 1:
+                raise _wrap(e, backend.name, uri, pts_ns[valid[0]]) from e
+            # Find which timestamps fail and keep the frames of the others.
+            frames = []
+            for i in valid:
+                try:
+                    frames.append(video.frames_played_at([pts_ns[i]], format=format)[0])
+                except Exception as e1:
+                    frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
+        for i, frame in zip(valid, frames):
+            out[i] = frame
+        return out
+
+
+def decode_one(
+    ref: MediaRef, *, format: ImageFormat, decoder: str | None, options: dict[str, Any]
+) -> Any:
+    """Decode one reference (the engine of `MediaRef.to_ndarray`)."""
+    if ref.pts_ns is None:
+        return _decode_image(ref.uri, format, decoder, options)
+    return _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
+
+
+def batch_decode(
+    refs: Iterable[MediaRef],
+    *,
+    decoder: str | None = None,
+    format: ImageFormat = "rgb",
+    on_error: OnError = "raise",
+    max_workers: int | None = None,
+    strategy: object = None,
+    **options: Any,
+) -> list[Any]:
+    """Decode many references, each source opened once, in input order.
+
+    References to the same video are handed to its decoder in one call, which plans
+    the least decoding work; different sources are decoded in parallel threads.
+
+    Args:
+        refs: Image and video-frame references, in any order and mix.
+        decoder: Backend name, e.g. ``"pyav"``; it applies to the kind of media it
+            decodes, the highest-priority backend decodes the other kind.
+        format: Channel order of the arrays (see `MediaRef.to_ndarray`).
+        on_error: ``"raise"`` raises the error of the first failing reference (in input
+            order) once every source is closed; ``"return"`` puts each failing reference's
+            `MediaRefError` in its place in the result and returns the rest.
+        max_workers: Threads for sources decoded in parallel; default ``os.cpu_count()``.
+        strategy: Accepted for compatibility with ``mediaref.video_decoder.
+            BatchDecodingStrategy``; the planner chooses the least work for any pattern.
+        **options: Passed to the backends.
+
+    Returns:
+        One array per reference (or, with ``on_error="return"``, a `MediaRefError`).
+
+    Raises:
+        MediaRefError: With ``on_error="raise"``, the first failing reference's error.
+    """
+    if on_error not in ("raise", "return"):
+        raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+    refs = list(refs)
+    isolate = on_error == "return"
+    videos: dict[str, list[int]] = {}
+    images: dict[str, list[int]] = {}
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, MediaRef):
+            raise TypeError(f"batch_decode takes MediaRef objects, got {type(ref).__name__}")
+        (images if ref.pts_ns is None else videos).setdefault(ref.uri, []).append(i)
+    out: list[Any] = [None] * len(refs)
+
+    def run_video(uri: str) -> None:
+        idx = videos[uri]
+        try:
+            frames = _decode_video(
+                uri, [refs[i].pts_ns for i in idx], format, decoder, options, isolate  # type: ignore[misc]
+            )
+        except MediaRefError as e:
+            frames = [e] * len(idx)
+        for i, f in zip(idx, frames):
+            out[i] = f
+
+    def run_image(uri: str) -> None:
+        idx = images[uri]
+        try:
+            img: Any = _decode_image(uri, format, decoder, options)
+        except MediaRefError as e:
+            img = e
+        for n, i in enumerate(idx):
+            out[i] = img.copy() if n and not isinstance(img, MediaRefError) else img
+
+    tasks = [(run_video, u) for u in videos] + [(run_image, u) for u in images]
+    workers = min(len(tasks), max_workers or os.cpu_count() or 1)
+    if workers <= 1:
+        for fn, uri in tasks:
+            fn(uri)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="mediaref") as pool:
+            for fut in [pool.submit(fn, uri) for fn, uri in tasks]:
+                fut.result()
+    if not isolate:
+        for item in out:
+            if isinstance(item, MediaRefError):
+                raise item
+    return out

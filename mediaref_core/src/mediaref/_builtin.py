@@ -1,0 +1,14 @@
+"""The core's own hook implementations: byte sources it opens with the standard library."""
+
+from __future__ import annotations
+
+from ._protocols import ByteSource
+from ._sources import open_builtin_source
+from ._uri import ParsedURI
+from .hookspecs import hookimpl
+
+
+@hookimpl(trylast=True)
+def mediaref_open_source(uri: str, parsed: ParsedURI) -> ByteSource | None:
+    """Open paths, ``file:``, ``data:`` and ``http(s):`` URIs."""
+    return open_builtin_source(uri, parsed)  # type: ignore[return-value]

@@ -1,0 +1,100 @@
+"""The one error tree of mediaref; every error is also the builtin a caller would catch."""
+
+from __future__ import annotations
+
+__all__ = [
+    "BackendNotInstalledError",
+    "InvalidReferenceError",
+    "MediaRefError",
+    "SourceNotFoundError",
+    "SourceUnreadableError",
+    "TimestampOutOfRangeError",
+    "UndecodableMediaError",
+    "short_uri",
+]
+
+_SHORT = 80
+
+
+def short_uri(uri: str) -> str:
+    """Return `uri` shortened for messages: ``data:`` URIs keep their head only."""
+    if len(uri) <= _SHORT:
+        return uri
+    if uri[:5].lower() == "data:":
+        comma = uri.find(",")
+        head = uri[: comma + 1] if 0 <= comma < _SHORT else uri[:40]
+        return f"{head}...({len(uri)} chars)"
+    return f"{uri[:40]}...{uri[-30:]}"
+
+
+def _where(uri: str | None, pts_ns: int | None) -> str:
+    if uri is None:
+        return ""
+    return f" ({short_uri(uri)!r}" + (f" at pts_ns={pts_ns})" if pts_ns is not None else ")")
+
+
+class MediaRefError(Exception):
+    """Base of every error mediaref raises on purpose.
+
+    Attributes:
+        uri: The URI of the reference concerned, if any.
+        pts_ns: The timestamp of the reference concerned, if any.
+    """
+
+    def __init__(self, message: str, *, uri: str | None = None, pts_ns: int | None = None) -> None:
+        self.message, self.uri, self.pts_ns = message, uri, pts_ns
+        super().__init__(message + _where(uri, pts_ns))
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return _rebuild, (type(self), self.message, self.uri, self.pts_ns, self.__dict__)
+
+
+def _rebuild(
+    cls: type[MediaRefError],
+    message: str,
+    uri: str | None,
+    pts_ns: int | None,
+    state: dict[str, object],
+) -> MediaRefError:
+    err = cls.__new__(cls)
+    MediaRefError.__init__(err, message, uri=uri, pts_ns=pts_ns)
+    err.__dict__.update(state)
+    return err
+
+
+class InvalidReferenceError(MediaRefError, ValueError):
+    """A malformed reference: bad `uri`, bad `pts_ns`, or a malformed ``data:`` URI."""
+
+
+class BackendNotInstalledError(MediaRefError, ImportError):
+    """No installed plugin can do what was asked; the message names what to install."""
+
+
+class SourceNotFoundError(MediaRefError, FileNotFoundError):
+    """The file a reference points at does not exist (or the server answered 404)."""
+
+
+class SourceUnreadableError(MediaRefError, OSError):
+    """The source exists but cannot be read: network, permission, timeout, size limit."""
+
+
+class UndecodableMediaError(MediaRefError, ValueError):
+    """The bytes were read but are not decodable media: corrupt, truncated, unsupported."""
+
+
+class TimestampOutOfRangeError(MediaRefError, ValueError):
+    """`pts_ns` is outside the time range in which the video shows frames.
+
+    Attributes:
+        begin_ns: The first nanosecond at which a frame is on screen.
+        end_ns: The first nanosecond after the last frame (exclusive).
+    """
+
+    def __init__(self, uri: str, pts_ns: int, begin_ns: int, end_ns: int) -> None:
+        self.begin_ns, self.end_ns = begin_ns, end_ns
+        super().__init__(
+            f"pts_ns={pts_ns} is out of range: frames are shown in "
+            f"[{begin_ns}, {end_ns}) ns = [{begin_ns / 1e9:.6f}, {end_ns / 1e9:.6f}) s",
+            uri=uri,
+            pts_ns=pts_ns,
+        )

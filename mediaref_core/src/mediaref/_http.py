@@ -1,0 +1,236 @@
+"""``http(s):`` sources over the standard library: Range requests, timeouts, redirect and size limits."""
+
+from __future__ import annotations
+
+import http.client
+import io
+import re
+import ssl
+from typing import IO
+from urllib.parse import urljoin, urlsplit
+
+from ._errors import SourceNotFoundError, SourceUnreadableError
+from ._sources import limits
+
+__all__ = ["HTTPSource"]
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_BLOCK = 1 << 20
+_REDIRECTS = {301, 302, 303, 307, 308}
+
+
+def _connect(url: str) -> tuple[http.client.HTTPConnection, str]:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    conn: http.client.HTTPConnection
+    if parts.scheme.lower() == "https":
+        conn = http.client.HTTPSConnection(
+            host, parts.port, timeout=limits.http_timeout_s, context=ssl.create_default_context()
+        )
+    else:
+        conn = http.client.HTTPConnection(host, parts.port, timeout=limits.http_timeout_s)
+    return conn, target
+
+
+class _Session:
+    """One keep-alive connection to the final URL after redirects."""
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self.url = uri
+        self.conn: http.client.HTTPConnection | None = None
+        self.target = ""
+
+    def request(self, headers: dict[str, str]) -> http.client.HTTPResponse:
+        """Send a GET, following redirects; return a response with a 2xx status."""
+        for _ in range(limits.http_max_redirects + 1):
+            if self.conn is None:
+                self.conn, self.target = _connect(self.url)
+            try:
+                self.conn.request("GET", self.target, headers=headers)
+                resp = self.conn.getresponse()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                # A kept-alive connection closed by the server: retry once on a new one.
+                self.close()
+                self.conn, self.target = _connect(self.url)
+                resp = self._send(headers)
+            except TimeoutError:
+                self.close()
+                raise self._timeout() from None
+            except (OSError, http.client.HTTPException) as e:
+                self.close()
+                raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
+            if resp.status in _REDIRECTS:
+                location = resp.getheader("Location")
+                resp.read()
+                self.close()
+                if not location:
+                    raise SourceUnreadableError(
+                        f"HTTP {resp.status} redirect without a Location", uri=self.uri
+                    )
+                self.url = urljoin(self.url, location)
+                continue
+            if resp.status in (404, 410):
+                resp.read()
+                raise SourceNotFoundError(f"HTTP {resp.status} {resp.reason}", uri=self.uri)
+            if resp.status >= 300:
+                resp.read()
+                raise SourceUnreadableError(f"HTTP {resp.status} {resp.reason}", uri=self.uri)
+            return resp
+        self.close()
+        raise SourceUnreadableError(
+            f"more than {limits.http_max_redirects} redirects "
+            "(mediaref.limits.http_max_redirects)",
+            uri=self.uri,
+        )
+
+    def _send(self, headers: dict[str, str]) -> http.client.HTTPResponse:
+        assert self.conn is not None
+        try:
+            self.conn.request("GET", self.target, headers=headers)
+            return self.conn.getresponse()
+        except TimeoutError:
+            self.close()
+            raise self._timeout() from None
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
+
+    def read_body(self, resp: http.client.HTTPResponse, limit: int) -> bytes:
+        """Read a response body of at most `limit` bytes."""
+        declared = resp.getheader("Content-Length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            self.close()
+            raise self._too_large(int(declared))
+        try:
+            body = resp.read(limit + 1)
+        except TimeoutError:
+            self.close()
+            raise self._timeout() from None
+        except (OSError, http.client.HTTPException) as e:
+            self.close()
+            raise SourceUnreadableError(f"HTTP body incomplete: {e}", uri=self.uri) from None
+        if len(body) > limit:
+            self.close()
+            raise self._too_large(None)
+        return body
+
+    def _too_large(self, size: int | None) -> SourceUnreadableError:
+        what = f"{size} bytes" if size is not None else "larger"
+        return SourceUnreadableError(
+            f"HTTP body is {what}, over the limit of {limits.max_read_bytes} bytes "
+            "(mediaref.limits.max_read_bytes)",
+            uri=self.uri,
+        )
+
+    def _timeout(self) -> SourceUnreadableError:
+        return SourceUnreadableError(
+            f"HTTP server did not answer within {limits.http_timeout_s} s "
+            "(mediaref.limits.http_timeout_s)",
+            uri=self.uri,
+        )
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable file over HTTP Range requests on one keep-alive connection."""
+
+    def __init__(self, session: _Session, size: int) -> None:
+        self._session, self._size, self._pos = session, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        n = min(len(b), self._size - self._pos)
+        if n <= 0:
+            return 0
+        end = self._pos + n - 1
+        resp = self._session.request({"Range": f"bytes={self._pos}-{end}"})
+        if resp.status != 206:
+            self._session.close()
+            raise SourceUnreadableError(
+                f"HTTP server stopped honouring Range (status {resp.status})",
+                uri=self._session.uri,
+            )
+        body = self._session.read_body(resp, n)
+        b[: len(body)] = body
+        self._pos += len(body)
+        return len(body)
+
+    def close(self) -> None:
+        self._session.close()
+        super().close()
+
+
+class HTTPSource:
+    """An ``http:`` or ``https:`` URL; read whole or through Range requests."""
+
+    __slots__ = ("_probe", "uri")
+
+    def __init__(self, uri: str) -> None:
+        self.uri = uri
+        self._probe: tuple[int, bool, str] | None = None
+
+    @property
+    def local_path(self) -> None:
+        """A URL has no local path."""
+        return None
+
+    def _probe_range(self) -> tuple[_Session, http.client.HTTPResponse, int, bool]:
+        session = _Session(self.uri)
+        resp = session.request({"Range": "bytes=0-0"})
+        m = _CONTENT_RANGE.match(resp.getheader("Content-Range") or "")
+        validator = resp.getheader("ETag") or resp.getheader("Last-Modified") or ""
+        if resp.status == 206 and m and m.group(3) != "*":
+            size, ranged = int(m.group(3)), True
+        else:
+            length = resp.getheader("Content-Length")
+            size, ranged = (int(length) if length and length.isdigit() else -1), False
+        self._probe = (size, ranged, validator)
+        return session, resp, size, ranged
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """``(url, size, ETag or Last-Modified)`` from a one-byte Range request."""
+        if self._probe is None:
+            session, _, _, _ = self._probe_range()
+            session.close()
+        assert self._probe is not None
+        return (self.uri, self._probe[0], self._probe[2])
+
+    def read_all(self) -> bytes:
+        """Download the whole body (at most `Limits.max_read_bytes`)."""
+        session = _Session(self.uri)
+        try:
+            return session.read_body(session.request({}), limits.max_read_bytes)
+        finally:
+            session.close()
+
+    def open(self) -> IO[bytes]:
+        """Return a seekable file: Range requests if the server honours them, else memory."""
+        session, resp, size, ranged = self._probe_range()
+        if ranged:
+            session.read_body(resp, 1)
+            return io.BufferedReader(_RangeReader(session, size), buffer_size=_BLOCK)
+        try:
+            return io.BytesIO(session.read_body(resp, limits.max_read_bytes))
+        finally:
+            session.close()

@@ -1,0 +1,242 @@
+"""The plugin manager: lazy discovery through entry points, selection by name or priority."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+import warnings
+from collections.abc import Sequence
+from types import ModuleType
+from typing import TypeVar
+
+import msgspec
+import pluggy
+
+from . import hookspecs
+from ._errors import BackendNotInstalledError
+from ._protocols import ByteSource, ImageBackend, ImageEncoder, VideoBackend
+from ._uri import parse_uri
+
+__all__ = [
+    "PluginInfo",
+    "image_backend",
+    "image_encoder",
+    "import_pillow",
+    "open_source",
+    "plugins",
+    "video_backend",
+]
+
+_GROUP = "mediaref"
+
+
+class PluginInfo(msgspec.Struct, frozen=True, kw_only=True):
+    """An installed plugin and what it provides, as listed by `mediaref.plugins()`."""
+
+    name: str
+    """The entry-point name (``"builtin"`` for the core's own sources)."""
+    distribution: str
+    version: str
+    video_backends: tuple[str, ...] = ()
+    image_backends: tuple[str, ...] = ()
+    image_encoders: tuple[str, ...] = ()
+    opens_sources: bool = False
+    formats: tuple[str, ...] = ()
+    error: str | None = None
+    """Why the plugin failed to load; its hooks are then not used."""
+
+
+class _Registry:
+    def __init__(self) -> None:
+        pm = pluggy.PluginManager(_GROUP)
+        pm.add_hookspecs(hookspecs)
+        from . import _builtin
+
+        pm.register(_builtin, name="builtin")
+        infos: list[PluginInfo] = []
+        dists: dict[str, tuple[str, str]] = {"builtin": ("mediaref-core", _version())}
+        for ep in sorted(importlib.metadata.entry_points(group=_GROUP), key=lambda e: e.name):
+            dist = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
+            if pm.has_plugin(ep.name):
+                continue
+            try:
+                module = ep.load()
+                pm.register(module, name=ep.name)
+            except Exception as e:  # a broken plugin must not break the others
+                msg = f"{type(e).__name__}: {e}"
+                warnings.warn(
+                    f"mediaref plugin {ep.name!r} ({dist[0]}) failed to load: {msg}",
+                    RuntimeWarning,
+                    stacklevel=4,
+                )
+                infos.append(
+                    PluginInfo(name=ep.name, distribution=dist[0], version=dist[1], error=msg)
+                )
+                continue
+            dists[ep.name] = dist
+        pm.check_pending()
+        self.pm = pm
+        self.video: list[tuple[VideoBackend, str]] = []
+        self.image: list[tuple[ImageBackend, str]] = []
+        self.encoders: list[tuple[ImageEncoder, str]] = []
+        for name, plugin in pm.list_name_plugin():
+            hooks = {impl.function.__name__ for impl in _impls(pm, plugin)}
+            video = self._collect(plugin, "mediaref_video_backends", hooks, self.video, name)
+            image = self._collect(plugin, "mediaref_image_backends", hooks, self.image, name)
+            enc = self._collect(plugin, "mediaref_image_encoders", hooks, self.encoders, name)
+            dist = dists.get(name, ("?", "?"))
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    distribution=dist[0],
+                    version=dist[1],
+                    video_backends=tuple(b.name for b in video),
+                    image_backends=tuple(b.name for b in image),
+                    image_encoders=tuple(b.name for b in enc),
+                    opens_sources="mediaref_open_source" in hooks,
+                    formats=tuple(sorted({f for b in [*image, *enc] for f in b.formats})),
+                )
+            )
+        for lst in (self.video, self.image, self.encoders):
+            lst.sort(key=lambda pair: -pair[0].priority)
+        self.infos = tuple(sorted(infos, key=lambda i: i.name))
+
+    @staticmethod
+    def _collect(
+        plugin: object, hook: str, hooks: set[str], into: list[tuple[_B, str]], name: str
+    ) -> list[_B]:
+        if hook not in hooks:
+            return []
+        found = list(getattr(plugin, hook)())
+        into.extend((b, name) for b in found)
+        return found
+
+
+_B = TypeVar("_B", VideoBackend, ImageBackend, ImageEncoder)
+
+
+def _impls(pm: pluggy.PluginManager, plugin: object) -> list[pluggy.HookImpl]:
+    return [impl for caller in pm.get_hookcallers(plugin) or [] for impl in caller.get_hookimpls()
+            if impl.plugin is plugin]
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("mediaref-core")
+    except importlib.metadata.PackageNotFoundError:
+        return "0+unknown"
+
+
+_lock = threading.Lock()
+_registry: _Registry | None = None
+
+
+def _get() -> _Registry:
+    global _registry
+    reg = _registry
+    if reg is None:
+        with _lock:
+            if _registry is None:
+                _registry = _Registry()
+            reg = _registry
+    return reg
+
+
+def reset_plugins() -> None:
+    """Forget loaded plugins; the next need discovers them again (for tests)."""
+    global _registry
+    with _lock:
+        _registry = None
+
+
+def plugin_manager() -> pluggy.PluginManager:
+    """The process's pluggy manager, loading plugins on first call."""
+    return _get().pm
+
+
+def plugins() -> tuple[PluginInfo, ...]:
+    """List installed plugins, what each provides, and any that failed to load."""
+    return _get().infos
+
+
+def _describe(pairs: Sequence[tuple[object, str]], reg: _Registry) -> str:
+    dists = {i.name: f"{i.distribution} {i.version}" for i in reg.infos}
+    return ", ".join(f"{b.name!r} ({dists.get(p, p)})" for b, p in pairs) or "none"  # type: ignore[attr-defined]
+
+
+def _select(
+    pairs: list[tuple[_B, str]], name: str | None, what: str, install: str, reg: _Registry
+) -> _B:
+    if name is None:
+        if pairs:
+            return pairs[0][0]
+        raise BackendNotInstalledError(f"no {what} is installed; install one with: pip install {install}")
+    for backend, _ in pairs:
+        if backend.name == name:
+            return backend
+    raise BackendNotInstalledError(
+        f"unknown {what} {name!r}; installed: {_describe(pairs, reg)}"
+        + (f"; install one with: pip install {install}" if not pairs else "")
+    )
+
+
+def video_backend(name: str | None = None) -> VideoBackend:
+    """Return the video backend called `name`, else the highest-priority one.
+
+    Raises:
+        BackendNotInstalledError: None is installed, or none has that name.
+    """
+    reg = _get()
+    return _select(reg.video, name, "video decoder", "mediaref-av", reg)
+
+
+def image_backend(name: str | None = None) -> ImageBackend:
+    """Return the image decoder called `name`, else the highest-priority one.
+
+    Raises:
+        BackendNotInstalledError: None is installed, or none has that name.
+    """
+    reg = _get()
+    return _select(reg.image, name, "image decoder", "mediaref-pil", reg)
+
+
+def image_encoder(name: str | None = None) -> ImageEncoder:
+    """Return the image encoder called `name`, else the highest-priority one.
+
+    Raises:
+        BackendNotInstalledError: None is installed, or none has that name.
+    """
+    reg = _get()
+    return _select(reg.encoders, name, "image encoder", "mediaref-pil", reg)
+
+
+def open_source(uri: str) -> ByteSource:
+    """Open the bytes `uri` names through the source hooks (plugins first, core last).
+
+    Raises:
+        InvalidReferenceError: Malformed URI.
+        BackendNotInstalledError: No plugin handles the URI's scheme.
+        SourceNotFoundError, SourceUnreadableError: From the source.
+    """
+    parsed = parse_uri(uri)
+    source = _get().pm.hook.mediaref_open_source(uri=uri, parsed=parsed)
+    if source is None:
+        raise BackendNotInstalledError(
+            f"no installed plugin reads {parsed.scheme!r} URIs (the core reads paths, file:, "
+            "data:, http: and https:); install a source plugin for this scheme",
+            uri=uri,
+        )
+    return source  # type: ignore[no-any-return]
+
+
+def import_pillow() -> ModuleType:
+    """Return ``PIL.Image``, or raise an error naming the package to install."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise BackendNotInstalledError(
+            "Pillow is needed for PIL images; install it with: pip install mediaref-pil"
+        ) from None
+    return Image
+
+

@@ -1,0 +1,146 @@
+"""What backends provide and return: the types `batch_decode` and third parties program against."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import IO, Any, Literal, Protocol, runtime_checkable
+
+import msgspec
+
+__all__ = [
+    "ByteSource",
+    "ImageBackend",
+    "ImageEncoder",
+    "ImageFormat",
+    "VideoBackend",
+    "VideoDecoder",
+    "VideoMetadata",
+]
+
+ImageFormat = Literal["rgb", "bgr", "rgba", "bgra", "gray"]
+"""Channel order of returned arrays: ``(H, W, 3)``, ``(H, W, 4)`` or ``(H, W)`` for gray."""
+
+
+@runtime_checkable
+class ByteSource(Protocol):
+    """The bytes a URI names, opened by the core or by a source plugin.
+
+    Decoders read through this, never by parsing the URI themselves.
+    """
+
+    uri: str
+    """The URI as the reference gave it."""
+
+    @property
+    def local_path(self) -> str | None:
+        """A filesystem path a decoder may open directly, or `None` (remote, embedded)."""
+
+    @property
+    def identity(self) -> tuple[object, ...]:
+        """A key that changes when the content may have changed (path, size, mtime)."""
+
+    def read_all(self) -> bytes | memoryview:
+        """Return the whole content, within the source's size limit."""
+
+    def open(self) -> IO[bytes]:
+        """Return a new seekable binary file object; the caller closes it."""
+
+
+class VideoMetadata(msgspec.Struct, frozen=True, kw_only=True):
+    """What a video stream is, with every time in integer nanoseconds of its own timeline."""
+
+    codec: str
+    """FFmpeg codec name, e.g. ``"h264"``."""
+    width: int
+    height: int
+    num_frames: int
+    """Frames in the stream, counted from the packet index (not the header)."""
+    begin_ns: int
+    """The first nanosecond at which a frame is on screen (the first frame's pts)."""
+    end_ns: int
+    """The end of the last frame (its pts plus its duration), exclusive."""
+    average_fps: float
+    """Frames per second over the whole stream; for display only."""
+    time_base: tuple[int, int]
+    """The stream's tick length as ``(numerator, denominator)`` seconds."""
+    pixel_format: str = ""
+    stream_index: int = 0
+    rotation: int = 0
+    """Clockwise degrees a player rotates the picture by; applied to returned frames."""
+    key_frames: int = 0
+    """Seekable keyframes found in the packet index."""
+
+    @property
+    def duration_ns(self) -> int:
+        """``end_ns - begin_ns``."""
+        return self.end_ns - self.begin_ns
+
+
+@runtime_checkable
+class VideoDecoder(Protocol):
+    """An open video stream that returns the frames on screen at given timestamps.
+
+    Every video backend returns one from its `VideoBackend.open`. Frame selection obeys
+    the rule of the design brief: ``pts[i] <= t < pts[i+1]`` selects frame ``i``; the last
+    frame is shown until `VideoMetadata.end_ns`; anything outside ``[begin_ns, end_ns)``
+    raises `TimestampOutOfRangeError`.
+    """
+
+    @property
+    def metadata(self) -> VideoMetadata:
+        """The stream's metadata."""
+
+    def frames_played_at(self, pts_ns: Sequence[int], *, format: ImageFormat = "rgb") -> list[Any]:
+        """Return one uint8 array per timestamp, in the order asked (repeats allowed).
+
+        Raises:
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+            UndecodableMediaError: The stream cannot be decoded.
+        """
+
+    def close(self) -> None:
+        """Release the container; safe to call twice."""
+
+    def __enter__(self) -> VideoDecoder: ...
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+class VideoBackend(msgspec.Struct, frozen=True, kw_only=True):
+    """A video decoder a plugin provides. Describing it must not import codecs."""
+
+    name: str
+    """What users pass as ``decoder=``, e.g. ``"pyav"``."""
+    open: Callable[..., VideoDecoder]
+    """``open(source: ByteSource, **options) -> VideoDecoder``."""
+    priority: int = 0
+    """The highest priority among installed backends is used when none is named."""
+    description: str = ""
+
+
+class ImageBackend(msgspec.Struct, frozen=True, kw_only=True):
+    """An image decoder a plugin provides."""
+
+    name: str
+    decode: Callable[..., Any]
+    """``decode(data: bytes | memoryview, *, format: ImageFormat, uri: str, **options)``
+    returning a uint8 array (or the native dtype when asked with ``dtype="native"``)."""
+    priority: int = 0
+    formats: tuple[str, ...] = ()
+    """MIME types or short names of what it reads, for `mediaref.plugins()`."""
+    description: str = ""
+
+
+class ImageEncoder(msgspec.Struct, frozen=True, kw_only=True):
+    """An image encoder a plugin provides, used by `DataURI.from_image`."""
+
+    name: str
+    encode: Callable[..., tuple[bytes, str]]
+    """``encode(image, *, format: str, quality: int | None, input_format: ImageFormat)``
+    returning ``(encoded bytes, MIME type)``; `image` is an array or a PIL image."""
+    priority: int = 0
+    formats: tuple[str, ...] = ()
+    description: str = ""
