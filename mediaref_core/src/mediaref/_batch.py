@@ -62,7 +62,11 @@ def _decode_video(
     options: dict[str, Any],
     isolate: bool,
 ) -> list[Any]:
-    """Decode all `pts_ns` of one video in one call; with `isolate`, failures become values."""
+    """Decode all `pts_ns` of one video in one call; out-of-range timestamps become errors.
+
+    With `isolate`, a failing decode is retried per timestamp so that only the
+    timestamps that fail become errors; without, the error is raised.
+    """
     backend = _pick_video(decoder)
     source = open_source(uri)
     try:
@@ -77,10 +81,7 @@ def _decode_video(
             if meta.begin_ns <= t < meta.end_ns:
                 valid.append(i)
             else:
-                err = TimestampOutOfRangeError(uri, t, meta.begin_ns, meta.end_ns)
-                if not isolate:
-                    raise err
-                out[i] = err
+                out[i] = TimestampOutOfRangeError(uri, t, meta.begin_ns, meta.end_ns)
         if not valid:
             return out
         try:
@@ -106,7 +107,10 @@ def decode_one(
     """Decode one reference (the engine of `MediaRef.to_ndarray`)."""
     if ref.pts_ns is None:
         return _decode_image(ref.uri, format, decoder, options)
-    return _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
+    frame = _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
+    if isinstance(frame, MediaRefError):
+        raise frame
+    return frame
 
 
 def batch_decode(

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+import mediaref
+from mediaref import BackendNotInstalledError, MediaRef, SourceNotFoundError, _plugins
+
+mediaref_fake = pytest.importorskip("mediaref_fake")
+
+
+@pytest.fixture
+def fresh_plugins() -> Iterator[None]:
+    _plugins.reset_plugins()
+    yield
+    _plugins.reset_plugins()
+
+
+def test_fake_plugin_is_found_through_its_entry_point(fresh_plugins: None) -> None:
+    (ep,) = [e for e in importlib.metadata.entry_points(group="mediaref") if e.name == "fake"]
+    assert ep.dist is not None and ep.dist.name == "mediaref-fake"
+    info = {i.name: i for i in mediaref.plugins()}["fake"]
+    assert (info.distribution, info.version) == ("mediaref-fake", "0.0.1")
+    assert info.video_backends == ("fake",)
+    assert info.image_backends == ("fakeimg",)
+    assert info.opens_sources
+    assert info.formats == ("fake",)
+    assert {i.name for i in mediaref.plugins()} >= {"builtin", "fake"}
+
+
+def test_plugins_are_not_loaded_at_import() -> None:
+    code = (
+        "import sys, mediaref; from mediaref import _plugins;"
+        "print(_plugins._registry is None, 'mediaref_fake' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "False"]
+
+
+def test_video_backend_chosen_by_name(fresh_plugins: None) -> None:
+    mediaref_fake.STORE["clip"] = b"x"
+    frame = MediaRef("mem:clip", 300_000_000).to_ndarray(decoder="fake")
+    np.testing.assert_array_equal(frame, np.full((2, 4, 3), 3, np.uint8))
+
+
+def test_unknown_backend_lists_installed_ones(fresh_plugins: None) -> None:
+    mediaref_fake.STORE["clip"] = b"x"
+    with pytest.raises(BackendNotInstalledError, match=r"unknown video decoder 'pyaw'; installed: .*'fake' \(mediaref-fake 0.0.1\)") as info:
+        MediaRef("mem:clip", 0).to_ndarray(decoder="pyaw")
+    assert isinstance(info.value, ImportError)
+
+
+def test_highest_priority_wins_when_no_name_given(
+    fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MEDIAREF_FAKE_PRIORITY", "10000")
+    _plugins.reset_plugins()
+    mediaref_fake.STORE["img"] = b"not really an image"
+    np.testing.assert_array_equal(MediaRef("mem:img").to_ndarray(), np.full((2, 2, 3), 7, np.uint8))
+    assert _plugins.video_backend().name == "fake"
+
+
+def test_source_plugin_errors_are_mediaref_errors(fresh_plugins: None) -> None:
+    with pytest.raises(SourceNotFoundError, match="no such key in the memory store"):
+        MediaRef("mem:missing", 0).to_ndarray(decoder="fake")
+
+
+def test_unknown_scheme_names_what_is_missing(fresh_plugins: None) -> None:
+    with pytest.raises(BackendNotInstalledError, match="no installed plugin reads 's3' URIs"):
+        MediaRef("s3://bucket/key.png").to_ndarray()
+
+
+def test_missing_backend_names_the_distribution_to_install(
+    fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [])
+    _plugins.reset_plugins()
+    with pytest.raises(
+        BackendNotInstalledError,
+        match="no video decoder is installed; install one with: pip install mediaref-av",
+    ):
+        _plugins.video_backend()
+    with pytest.raises(BackendNotInstalledError, match="pip install mediaref-pil"):
+        _plugins.image_backend()
+    with pytest.raises(BackendNotInstalledError, match="pip install mediaref-pil"):
+        mediaref.DataURI.from_image(np.zeros((2, 2, 3), np.uint8))
+
+
+def test_a_broken_plugin_is_reported_and_the_others_still_load(
+    fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = importlib.metadata.entry_points(group="mediaref")
+    broken = importlib.metadata.EntryPoint("broken", "mediaref_no_such_module", "mediaref")
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: [*real, broken])
+    with pytest.warns(RuntimeWarning, match="mediaref plugin 'broken' .* failed to load"):
+        infos = {i.name: i for i in mediaref.plugins()}
+    assert infos["broken"].error is not None and "ModuleNotFoundError" in infos["broken"].error
+    assert infos["fake"].error is None
+
+
+def test_docs_show_every_hook_signature() -> None:
+    import inspect
+    from pathlib import Path
+
+    from mediaref import hookspecs
+
+    doc = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+    for name, fn in vars(hookspecs).items():
+        if name.startswith("mediaref_"):
+            sig = str(inspect.signature(fn)).replace("'", "")
+            assert f"def {name}{sig}" in doc, name
