@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from mediaref import (
     MediaRef,
     MediaRefError,
@@ -26,23 +25,33 @@ def frame(i: int) -> np.ndarray:
 
 
 def test_order_is_kept_and_each_video_opened_once() -> None:
-    refs = [MediaRef("mem:a", 300_000_000), MediaRef("mem:b", 100_000_000),
-            MediaRef("mem:a", 0), MediaRef("mem:a", 300_000_000)]
+    refs = [
+        MediaRef("mem:a", 300_000_000),
+        MediaRef("mem:b", 100_000_000),
+        MediaRef("mem:a", 0),
+        MediaRef("mem:a", 300_000_000),
+    ]
     out = batch_decode(refs, decoder="fake")
-    for got, want in zip(out, [3, 1, 0, 3]):
+    for got, want in zip(out, [3, 1, 0, 3], strict=True):
         np.testing.assert_array_equal(got, frame(want))
     assert sorted(mediaref_fake.OPENED) == ["mem:a", "mem:b"]
 
 
 def test_strategy_of_the_pypi_package_is_accepted() -> None:
     refs = [MediaRef("mem:a", int(i * 1e8)) for i in range(10)]
-    out = batch_decode(refs, decoder="fake", strategy=BatchDecodingStrategy.SEQUENTIAL_PER_KEYFRAME_BLOCK)
+    out = batch_decode(
+        refs, decoder="fake", strategy=BatchDecodingStrategy.SEQUENTIAL_PER_KEYFRAME_BLOCK
+    )
     assert [int(f[0, 0, 0]) for f in out] == list(range(10))
 
 
 def test_on_error_return_keeps_the_others() -> None:
-    refs = [MediaRef("mem:a", 100_000_000), MediaRef("mem:a", 2_000_000_000),
-            MediaRef("mem:missing", 0), MediaRef("mem:b", 900_000_000)]
+    refs = [
+        MediaRef("mem:a", 100_000_000),
+        MediaRef("mem:a", 2_000_000_000),
+        MediaRef("mem:missing", 0),
+        MediaRef("mem:b", 900_000_000),
+    ]
     out = batch_decode(refs, decoder="fake", on_error="return")
     np.testing.assert_array_equal(out[0], frame(1))
     assert isinstance(out[1], TimestampOutOfRangeError)
@@ -55,8 +64,11 @@ def test_on_error_return_keeps_the_others() -> None:
 
 
 def test_on_error_raise_raises_the_first_failure_in_input_order() -> None:
-    refs = [MediaRef("mem:a", 100_000_000), MediaRef("mem:missing", 0),
-            MediaRef("mem:a", 2_000_000_000)]
+    refs = [
+        MediaRef("mem:a", 100_000_000),
+        MediaRef("mem:missing", 0),
+        MediaRef("mem:a", 2_000_000_000),
+    ]
     with pytest.raises(SourceNotFoundError, match="mem:missing"):
         batch_decode(refs, decoder="fake")
 
@@ -68,7 +80,12 @@ def test_errors_survive_pickling() -> None:
     back = pickle.loads(pickle.dumps(err))
     assert type(back) is TimestampOutOfRangeError
     assert (back.uri, back.pts_ns, back.begin_ns, back.end_ns, str(back)) == (
-        "v.mp4", 10, 0, 5, str(err))
+        "v.mp4",
+        10,
+        0,
+        5,
+        str(err),
+    )
     nf = pickle.loads(pickle.dumps(SourceNotFoundError("no such file", uri="x.png")))
     assert isinstance(nf, FileNotFoundError) and str(nf) == "no such file ('x.png')"
 
@@ -81,14 +98,19 @@ def test_bad_arguments() -> None:
     assert batch_decode([]) == []
 
 
-def test_mixed_image_and_video_batch_uses_each_kind_of_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_mixed_image_and_video_batch_uses_each_kind_of_backend(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from mediaref import _plugins
 
     monkeypatch.setenv("MEDIAREF_FAKE_PRIORITY", "10000")
     _plugins.reset_plugins()
     try:
-        out = batch_decode([MediaRef("mem:a"), MediaRef("mem:a", 500_000_000), MediaRef("mem:a")],
-                           decoder="fake", max_workers=2)
+        out = batch_decode(
+            [MediaRef("mem:a"), MediaRef("mem:a", 500_000_000), MediaRef("mem:a")],
+            decoder="fake",
+            max_workers=2,
+        )
     finally:
         _plugins.reset_plugins()
     np.testing.assert_array_equal(out[0], np.full((2, 2, 3), 7, np.uint8))

@@ -5,10 +5,9 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
+import mediaref
 import numpy as np
 import pytest
-
-import mediaref
 from mediaref import BackendNotInstalledError, MediaRef, SourceNotFoundError, _plugins
 
 mediaref_fake = pytest.importorskip("mediaref_fake")
@@ -50,7 +49,10 @@ def test_video_backend_chosen_by_name(fresh_plugins: None) -> None:
 
 def test_unknown_backend_lists_installed_ones(fresh_plugins: None) -> None:
     mediaref_fake.STORE["clip"] = b"x"
-    with pytest.raises(BackendNotInstalledError, match=r"unknown video decoder 'pyaw'; installed: .*'fake' \(mediaref-fake 0.0.1\)") as info:
+    with pytest.raises(
+        BackendNotInstalledError,
+        match=r"unknown video decoder 'pyaw'; installed: .*'fake' \(mediaref-fake 0.0.1\)",
+    ) as info:
         MediaRef("mem:clip", 0).to_ndarray(decoder="pyaw")
     assert isinstance(info.value, ImportError)
 

@@ -7,7 +7,6 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
 from mediaref import DataURI, InvalidReferenceError, MediaRef
 
 MAX = 2**63 - 1
@@ -33,9 +32,7 @@ def test_json_wire_format_omits_missing_pts() -> None:
 
 
 def test_decoding_accepts_null_pts() -> None:
-    assert msgspec.json.decode(b'{"uri":"a.png","pts_ns":null}', type=MediaRef) == MediaRef(
-        "a.png"
-    )
+    assert msgspec.json.decode(b'{"uri":"a.png","pts_ns":null}', type=MediaRef) == MediaRef("a.png")
 
 
 @pytest.mark.parametrize(
@@ -209,8 +206,13 @@ def test_json_and_msgpack_round_trips(ref: MediaRef) -> None:
     assert MediaRef.model_validate(ref.model_dump()) == ref
 
 
-@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(),
-                    lambda c: st.lists(c) | st.dictionaries(st.text(), c), max_leaves=8))
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.floats() | st.integers() | st.text(),
+        lambda c: st.lists(c) | st.dictionaries(st.text(), c),
+        max_leaves=8,
+    )
+)
 def test_arbitrary_json_decodes_or_raises_validation_error(doc: object) -> None:
     raw = msgspec.json.encode(doc)
     try:

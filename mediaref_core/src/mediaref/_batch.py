@@ -45,7 +45,9 @@ def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefE
     return err
 
 
-def _decode_image(uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]) -> Any:
+def _decode_image(
+    uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]
+) -> Any:
     backend = _pick_image(decoder)
     data = open_source(uri).read_all()
     try:
@@ -96,7 +98,7 @@ def _decode_video(
                     frames.append(video.frames_played_at([pts_ns[i]], format=format)[0])
                 except Exception as e1:
                     frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
-        for i, frame in zip(valid, frames):
+        for i, frame in zip(valid, frames, strict=True):
             out[i] = frame
         return out
 
@@ -151,7 +153,7 @@ def batch_decode(
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
     refs = list(refs)
     isolate = on_error == "return"
-    videos: dict[str, list[int]] = {}
+    videos: dict[str, list[int]] = {}  # uri -> indices of refs with a pts_ns
     images: dict[str, list[int]] = {}
     for i, ref in enumerate(refs):
         if not isinstance(ref, MediaRef):
@@ -163,11 +165,16 @@ def batch_decode(
         idx = videos[uri]
         try:
             frames = _decode_video(
-                uri, [refs[i].pts_ns for i in idx], format, decoder, options, isolate  # type: ignore[misc]
+                uri,
+                [refs[i].pts_ns or 0 for i in idx],
+                format,
+                decoder,
+                options,
+                isolate,  # type: ignore[misc]
             )
         except MediaRefError as e:
             frames = [e] * len(idx)
-        for i, f in zip(idx, frames):
+        for i, f in zip(idx, frames, strict=True):
             out[i] = f
 
     def run_image(uri: str) -> None:

@@ -52,7 +52,7 @@ def _cmd_decode(args: argparse.Namespace) -> int:
     image = import_pillow()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    for ref, frame in zip(refs, frames):
+    for ref, frame in zip(refs, frames, strict=True):
         name = out / f"{'image' if ref.pts_ns is None else ref.pts_ns}.png"
         image.fromarray(frame).save(name)
         print(f"{ref.uri} @ {ref.pts_ns}: {frame.shape} -> {name}")

@@ -37,9 +37,7 @@ _MAGIC: tuple[tuple[bytes, int, str], ...] = (
 def sniff_mimetype(head: bytes, name: str = "") -> str:
     """Guess a MIME type from the first bytes of content, then from the file name."""
     if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"AVI ", b"WAVE"):
-        return {b"WEBP": "image/webp", b"AVI ": "video/x-msvideo", b"WAVE": "audio/wav"}[
-            head[8:12]
-        ]
+        return {b"WEBP": "image/webp", b"AVI ": "video/x-msvideo", b"WAVE": "audio/wav"}[head[8:12]]
     if head[4:8] == b"ftyp":
         brand = head[8:12]
         if brand in (b"avif", b"avis"):
@@ -130,7 +128,9 @@ class DataURI:
             else:
                 data = unquote_to_bytes(payload)
         except (binascii.Error, UnicodeEncodeError, ValueError) as e:
-            raise InvalidReferenceError(f"malformed data URI: bad base64 payload ({e})", uri=uri) from e
+            raise InvalidReferenceError(
+                f"malformed data URI: bad base64 payload ({e})", uri=uri
+            ) from e
         obj = cls(mimetype, data, params=tuple(params), base64=is_b64)
         obj._uri = uri
         return obj

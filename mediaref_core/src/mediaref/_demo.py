@@ -47,16 +47,18 @@ def run_demo(workdir: Path) -> None:
         print(f"metadata: {v.metadata}")
     step = 1_000_000_000 // fps
     refs = [MediaRef(str(video), pts_ns=k * step * 7) for k in range(n // 7)]
-    print(f"{len(refs)} references, e.g. {refs[1]!r} -> {len(refs[1].model_dump_json())} bytes JSON")
+    print(
+        f"{len(refs)} references, e.g. {refs[1]!r} -> {len(refs[1].model_dump_json())} bytes JSON"
+    )
     frames = batch_decode(refs)
     print(f"batch_decode: {len(frames)} frames of shape {frames[0].shape}, dtype {frames[0].dtype}")
     image = np.asarray(frames[3])
     data_uri = DataURI.from_image(image, format="png")
-    embedded = MediaRef(uri=data_uri)
+    embedded = MediaRef(uri=data_uri.uri)
     print(f"embedded frame 21 as a {data_uri.mimetype} data URI of {len(data_uri)} chars")
     same = np.array_equal(embedded.to_ndarray(), image)
     print(f"decoded the data URI back: identical pixels = {same}")
     png = workdir / "frame.png"
     png.write_bytes(data_uri.data)
-    print(f"wrote {png}; MediaRef({str(png)!r}).to_ndarray().shape = {MediaRef(str(png)).to_ndarray().shape}")
-
+    shape = MediaRef(str(png)).to_ndarray().shape
+    print(f"wrote {png}; MediaRef({str(png)!r}).to_ndarray().shape = {shape}")

@@ -1,4 +1,4 @@
-"""``http(s):`` sources over the standard library: Range requests, timeouts, redirect and size limits."""
+"""``http(s):`` sources over the standard library: Range requests, timeouts, size limits."""
 
 from __future__ import annotations
 
@@ -80,8 +80,7 @@ class _Session:
             return resp
         self.close()
         raise SourceUnreadableError(
-            f"more than {limits.http_max_redirects} redirects "
-            "(mediaref.limits.http_max_redirects)",
+            f"more than {limits.http_max_redirects} redirects (mediaref.limits.http_max_redirects)",
             uri=self.uri,
         )
 

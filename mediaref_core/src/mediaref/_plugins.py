@@ -94,7 +94,12 @@ class _Registry:
                     image_backends=tuple(b.name for b in image),
                     image_encoders=tuple(b.name for b in enc),
                     opens_sources="mediaref_open_source" in hooks,
-                    formats=tuple(sorted({f for b in [*image, *enc] for f in b.formats})),
+                    formats=tuple(
+                        sorted(
+                            {f for b in image for f in b.formats}
+                            | {f for e in enc for f in e.formats}
+                        )
+                    ),
                 )
             )
         for lst in (self.video, self.image, self.encoders):
@@ -116,8 +121,12 @@ _B = TypeVar("_B", VideoBackend, ImageBackend, ImageEncoder)
 
 
 def _impls(pm: pluggy.PluginManager, plugin: object) -> list[pluggy.HookImpl]:
-    return [impl for caller in pm.get_hookcallers(plugin) or [] for impl in caller.get_hookimpls()
-            if impl.plugin is plugin]
+    return [
+        impl
+        for caller in pm.get_hookcallers(plugin) or []
+        for impl in caller.get_hookimpls()
+        if impl.plugin is plugin
+    ]
 
 
 def _version() -> str:
@@ -170,7 +179,9 @@ def _select(
     if name is None:
         if pairs:
             return pairs[0][0]
-        raise BackendNotInstalledError(f"no {what} is installed; install one with: pip install {install}")
+        raise BackendNotInstalledError(
+            f"no {what} is installed; install one with: pip install {install}"
+        )
     for backend, _ in pairs:
         if backend.name == name:
             return backend
@@ -238,5 +249,3 @@ def import_pillow() -> ModuleType:
             "Pillow is needed for PIL images; install it with: pip install mediaref-pil"
         ) from None
     return Image
-
-

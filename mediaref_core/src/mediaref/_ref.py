@@ -121,8 +121,10 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         return MediaRef(joined, self.pts_ns)
 
     def validate_uri(self) -> bool:
-        """Whether the media can be found: a local file exists, a ``data:`` URI parses,
-        a URL answers (one small Range request); other schemes ask their source plugin.
+        """Whether the media can be found.
+
+        A local file exists, a ``data:`` URI parses, a URL answers (one small Range
+        request); other schemes ask their source plugin.
         """
         from ._errors import MediaRefError
         from ._plugins import open_source

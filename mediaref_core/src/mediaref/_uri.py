@@ -39,7 +39,7 @@ class ParsedURI(msgspec.Struct, frozen=True, gc=False):
     @property
     def is_local(self) -> bool:
         """Whether the bytes are on this machine's filesystem (a path or ``file:``)."""
-        return self.kind == "path" or self.kind == "file"
+        return self.kind in {"path", "file"}
 
     @property
     def is_relative_path(self) -> bool:
@@ -149,13 +149,13 @@ def normalize_uri(uri: str) -> str:
     scheme = parts.scheme.lower()
     netloc = parts.netloc
     if netloc:
-        userinfo, _, hostport = netloc.rpartition("@")
+        userinfo, at, _ = netloc.rpartition("@")
         host = (parts.hostname or "").lower()
         if ":" in host:
             host = f"[{host}]"
         if port is not None and port != _DEFAULT_PORTS.get(scheme):
             host += f":{port}"
-        netloc = (userinfo + "@" if _ else "") + _normalize_pct(host)
+        netloc = (userinfo + at) + _normalize_pct(host)
     path = _remove_dot_segments(_normalize_pct(parts.path))
     if not path and netloc and scheme in _DEFAULT_PORTS:
         path = "/"
