@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.httpserver import LoopbackServer, serve
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -19,3 +23,16 @@ def need(module: str) -> ModuleType:
         if CI:
             pytest.fail(f"{module} is required under CI: {e}")
         pytest.skip(f"{module} is not installed")
+
+
+@pytest.fixture(scope="session")
+def http_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory the loopback server serves; tests write files into it."""
+    return tmp_path_factory.mktemp("www")
+
+
+@pytest.fixture(scope="session")
+def http_server(http_root: Path) -> Iterator[LoopbackServer]:
+    """A real HTTP server on 127.0.0.1 that honours Range (see tests/httpserver.py)."""
+    with serve(http_root) as server:
+        yield server

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import mediaref
+from mediaref import (
+    InvalidReferenceError,
+    MediaRef,
+    SourceNotFoundError,
+    SourceUnreadableError,
+    open_source,
+)
+
+
+def test_path_and_percent_encoded_file_uri_read_the_same_bytes(tmp_path: Path) -> None:
+    f = tmp_path / "a b%c.bin"
+    f.write_bytes(b"xyz")
+    uri = f.as_uri()
+    assert "%20" in uri and "%25" in uri
+    assert open_source(uri).read_all() == b"xyz"
+    assert open_source(str(f)).read_all() == b"xyz"
+    src = open_source(uri)
+    assert src.local_path == str(f)
+    st = f.stat()
+    assert src.identity == (str(f), st.st_size, st.st_mtime_ns)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    missing = str(tmp_path / "nope.png")
+    with pytest.raises(SourceNotFoundError, match="no such file") as info:
+        MediaRef(missing).to_ndarray()
+    assert isinstance(info.value, FileNotFoundError)
+    assert info.value.uri == missing
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: "/dev/zero", "it is not a regular file"),
+        (lambda p: (os.mkfifo(p / "fifo"), str(p / "fifo"))[1], "it is not a regular file"),
+        (lambda p: str(p), "it is a directory"),
+    ],
+    ids=["dev-zero", "fifo", "directory"],
+)
+def test_special_files_are_refused_without_reading(tmp_path: Path, make, message: str) -> None:  # type: ignore[no-untyped-def]
+    path = make(tmp_path)
+    with pytest.raises(SourceUnreadableError, match=message):
+        open_source(path).read_all()
+    with pytest.raises(SourceUnreadableError, match=message):
+        open_source(Path(path).as_uri()).read_all()
+
+
+def test_data_uri_size_limit() -> None:
+    old = mediaref.limits.max_data_uri_chars
+    mediaref.limits.max_data_uri_chars = 1000
+    try:
+        with pytest.raises(SourceUnreadableError, match=r"over the limit of 1000"):
+            open_source("data:application/octet-stream;base64," + "A" * 2000)
+    finally:
+        mediaref.limits.max_data_uri_chars = old
+
+
+def test_malformed_data_uri_is_an_invalid_reference() -> None:
+    with pytest.raises(InvalidReferenceError, match="bad base64 payload"):
+        open_source("data:image/png;base64,%%%")

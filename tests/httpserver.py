@@ -1,0 +1,123 @@
+"""A real HTTP server on loopback that honours Range requests, with misbehaving routes.
+
+Routes (files come from the served directory):
+  /files/NAME            the file, with single-range ``Range`` support (206) and keep-alive
+  /norange/NAME          the file, ignoring ``Range`` (always 200 with the whole body)
+  /status/CODE           an empty response with that status
+  /stall                 accepts the request and never answers
+  /loop                  redirects to itself forever
+  /redirect/N/NAME       N redirects, then /files/NAME
+  /huge                  declares and streams 4 GiB of zeros (for size limits)
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    root: Path
+    log: list[tuple[str, str | None]]
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+    def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.log.append((self.path, self.headers.get("Range")))
+        parts = self.path.strip("/").split("/")
+        route = parts[0]
+        if route == "status":
+            self._empty(int(parts[1]))
+        elif route == "stall":
+            time.sleep(30)
+        elif route == "loop":
+            self._empty(302, {"Location": "/loop"})
+        elif route == "redirect":
+            n = int(parts[1])
+            target = f"/redirect/{n - 1}/{parts[2]}" if n > 1 else f"/files/{parts[2]}"
+            self._empty(301, {"Location": target})
+        elif route == "huge":
+            self.send_response(200)
+            self.send_header("Content-Length", str(4 << 30))
+            self.end_headers()
+            try:
+                for _ in range(64):
+                    self.wfile.write(b"\0" * (1 << 20))
+            except OSError:
+                pass
+            self.close_connection = True
+        elif route in ("files", "norange"):
+            self._file("/".join(parts[1:]), honour_range=route == "files")
+        else:
+            self._empty(404)
+
+    def _file(self, name: str, *, honour_range: bool) -> None:
+        path = self.root / name
+        if not path.is_file():
+            self._empty(404)
+            return
+        data = path.read_bytes()
+        m = _RANGE.match(self.headers.get("Range") or "")
+        if honour_range and m:
+            start = int(m.group(1)) if m.group(1) else len(data) - int(m.group(2))
+            end = int(m.group(2)) if m.group(1) and m.group(2) else len(data) - 1
+            end = min(end, len(data) - 1)
+            if start >= len(data):
+                self._empty(416, {"Content-Range": f"bytes */{len(data)}"})
+                return
+            body = data[start : end + 1]
+            self.send_response(206)
+            self.send_header("Content-Range", f"bytes {start}-{end}/{len(data)}")
+        else:
+            body = data
+            self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("ETag", f'"{len(data)}-{path.stat().st_mtime_ns}"')
+        self.send_header("Accept-Ranges", "bytes" if honour_range else "none")
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class LoopbackServer:
+    """A running server; `url(route)` gives an address, `log` the requests seen."""
+
+    def __init__(self, root: Path) -> None:
+        handler = type("Handler", (_Handler,), {"root": root, "log": []})
+        self.log: list[tuple[str, str | None]] = handler.log  # type: ignore[attr-defined]
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def url(self, route: str) -> str:
+        return f"http://127.0.0.1:{self.port}/{route.lstrip('/')}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@contextmanager
+def serve(root: Path) -> Iterator[LoopbackServer]:
+    server = LoopbackServer(root)
+    try:
+        yield server
+    finally:
+        server.close()
