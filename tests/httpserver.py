@@ -38,7 +38,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", "0")
         self.end_headers()
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+    def do_GET(self) -> None:
         self.log.append((self.path, self.headers.get("Range")))
         parts = self.path.strip("/").split("/")
         route = parts[0]

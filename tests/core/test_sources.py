@@ -3,9 +3,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
-
 import mediaref
+import pytest
 from mediaref import (
     InvalidReferenceError,
     MediaRef,
