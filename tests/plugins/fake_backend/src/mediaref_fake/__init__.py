@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-
 from mediaref import (
     ImageBackend,
     ParsedURI,
@@ -57,8 +56,14 @@ class FakeVideo:
     @property
     def metadata(self) -> VideoMetadata:
         return VideoMetadata(
-            codec="fake", width=4, height=2, num_frames=10, begin_ns=0,
-            end_ns=10 * FRAME_NS, average_fps=10.0, time_base=(1, 10),
+            codec="fake",
+            width=4,
+            height=2,
+            num_frames=10,
+            begin_ns=0,
+            end_ns=10 * FRAME_NS,
+            average_fps=10.0,
+            time_base=(1, 10),
         )
 
     def frames_played_at(self, pts_ns: Sequence[int], *, format: str = "rgb") -> list[Any]:
