@@ -21,7 +21,6 @@ __all__ = ["MediaRef"]
 
 PtsNs = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
 URI = Annotated[str, msgspec.Meta(min_length=1)]
-_PTS_END = 1 << 63
 
 
 class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
@@ -41,11 +40,14 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     """Nanoseconds on the stream's own timeline; `None` for a still image."""
 
     def __post_init__(self) -> None:
-        u, t = self.uri, self.pts_ns
-        if u.__class__ is not str or not u:
+        # Runs on every construction and decode: the cheapest checks first (see bench/).
+        if self.pts_ns.__class__ is int:
+            if not 0 <= self.pts_ns <= 9223372036854775807:  # type: ignore[operator]
+                _bad_pts(self.pts_ns)
+        elif self.pts_ns is not None:
+            _bad_pts(self.pts_ns)
+        if self.uri.__class__ is not str or not self.uri:
             _coerce_uri(self)
-        if t is not None and (t.__class__ is not int or not 0 <= t < _PTS_END):
-            raise InvalidReferenceError(f"pts_ns must be an int in [0, 2**63 - 1], got {t!r}")
 
     @property
     def is_video(self) -> bool:
@@ -231,6 +233,10 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
                 }
             ),
         )
+
+
+def _bad_pts(t: object) -> None:
+    raise InvalidReferenceError(f"pts_ns must be an int in [0, 2**63 - 1], got {t!r}")
 
 
 def _coerce_uri(ref: MediaRef) -> None:
