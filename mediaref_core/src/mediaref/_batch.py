@@ -153,25 +153,23 @@ def batch_decode(
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
     refs = list(refs)
     isolate = on_error == "return"
-    videos: dict[str, list[int]] = {}  # uri -> indices of refs with a pts_ns
-    images: dict[str, list[int]] = {}
+    videos: dict[str, tuple[list[int], list[int]]] = {}  # uri -> (indices, pts_ns)
+    images: dict[str, list[int]] = {}  # uri -> indices
     for i, ref in enumerate(refs):
         if not isinstance(ref, MediaRef):
             raise TypeError(f"batch_decode takes MediaRef objects, got {type(ref).__name__}")
-        (images if ref.pts_ns is None else videos).setdefault(ref.uri, []).append(i)
+        if ref.pts_ns is None:
+            images.setdefault(ref.uri, []).append(i)
+        else:
+            idx, pts = videos.setdefault(ref.uri, ([], []))
+            idx.append(i)
+            pts.append(ref.pts_ns)
     out: list[Any] = [None] * len(refs)
 
     def run_video(uri: str) -> None:
-        idx = videos[uri]
+        idx, pts = videos[uri]
         try:
-            frames = _decode_video(
-                uri,
-                [refs[i].pts_ns or 0 for i in idx],
-                format,
-                decoder,
-                options,
-                isolate,  # type: ignore[misc]
-            )
+            frames = _decode_video(uri, pts, format, decoder, options, isolate)
         except MediaRefError as e:
             frames = [e] * len(idx)
         for i, f in zip(idx, frames, strict=True):

@@ -33,6 +33,10 @@ def _connect(url: str) -> tuple[http.client.HTTPConnection, str]:
     return conn, target
 
 
+class _StaleConnection(Exception):
+    """A kept-alive connection was closed by the server before this request."""
+
+
 class _Session:
     """One keep-alive connection to the final URL after redirects."""
 
@@ -45,22 +49,10 @@ class _Session:
     def request(self, headers: dict[str, str]) -> http.client.HTTPResponse:
         """Send a GET, following redirects; return a response with a 2xx status."""
         for _ in range(limits.http_max_redirects + 1):
-            if self.conn is None:
-                self.conn, self.target = _connect(self.url)
             try:
-                self.conn.request("GET", self.target, headers=headers)
-                resp = self.conn.getresponse()
-            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
-                # A kept-alive connection closed by the server: retry once on a new one.
-                self.close()
-                self.conn, self.target = _connect(self.url)
                 resp = self._send(headers)
-            except TimeoutError:
-                self.close()
-                raise self._timeout() from None
-            except (OSError, http.client.HTTPException) as e:
-                self.close()
-                raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
+            except _StaleConnection:
+                resp = self._send(headers)  # the server closed a kept-alive connection
             if resp.status in _REDIRECTS:
                 location = resp.getheader("Location")
                 resp.read()
@@ -70,6 +62,10 @@ class _Session:
                         f"HTTP {resp.status} redirect without a Location", uri=self.uri
                     )
                 self.url = urljoin(self.url, location)
+                if urlsplit(self.url).scheme.lower() not in ("http", "https"):
+                    raise SourceUnreadableError(
+                        f"HTTP redirect to a non-HTTP URL {self.url[:80]!r} refused", uri=self.uri
+                    )
                 continue
             if resp.status in (404, 410):
                 resp.read()
@@ -85,10 +81,17 @@ class _Session:
         )
 
     def _send(self, headers: dict[str, str]) -> http.client.HTTPResponse:
-        assert self.conn is not None
+        fresh = self.conn is None
+        if self.conn is None:
+            self.conn, self.target = _connect(self.url)
         try:
             self.conn.request("GET", self.target, headers=headers)
             return self.conn.getresponse()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
+            self.close()
+            if not fresh:
+                raise _StaleConnection from e
+            raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
         except TimeoutError:
             self.close()
             raise self._timeout() from None
