@@ -1,0 +1,498 @@
+"""`AVVideoDecoder`: the frames on screen at given times, with the least decoding work."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Hashable, Iterator, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from mediaref import (
+    ByteSource,
+    ImageFormat,
+    MediaRefError,
+    TimestampOutOfRangeError,
+    UndecodableMediaError,
+    VideoMetadata,
+    open_source,
+)
+from numpy.typing import NDArray
+
+from . import _counters, _pool
+from ._convert import FORMATS, Converter
+from ._index import Index, build_index, cache_dir, index_cache
+from ._plan import Run, plan
+
+if TYPE_CHECKING:
+    import av
+    from av.video.stream import VideoStream
+
+    _Packet = av.Packet[VideoStream]
+
+__all__ = ["AVVideoDecoder", "open"]
+
+_OPTIONS = ("stream", "threads", "index_cache", "skip_nonref")
+_SKIP_CODECS = frozenset({"h264"})
+"""Codecs whose ``skip_frame=NONREF`` drops exactly the pictures nothing references."""
+
+
+class _BadStart(Exception):
+    """Decoding from a packet flagged as keyframe did not yield a key frame there."""
+
+    def __init__(self, dpos: int) -> None:
+        super().__init__(dpos)
+        self.dpos = dpos
+
+
+def _is_key(frame: av.VideoFrame) -> bool:
+    return bool(frame.key_frame) or int(frame.pict_type) == 1  # PictureType.I
+
+
+def _is_flush(pkt: _Packet) -> bool:
+    return pkt.size == 0 and pkt.pts is None and pkt.dts is None
+
+
+class AVVideoDecoder:
+    """One video stream of a file, decoded with PyAV (FFmpeg).
+
+    Implements `mediaref.VideoDecoder`. The packet index is cached per file identity
+    (in memory, and on disk with ``index_cache=``); the container is taken from a
+    process-wide cache of open containers and returned to it by `close`.
+
+    Args:
+        source: A `mediaref.ByteSource`, or a path/URI string that `mediaref.open_source`
+            opens.
+        stream: Index of the video stream to use; default is the one a player picks.
+        threads: Codec threads; ``0`` or `None` lets FFmpeg choose (frame and slice
+            threading), ``1`` decodes in the calling thread only.
+        index_cache: Directory for the on-disk index cache; default
+            ``$MEDIAREF_AV_INDEX_CACHE`` (unset: memory only); ``False`` disables it.
+        skip_nonref: Let the codec skip non-reference pictures that no returned frame
+            needs (H.264); the frames returned are identical either way.
+
+    Raises:
+        UndecodableMediaError: Not a video (audio-only, an image, corrupt), or no
+            frames.
+    """
+
+    def __init__(
+        self,
+        source: ByteSource | str | os.PathLike[str],
+        *,
+        stream: int | None = None,
+        threads: int | None = None,
+        index_cache: str | os.PathLike[str] | bool | None = None,
+        skip_nonref: bool = True,
+        **unknown: Any,
+    ) -> None:
+        if unknown:
+            raise TypeError(
+                f"unknown option(s) {sorted(unknown)} for the pyav backend; "
+                f"valid: {', '.join(_OPTIONS)}"
+            )
+        if not isinstance(source, ByteSource):
+            source = open_source(os.fspath(source))
+        self._source = source
+        self.uri = source.uri
+        self._stream_option = stream
+        self._threads = threads
+        self._skip_nonref = skip_nonref
+        self._cache_dir = cache_dir(index_cache)
+        self._index_key: Hashable = (source.identity, stream)
+        self._pool_key: Hashable = (source.identity, stream, threads)
+        self._handle: _pool.Handle | None = None
+        self._lock = threading.RLock()
+        self._closed = False
+        try:
+            self._index = self._load_index()
+        except BaseException:
+            self.close()
+            raise
+        self._metadata = self._make_metadata()
+
+    # -- resources --------------------------------------------------------------------
+
+    def _acquire(self) -> _pool.Handle:
+        h = self._handle
+        if h is not None and h.pid == os.getpid():
+            return h
+        if self._closed:
+            raise ValueError("this video decoder is closed")
+        h = _pool.checkout(self._pool_key)
+        if h is None:
+            h = _pool.open_handle(self._pool_key, self._source, self._stream_option)
+            self._configure(h)
+        self._handle = h
+        return h
+
+    def _configure(self, h: _pool.Handle) -> None:
+        cc = h.stream.codec_context
+        if self._threads == 1:
+            cc.thread_count = 1
+        else:
+            cc.thread_type = "AUTO"
+            cc.thread_count = self._threads or 0
+
+    def _release(self, *, broken: bool = False) -> None:
+        h, self._handle = self._handle, None
+        if h is None:
+            return
+        if broken:
+            _pool.discard(h)
+        else:
+            _pool.checkin(h)
+
+    def close(self) -> None:
+        """Return the container to the cache of open containers; safe to call twice."""
+        with self._lock:
+            self._closed = True
+            self._release()
+
+    def __enter__(self) -> AVVideoDecoder:
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- index and metadata -----------------------------------------------------------
+
+    def _load_index(self) -> Index:
+        idx = index_cache.get(self._index_key)
+        if idx is not None:
+            _counters.add(index_hits=1)
+            return idx
+        disk = self._cache_dir if self._source.local_path is not None else None
+        if disk is not None:
+            data = index_cache.load(disk, self._index_key)
+            if data is not None:
+                _counters.add(index_hits=1, index_disk_hits=1)
+                return index_cache.put(self._index_key, Index(data))
+        h = self._acquire()
+        try:
+            data = build_index(h.container, h.stream)
+        except MediaRefError as e:
+            self._release(broken=True)
+            if e.uri is None:
+                raise type(e)(e.message, uri=self.uri) from None
+            raise
+        except Exception as e:
+            self._release(broken=True)
+            raise self._wrap(e) from e
+        h.next_dpos = None
+        _counters.add(index_builds=1)
+        try:
+            idx = Index(data)
+        except MediaRefError as e:
+            raise UndecodableMediaError(e.message, uri=self.uri) from None
+        if disk is not None:
+            index_cache.save(disk, self._index_key, data)
+        return index_cache.put(self._index_key, idx)
+
+    def _make_metadata(self) -> VideoMetadata:
+        idx = self._index
+        d = idx.data
+        turned = d.rotation in (90, 270)
+        return VideoMetadata(
+            codec=d.codec,
+            width=d.height if turned else d.width,
+            height=d.width if turned else d.height,
+            num_frames=idx.num_frames,
+            begin_ns=idx.begin_ns,
+            end_ns=idx.end_ns,
+            average_fps=idx.average_fps(),
+            time_base=d.time_base,
+            pixel_format=d.pixel_format,
+            stream_index=d.stream_index,
+            rotation=(-d.rotation) % 360,
+            key_frames=len(idx.key_dpos),
+        )
+
+    @property
+    def metadata(self) -> VideoMetadata:
+        """The stream's metadata; `width` and `height` are those of the returned frames."""
+        return self._metadata
+
+    @property
+    def index(self) -> Index:
+        """The packet index (for tests and tools)."""
+        return self._index
+
+    # -- public decoding --------------------------------------------------------------
+
+    def frame_indices(self, pts_ns: Sequence[int]) -> list[int]:
+        """Return the frame (presentation order) on screen at each timestamp.
+
+        Raises:
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+        """
+        idx = self._index
+        for t in pts_ns:
+            if t.__class__ is not int and not isinstance(t, (int, np.integer)):
+                raise TypeError(f"pts_ns must be ints, got {type(t).__name__}")
+            if not idx.begin_ns <= t < idx.end_ns:
+                raise TimestampOutOfRangeError(self.uri, int(t), idx.begin_ns, idx.end_ns)
+        arr = np.fromiter((int(t) for t in pts_ns), dtype=np.int64, count=len(pts_ns))
+        return [int(f) for f in idx.frames_at(arr)]
+
+    def frames_played_at(
+        self, pts_ns: Sequence[int], *, format: ImageFormat = "rgb"
+    ) -> list[NDArray[np.uint8]]:
+        """Decode the frames on screen at each timestamp (ns, any order, repeats allowed).
+
+        Returns:
+            One uint8 array per timestamp, in the order asked: ``(H, W, 3)`` for rgb/bgr,
+            ``(H, W, 4)`` for rgba/bgra, ``(H, W)`` for gray.
+
+        Raises:
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+            UndecodableMediaError: The stream cannot be decoded.
+        """
+        return self.frames_at(self.frame_indices(pts_ns), format=format)
+
+    def frames_at(
+        self, indices: Sequence[int], *, format: ImageFormat = "rgb"
+    ) -> list[NDArray[np.uint8]]:
+        """Decode frames by their index in presentation order (any order, repeats allowed).
+
+        Raises:
+            IndexError: An index outside ``[0, num_frames)``.
+            UndecodableMediaError: The stream cannot be decoded.
+        """
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {sorted(FORMATS)}, got {format!r}")
+        n = self._index.num_frames
+        for f in indices:
+            if not 0 <= f < n:
+                raise IndexError(f"frame index {f} is outside [0, {n})")
+        if not indices:
+            return []
+        got: dict[int, NDArray[np.uint8]] = {}
+        with self._lock:
+            h = self._acquire()
+            try:
+                self._decode(h, set(indices), got, format)
+            except MediaRefError:
+                self._release(broken=True)
+                raise
+            except Exception as e:
+                self._release(broken=True)
+                raise self._wrap(e) from e
+            except BaseException:
+                self._release(broken=True)
+                raise
+        out: list[NDArray[np.uint8]] = []
+        seen: set[int] = set()
+        for f in indices:
+            arr = got[f]
+            out.append(arr.copy() if f in seen else arr)  # callers may write to their arrays
+            seen.add(f)
+        return out
+
+    # -- the work ---------------------------------------------------------------------
+
+    def _wrap(self, e: BaseException) -> UndecodableMediaError:
+        return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)
+
+    def _decode(
+        self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+    ) -> None:
+        idx = self._index
+        for _ in range(len(idx.flagged_keys) + 2):
+            missing = wanted - got.keys()
+            if not missing:
+                return
+            try:
+                for run in plan(idx, missing):
+                    self._run(h, run, got, fmt)
+            except _BadStart as e:
+                idx.learn_key(e.dpos, False)
+                continue
+            missing = wanted - got.keys()
+            if missing:
+                f = min(missing)
+                raise UndecodableMediaError(
+                    f"the decoder did not output the frame with pts {idx.frame_pts[f]} "
+                    f"(frame {f}); the file may be truncated or corrupt",
+                    uri=self.uri,
+                    pts_ns=int(idx.frame_ns[f]),
+                )
+            return
+        raise UndecodableMediaError("no usable keyframe found", uri=self.uri)
+
+    def _packets(self, h: _pool.Handle) -> Iterator[_Packet]:
+        for pkt in h.container.demux(h.stream):
+            if not _is_flush(pkt):
+                yield pkt
+
+    def _seek(self, h: _pool.Handle, dpos: int) -> tuple[_Packet, Iterator[_Packet]]:
+        """Position the demuxer so that its next packet is `dpos`, with a flushed decoder."""
+        import av
+
+        idx = self._index
+        targets: list[int] = []
+        for d in (dpos, 0):
+            t = idx.seek_ts(d)
+            if t is not None and t not in targets:
+                targets.append(t)
+        for target in targets:
+            try:
+                h.container.seek(target, stream=h.stream, backward=True, any_frame=False)
+            except av.FFmpegError:
+                continue
+            _counters.add(seeks=1)
+            h.stream.codec_context.flush_buffers()
+            it = self._packets(h)
+            first = self._advance(it, dpos)
+            if first is not None:
+                return first, it
+        # Last resort: a fresh container starts at the first packet.
+        h.container.close()
+        if h.fileobj is not None:
+            h.fileobj.close()
+        fresh = _pool.open_handle(h.key, self._source, self._stream_option)
+        h.container, h.stream, h.fileobj = fresh.container, fresh.stream, fresh.fileobj
+        h.converter = None
+        self._configure(h)
+        _counters.add(seeks=1)
+        it = self._packets(h)
+        first = self._advance(it, dpos)
+        if first is None:
+            raise UndecodableMediaError(
+                f"cannot reach packet {dpos} of the video stream", uri=self.uri
+            )
+        return first, it
+
+    def _advance(self, it: Iterator[_Packet], dpos: int) -> _Packet | None:
+        """Read (without decoding) up to packet `dpos`; `None` if the demuxer is past it."""
+        idx = self._index
+        for pkt in it:
+            d = idx.packet_of(pkt.pts, pkt.dts)
+            if d is None:
+                continue
+            if d == dpos:
+                return pkt
+            if d > dpos:
+                return None
+        return None
+
+    def _run(
+        self, h: _pool.Handle, run: Run, got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+    ) -> None:
+        idx = self._index
+        cc = h.stream.codec_context
+        if h.converter is None:
+            h.converter = Converter(idx.data.rotation)
+        convert = h.converter
+        if h.next_dpos == run.start and h.demux is not None:
+            it: Iterator[_Packet] = h.demux
+            pkt: _Packet | None = next(it, None)
+        else:
+            pkt, it = self._seek(h, run.start)
+        h.demux, h.next_dpos = it, None
+        needed = {int(idx.frame_dpos[f]): f for f in run.frames}
+        verify = run.start not in idx.good_keys
+        start_pts = idx.data.pts[run.start]
+        verified = not verify
+        skip_ok = self._skip_nonref and idx.data.codec in _SKIP_CODECS
+        skipping = False
+        sent = 0
+        sent_skippable: list[int] = []
+        output: set[int] = set()
+
+        def take(frames: list[av.VideoFrame]) -> None:
+            nonlocal verified
+            for frame in frames:
+                p = frame.pts
+                dd = idx.pts_dpos.get(p) if p is not None else None
+                if dd is None:
+                    continue
+                output.add(dd)
+                key = _is_key(frame)
+                if idx.data.key[dd]:
+                    idx.learn_key(dd, key)
+                if not verified:
+                    if dd == run.start:
+                        if not key:
+                            raise _BadStart(run.start)
+                        verified = True
+                    elif start_pts is not None and p is not None and p > start_pts:
+                        raise _BadStart(run.start)  # the keyframe's picture never came out
+                    else:
+                        continue
+                f = needed.get(dd)
+                if f is not None and f not in got:
+                    got[f] = convert(frame, fmt)
+
+        d = run.start
+        try:
+            while pkt is not None:
+                if skip_ok:
+                    want = d in needed or d == run.start
+                    if skipping == want:  # only touch the codec when the mode changes
+                        skipping = not want
+                        cc.skip_frame = "NONREF" if skipping else "DEFAULT"
+                take(cc.decode(pkt))
+                sent += 1
+                if skipping:
+                    sent_skippable.append(d)
+                if d >= run.stop:
+                    break
+                pkt = next(it, None)
+                if pkt is not None:
+                    dd = idx.packet_of(pkt.pts, pkt.dts)
+                    d = dd if dd is not None else d + 1
+            if skipping:
+                cc.skip_frame = "DEFAULT"
+                skipping = False
+            take(cc.decode(None))
+        except _BadStart:
+            if skipping:
+                cc.skip_frame = "DEFAULT"
+            cc.flush_buffers()
+            h.demux = h.next_dpos = None
+            _counters.add(frames_decoded=sent)
+            raise
+        cc.flush_buffers()
+        skipped = sum(1 for x in sent_skippable if x not in output)
+        _counters.add(frames_decoded=sent - skipped, frames_skipped=skipped)
+        if pkt is not None:
+            h.next_dpos = d + 1
+        if not verified:
+            raise _BadStart(run.start)
+
+
+def open(uri_or_path: str | os.PathLike[str], **options: Any) -> AVVideoDecoder:
+    """Open a video by path or URI; use it in a ``with`` block.
+
+    Example::
+
+        with mediaref_av.open("episode.mkv") as video:
+            frames = video.frames_played_at([0, 50_000_000, 50_000_000])
+
+    Args:
+        uri_or_path: Anything `mediaref.MediaRef` accepts as ``uri``.
+        **options: The options of `AVVideoDecoder`.
+
+    Raises:
+        SourceNotFoundError: No such file.
+        UndecodableMediaError: Not a video.
+    """
+    return AVVideoDecoder(uri_or_path, **options)
+
+
+def minimal_frames(uri_or_path: str | os.PathLike[str], pts_ns: Sequence[int]) -> int:
+    """Return how many frames the minimal plan decodes to get the frames at `pts_ns`.
+
+    For benchmarks: compare with ``counters().frames_decoded + frames_skipped``.
+
+    Raises:
+        TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+    """
+    from ._plan import minimal_frame_count
+
+    with AVVideoDecoder(uri_or_path) as video:
+        return minimal_frame_count(video.index, video.frame_indices(pts_ns))

@@ -1,0 +1,179 @@
+"""Open containers kept across calls: bounded, thread-safe (check-out/check-in), fork-safe.
+
+A checked-out handle belongs to one thread until it is checked in. A forked child
+(PyTorch DataLoader workers) never touches its parent's containers: they share file
+offsets with the parent, and freeing a codec whose worker threads did not survive the
+fork can hang, so the child keeps them unreferenced-but-alive and opens its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable
+from typing import IO, TYPE_CHECKING, Any
+
+from mediaref import ByteSource, UndecodableMediaError
+
+from . import _counters
+
+if TYPE_CHECKING:
+    import av.container
+    import av.video.stream
+
+    from ._convert import Converter
+
+__all__ = ["Handle", "checkin", "checkout", "discard", "max_open"]
+
+max_open = int(os.environ.get("MEDIAREF_AV_MAX_OPEN", "16"))
+"""Most idle containers kept open per process."""
+
+
+class Handle:
+    """An open container, its video stream and the decoding state that survives calls."""
+
+    def __init__(
+        self,
+        key: Hashable,
+        container: av.container.InputContainer,
+        stream: av.video.stream.VideoStream,
+        fileobj: IO[bytes] | None,
+    ) -> None:
+        self.key = key
+        self.container = container
+        self.stream = stream
+        self.fileobj = fileobj
+        self.pid = os.getpid()
+        self.converter: Converter | None = None
+        self.next_dpos: int | None = None
+        """Decode position of the next packet the demuxer returns, with a flushed decoder."""
+        self.demux: Any = None
+        self.threads: int | None = None
+
+    def close(self) -> None:
+        """Close the container and the file object; safe to call twice."""
+        if self.pid != os.getpid():
+            _orphans.append(self)
+            return
+        # Closing must not mask the error that led here.
+        with contextlib.suppress(Exception):
+            self.container.close()
+        if self.fileobj is not None:
+            with contextlib.suppress(Exception):
+                self.fileobj.close()
+
+
+def open_handle(key: Hashable, source: ByteSource, stream_index: int | None) -> Handle:
+    """Open `source` with PyAV and pick its video stream.
+
+    Raises:
+        UndecodableMediaError: Not a media file, or no video stream.
+    """
+    import av
+
+    path = source.local_path
+    fileobj = None if path is not None else source.open()
+    try:
+        container = av.open(path if path is not None else fileobj, "r", metadata_errors="ignore")
+    except av.FFmpegError as e:
+        if fileobj is not None:
+            fileobj.close()
+        raise UndecodableMediaError(f"cannot open as a video: {e}", uri=source.uri) from None
+    except BaseException:
+        if fileobj is not None:
+            fileobj.close()
+        raise
+    _counters.add(containers_opened=1)
+    try:
+        videos = container.streams.video
+        if stream_index is None:
+            if not videos:
+                kinds = ", ".join(sorted({str(s.type) for s in container.streams})) or "none"
+                raise UndecodableMediaError(
+                    f"no video stream in this file (streams: {kinds})", uri=source.uri
+                )
+            best = container.streams.best("video")
+            stream = best if isinstance(best, av.video.stream.VideoStream) else videos[0]
+        else:
+            match = [s for s in videos if s.index == stream_index]
+            if not match:
+                raise UndecodableMediaError(
+                    f"stream {stream_index} is not a video stream "
+                    f"(video streams: {[s.index for s in videos]})",
+                    uri=source.uri,
+                )
+            stream = match[0]
+    except BaseException:
+        container.close()
+        if fileobj is not None:
+            fileobj.close()
+        raise
+    return Handle(key, container, stream, fileobj)
+
+
+_lock = threading.Lock()
+_idle: OrderedDict[Hashable, Handle] = OrderedDict()
+_pid = os.getpid()
+_orphans: list[Handle] = []
+
+
+def _check_pid() -> None:
+    global _pid, _idle
+    if _pid != os.getpid():
+        _orphans.extend(_idle.values())
+        _idle = OrderedDict()
+        _pid = os.getpid()
+
+
+def checkout(key: Hashable) -> Handle | None:
+    """Take the idle handle for `key`, if any; the caller owns it until `checkin`."""
+    with _lock:
+        _check_pid()
+        handle = _idle.pop(key, None)
+    if handle is not None:
+        _counters.add(container_hits=1)
+    return handle
+
+
+def checkin(handle: Handle) -> None:
+    """Return a handle to the idle cache (closing the least recently used beyond the bound)."""
+    if handle.pid != os.getpid():
+        _orphans.append(handle)
+        return
+    evicted: list[Handle] = []
+    with _lock:
+        _check_pid()
+        old = _idle.pop(handle.key, None)
+        if old is not None:
+            evicted.append(old)
+        _idle[handle.key] = handle
+        while len(_idle) > max(max_open, 0):
+            evicted.append(_idle.popitem(last=False)[1])
+    for h in evicted:
+        h.close()
+
+
+def discard(handle: Handle) -> None:
+    """Close a handle whose state is unknown (after an error)."""
+    handle.close()
+
+
+def close_all() -> None:
+    """Close every idle container of this process."""
+    with _lock:
+        _check_pid()
+        handles = list(_idle.values())
+        _idle.clear()
+    for h in handles:
+        h.close()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+    _check_pid()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,429 @@
+"""Test media made with PyAV encoders, and an oracle independent of the code under test.
+
+Every clip is small (128x72, a few seconds at most) so the suite stays fast on 2 cores.
+Each frame shows its own index (a moving bar and a per-frame colour), so a wrong frame
+never looks like the right one. The oracle decodes the whole file sequentially with PyAV,
+converts every frame with ``frame.to_ndarray`` and applies the frame-selection rule of
+DESIGN.md §4 to the decoded timestamps.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from numpy.typing import NDArray
+
+os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
+
+NS = 1_000_000_000
+W, H = 128, 72
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def need(ok: bool, what: str) -> None:
+    """Skip when `what` is missing locally; fail under ``CI=true``, where every case must run."""
+    if ok:
+        return
+    if in_ci():
+        pytest.fail(f"{what} is required in CI")
+    pytest.skip(f"{what} is not available")
+
+
+def need_encoder(name: str) -> None:
+    try:
+        av.codec.Codec(name, "w")
+    except Exception:
+        need(False, f"encoder {name}")
+
+
+def need_ffmpeg() -> str:
+    exe = shutil.which("ffmpeg")
+    need(exe is not None, "the ffmpeg command")
+    assert exe is not None
+    return exe
+
+
+def ceil_ns(pts: int, tb: Fraction) -> int:
+    x = pts * tb * NS
+    return -((-x.numerator) // x.denominator)
+
+
+def picture(i: int, w: int = W, h: int = H) -> NDArray[np.uint8]:
+    """Frame `i`: a gradient background, a bar at a position and a colour both set by `i`."""
+    y = np.linspace(0, 255, h, dtype=np.float64)[:, None]
+    x = np.linspace(0, 255, w, dtype=np.float64)[None, :]
+    img = np.empty((h, w, 3), np.uint8)
+    img[..., 0] = (x * 0.5 + 40).astype(np.uint8)
+    img[..., 1] = (y * 0.5 + 40).astype(np.uint8)
+    img[..., 2] = 90
+    bar = (i * 5) % (w - 12)
+    img[:, bar : bar + 12] = ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 29) % 200 + 30)
+    img[: h // 4, : w // 4] = (i * 37) % 220 + 20  # a block whose level also encodes i
+    return img
+
+
+@dataclass
+class Clip:
+    """A made video and what the oracle found in it."""
+
+    path: Path
+    time_base: Fraction
+    pts: list[int]
+    """Decoded frames' pts, in presentation order."""
+    frames: list[NDArray[np.uint8]]
+    end_ns: int
+    notes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def uri(self) -> str:
+        return str(self.path)
+
+    @property
+    def starts_ns(self) -> list[int]:
+        return [ceil_ns(p, self.time_base) for p in self.pts]
+
+    @property
+    def begin_ns(self) -> int:
+        return self.starts_ns[0]
+
+    def index_at(self, t: int) -> int:
+        starts = self.starts_ns
+        if not starts[0] <= t < self.end_ns:
+            raise ValueError(f"{t} outside [{starts[0]}, {self.end_ns})")
+        return bisect.bisect_right(starts, t) - 1
+
+    def frame_on_screen_at(self, t: int) -> NDArray[np.uint8]:
+        return self.frames[self.index_at(t)]
+
+    def probe_times(self) -> list[int]:
+        """Each frame's first ns, the ns before it, its middle, and the last ns of the video."""
+        s = self.starts_ns
+        out: list[int] = []
+        for i, t in enumerate(s):
+            nxt = s[i + 1] if i + 1 < len(s) else self.end_ns
+            out += [t, (t + nxt) // 2, nxt - 1]
+            if i:
+                out.append(t - 1)
+        return sorted(set(out))
+
+
+def oracle(path: Path, rotate: int = 0) -> Clip:
+    """Decode all of `path` in order, apply the rule; `rotate`: counter-clockwise quarter turns."""
+    with av.open(str(path)) as c:
+        s = c.streams.video[0]
+        tb = Fraction(s.time_base)  # type: ignore[arg-type]
+        pts: list[int] = []
+        frames: list[NDArray[np.uint8]] = []
+        last_duration = 0
+        for frame in c.decode(s):
+            assert frame.pts is not None
+            arr = frame.to_ndarray(format="rgb24")
+            if rotate:
+                arr = np.ascontiguousarray(np.rot90(arr, rotate))
+            if pts and frame.pts == pts[-1]:
+                frames[-1] = arr
+                continue
+            assert not pts or frame.pts > pts[-1], "decoder output not in pts order"
+            pts.append(frame.pts)
+            frames.append(arr)
+            last_duration = frame.duration or 0
+        rate = s.average_rate or s.guessed_rate
+    if last_duration > 0:
+        end = (pts[-1] + last_duration) * tb
+    else:
+        assert rate
+        end = pts[-1] * tb + 1 / Fraction(rate)
+    x = end * NS
+    return Clip(path, tb, pts, frames, -((-x.numerator) // x.denominator))
+
+
+def encode(
+    path: Path,
+    codec: str,
+    *,
+    n: int = 40,
+    rate: int = 25,
+    pix_fmt: str = "yuv420p",
+    options: dict[str, str] | None = None,
+    pts: Sequence[int] | None = None,
+    time_base: Fraction | None = None,
+    rotation: int | None = None,
+    color_range: int | None = None,
+    max_b_frames: int | None = None,
+    gop: int | None = None,
+    fmt: str | None = None,
+    size: tuple[int, int] = (W, H),
+    mark_all_key: bool = False,
+) -> Path:
+    """Encode `n` frames of `picture(i)`; `pts` (in `time_base`) makes a VFR or offset stream."""
+    need_encoder(codec)
+    w, h = size
+    with av.open(str(path), "w", format=fmt) as c:
+        s = c.add_stream(codec, rate=rate)
+        s.width, s.height, s.pix_fmt = w, h, pix_fmt
+        if time_base is not None:
+            s.time_base = time_base  # type: ignore[assignment]
+            s.codec_context.time_base = time_base  # type: ignore[assignment]
+        if options:
+            s.options = options
+        if color_range is not None:
+            s.codec_context.color_range = color_range
+        if max_b_frames is not None:
+            s.codec_context.max_b_frames = max_b_frames
+        if gop is not None:
+            s.codec_context.gop_size = gop
+        if rotation is not None:
+            s.set_display_rotation(rotation)
+        tb = time_base or Fraction(1, rate)
+
+        def mux(packets: list[av.Packet]) -> None:
+            for p in packets:
+                if mark_all_key:
+                    p.is_keyframe = True
+                c.mux(p)
+
+        for i in range(n):
+            f = av.VideoFrame.from_ndarray(picture(i, w, h), format="rgb24")
+            if pix_fmt != "rgb24":
+                f = f.reformat(format=pix_fmt)
+            f.pts = pts[i] if pts is not None else i
+            f.time_base = tb  # type: ignore[assignment]
+            if color_range is not None:
+                f.color_range = color_range
+            mux(s.encode(f))
+        mux(s.encode(None))
+    return path
+
+
+X264 = "scenecut=0:log-level=none"
+
+
+def make(kind: str, directory: Path) -> Clip:
+    """Make the clip `kind` in `directory` and run the oracle on it."""
+    p = directory
+    rotate = 0
+    notes: dict[str, Any] = {}
+    if kind == "h264_bframes_mp4":
+        f = encode(
+            p / "bframes.mp4",
+            "libx264",
+            n=50,
+            options={"x264-params": f"keyint=12:min-keyint=12:bframes=3:{X264}"},
+        )
+    elif kind == "h264_open_gop_mkv":
+        f = encode(
+            p / "opengop.mkv",
+            "libx264",
+            n=50,
+            options={"x264-params": f"open-gop=1:keyint=10:min-keyint=10:bframes=3:{X264}"},
+        )
+    elif kind == "h264_open_gop_mp4":
+        f = encode(
+            p / "opengop.mp4",
+            "libx264",
+            n=50,
+            options={"x264-params": f"open-gop=1:keyint=10:min-keyint=10:bframes=3:{X264}"},
+        )
+    elif kind == "hevc_mkv":
+        f = encode(
+            p / "hevc.mkv",
+            "libx265",
+            n=45,
+            options={"x265-params": "keyint=15:min-keyint=15:bframes=3:log-level=error"},
+        )
+    elif kind == "hevc_every_packet_key_mkv":
+        f = encode(
+            p / "hevc_allkey.mkv",
+            "libx265",
+            n=45,
+            options={"x265-params": "keyint=15:min-keyint=15:bframes=3:log-level=error"},
+            mark_all_key=True,
+        )
+    elif kind == "h264_every_packet_key_mkv":
+        f = encode(
+            p / "h264_allkey.mkv",
+            "libx264",
+            n=40,
+            options={"x264-params": f"keyint=12:min-keyint=12:bframes=3:{X264}"},
+            mark_all_key=True,
+        )
+    elif kind == "hevc_10bit_mkv":
+        f = encode(
+            p / "hevc10.mkv",
+            "libx265",
+            n=30,
+            pix_fmt="yuv420p10le",
+            options={"x265-params": "keyint=10:bframes=2:log-level=error"},
+        )
+    elif kind == "av1_mkv":
+        f = encode(
+            p / "av1.mkv",
+            "libsvtav1",
+            n=30,
+            options={"preset": "12", "svtav1-params": "keyint=10"},
+        )
+    elif kind == "vp9_webm":
+        f = encode(
+            p / "vp9.webm",
+            "libvpx-vp9",
+            n=30,
+            gop=10,
+            options={"deadline": "realtime", "cpu-used": "8", "lag-in-frames": "0"},
+        )
+    elif kind == "mpeg4_mp4":
+        f = encode(p / "mpeg4.mp4", "mpeg4", n=40, gop=12, max_b_frames=2)
+    elif kind == "mkv_sparse_keyframes":
+        f = encode(
+            p / "sparse.mkv",
+            "libx264",
+            n=75,
+            options={"x264-params": f"keyint=200:min-keyint=200:bframes=2:{X264}"},
+        )
+    elif kind == "vfr_mp4":
+        steps = [3000, 4500, 1500, 9000, 3003, 2997, 6000, 1000, 12000, 3000]
+        ts = [0]
+        for i in range(29):
+            ts.append(ts[-1] + steps[i % len(steps)])
+        f = encode(
+            p / "vfr.mp4",
+            "libx264",
+            n=30,
+            pts=ts,
+            time_base=Fraction(1, 90000),
+            options={"x264-params": f"keyint=8:bframes=2:{X264}"},
+        )
+    elif kind == "vfr_mkv":
+        steps = [33, 50, 17, 100, 40, 41, 25]
+        ts = [0]
+        for i in range(29):
+            ts.append(ts[-1] + steps[i % len(steps)])
+        f = encode(
+            p / "vfr.mkv",
+            "libx264",
+            n=30,
+            pts=ts,
+            time_base=Fraction(1, 1000),
+            options={"x264-params": f"keyint=8:bframes=0:{X264}"},
+        )
+    elif kind == "offset_10s_mkv":
+        f = encode(
+            p / "offset.mkv",
+            "libx264",
+            n=30,
+            pts=[250 + i for i in range(30)],
+            options={"x264-params": f"keyint=10:bframes=2:{X264}"},
+        )
+    elif kind == "offset_10s_mp4":
+        f = encode(
+            p / "offset.mp4",
+            "libx264",
+            n=30,
+            pts=[250 + i for i in range(30)],
+            options={"x264-params": f"keyint=10:bframes=2:{X264}"},
+        )
+    elif kind == "one_frame_mp4":
+        f = encode(p / "one.mp4", "libx264", n=1)
+    elif kind == "mjpeg_full_range_mkv":
+        f = encode(p / "mjpeg.mkv", "mjpeg", n=20, pix_fmt="yuvj420p")
+    elif kind == "h264_full_range_mp4":
+        f = encode(
+            p / "fullrange.mp4",
+            "libx264",
+            n=20,
+            color_range=2,
+            options={"x264-params": f"keyint=10:{X264}"},
+        )
+    elif kind == "h264_rotated_mp4":
+        f = encode(
+            p / "rotated.mp4",
+            "libx264",
+            n=20,
+            rotation=90,
+            options={"x264-params": f"keyint=10:{X264}"},
+        )
+        rotate = 1  # 90 degrees counter-clockwise in the display matrix
+    elif kind == "mp4_edit_list":
+        src = make("h264_bframes_mp4", p).path
+        f = p / "editlist.mp4"
+        ffmpeg = need_ffmpeg()
+        # A stream-copy cut between keyframes: FFmpeg keeps the GOP's start as
+        # discarded preroll and writes an edit list that starts at the cut.
+        subprocess.run(
+            [ffmpeg, "-v", "error", "-y", "-ss", "0.3", "-i", str(src), "-c", "copy", str(f)],
+            check=True,
+        )
+    else:
+        raise ValueError(kind)
+    clip = oracle(f, rotate)
+    clip.notes.update(notes)
+    return clip
+
+
+KINDS = [
+    "h264_bframes_mp4",
+    "h264_open_gop_mkv",
+    "h264_open_gop_mp4",
+    "hevc_mkv",
+    "hevc_every_packet_key_mkv",
+    "h264_every_packet_key_mkv",
+    "hevc_10bit_mkv",
+    "av1_mkv",
+    "vp9_webm",
+    "mpeg4_mp4",
+    "mkv_sparse_keyframes",
+    "vfr_mp4",
+    "vfr_mkv",
+    "offset_10s_mkv",
+    "offset_10s_mp4",
+    "one_frame_mp4",
+    "mjpeg_full_range_mkv",
+    "h264_full_range_mp4",
+    "h264_rotated_mp4",
+    "mp4_edit_list",
+]
+
+
+def make_audio(path: Path) -> Path:
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("aac", rate=44100)
+        for i in range(20):
+            f = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+            )
+            f.sample_rate = 44100
+            f.pts = i * 1024
+            for pkt in s.encode(f):
+                c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    return path
+
+
+def make_png(path: Path) -> Path:
+    with av.open(str(path), "w", format="image2") as c:
+        s = c.add_stream("png", rate=1)
+        s.width, s.height, s.pix_fmt = W, H, "rgb24"
+        f = av.VideoFrame.from_ndarray(picture(3), format="rgb24")
+        f.pts = 0
+        for pkt in s.encode(f):
+            c.mux(pkt)
+        for pkt in s.encode(None):
+            c.mux(pkt)
+    return path
+
+
+ClipFactory = Callable[[str], Clip]
