@@ -316,3 +316,27 @@ def test_to_pil_image_gives_the_oriented_rgb_picture(write: Write, rgb: NDArray[
     im = MediaRef(uri=write(data)).to_pil_image()
     assert im.mode == "RGB"
     np.testing.assert_array_equal(np.asarray(im), np.rot90(rgb, 1))
+
+
+def test_malformed_exif_is_ignored_like_viewers_do(write: Write) -> None:
+    im = Image.fromarray(smooth_rgb(16, 24))
+    data = encode(im, "JPEG", exif=b"Exif\x00\x00MM\x00*\xff\xff\xff\xff garbage")
+    stored = np.asarray(Image.open(write(data, "ref.jpg")))
+    np.testing.assert_array_equal(decode(write(data, "photo.jpg")), stored)
+
+
+def test_rgb_color_key_transparency_becomes_alpha(write: Write, rgb: NDArray[np.uint8]) -> None:
+    key = tuple(int(v) for v in rgb[2, 3])
+    data = encode(Image.fromarray(rgb), "PNG", transparency=key)
+    out = decode(write(data), "rgba")
+    np.testing.assert_array_equal(out[..., :3], rgb)
+    np.testing.assert_array_equal(out[..., 3], np.where((rgb == key).all(-1), 0, 255))
+
+
+def test_32_bit_integer_image_keeps_the_16_bit_range(write: Write) -> None:
+    values = np.array([[-5, 0, 300], [65535, 70000, 12345]], np.int32)
+    data = encode(Image.fromarray(values), "TIFF")
+    assert Image.open(write(data, "ref.tif")).mode == "I"
+    out = decode(write(data, "int.tif"), "gray", dtype="native")
+    np.testing.assert_array_equal(out, [[0, 0, 300], [65535, 65535, 12345]])
+    assert out.dtype == np.uint16

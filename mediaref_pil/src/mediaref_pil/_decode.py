@@ -23,6 +23,17 @@ FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray")
 _DTYPES = ("uint8", "native")
 _TARGET_MODE = {"rgb": "RGB", "bgr": "RGB", "rgba": "RGBA", "bgra": "RGBA", "gray": "L"}
 _ORIENTATION = 0x0112
+# EXIF orientation -> the transposition that shows the picture upright (EXIF 2.3, 4.6.4).
+# Pillow's ROTATE_90 is counter-clockwise.
+_TRANSPOSE = {
+    2: "FLIP_LEFT_RIGHT",
+    3: "ROTATE_180",
+    4: "FLIP_TOP_BOTTOM",
+    5: "TRANSPOSE",
+    6: "ROTATE_270",
+    7: "TRANSVERSE",
+    8: "ROTATE_90",
+}
 _SIXTEEN_BIT = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 # Sniffed types that mean "this is a video, not a still image".
 _VIDEO_TYPES = ("video/", "application/ogg")
@@ -188,15 +199,21 @@ def _to_array(
     im: Image.Image, format: str, dtype: str, max_size: tuple[int, int] | None
 ) -> NDArray[Any]:
     import numpy as np
-    from PIL import ImageOps
+    from PIL import Image
 
+    draft = max_size is not None and im.format in ("JPEG", "MPO")
+    if not draft:
+        # Load before reading EXIF: PNG may keep it after the pixels, and a corrupt
+        # file must fail here, not inside the EXIF reader below.
+        im.load()
+    orientation = _orientation(im)
     if max_size is not None:
         width, height = max_size
-        if im.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8):
+        if orientation >= 5:
             width, height = height, width  # the size is asked for the picture as shown
         im.thumbnail((width, height))  # uses JPEG draft (DCT scaling) before resampling
-    im.load()
-    ImageOps.exif_transpose(im, in_place=True)
+    if orientation != 1:
+        im = im.transpose(Image.Transpose[_TRANSPOSE[orientation]])
     if im.mode in _SIXTEEN_BIT:
         return _sixteen_bit(im, format, dtype)
     target = _TARGET_MODE[format]
@@ -214,6 +231,14 @@ def _to_array(
     if format == "bgra":
         return np.ascontiguousarray(arr[..., [2, 1, 0, 3]])
     return arr if arr.flags.writeable else arr.copy()
+
+
+def _orientation(im: Image.Image) -> int:
+    try:
+        value = im.getexif().get(_ORIENTATION, 1)
+    except Exception:  # a malformed EXIF block: show the picture as stored, as viewers do
+        return 1
+    return value if type(value) is int and 1 <= value <= 8 else 1
 
 
 def _sixteen_bit(im: Image.Image, format: str, dtype: str) -> NDArray[Any]:
