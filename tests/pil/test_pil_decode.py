@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import struct
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -218,16 +220,43 @@ def test_16_bit_png_is_uint16_when_asked(write: Write, sixteen_bit: NDArray[np.u
     assert (rgba[..., 3] == 0xFFFF).all()
 
 
-def test_16_bit_png_is_scaled_to_uint8_by_default(
+def test_16_bit_png_keeps_the_high_byte_by_default(
     write: Write, sixteen_bit: NDArray[np.uint16]
 ) -> None:
     data = encode(Image.fromarray(sixteen_bit), "PNG")
-    expected = np.rint(sixteen_bit / 257).astype(np.uint8)
+    expected = (sixteen_bit // 256).astype(np.uint8)
     gray = decode(write(data), "gray")
     assert gray.dtype == np.uint8
     np.testing.assert_array_equal(gray, expected)
     assert list(gray[0, :3]) == [0, 255, 127]
     np.testing.assert_array_equal(decode(write(data), "bgr"), np.stack([expected] * 3, -1))
+
+
+def png_48_bit(pixels: NDArray[np.uint16]) -> bytes:
+    """A 16-bit-per-channel RGB PNG, written by hand (Pillow cannot write one)."""
+
+    def chunk(tag: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + tag + body + struct.pack(">I", zlib.crc32(tag + body))
+
+    height, width, _ = pixels.shape
+    big = pixels.astype(">u2")
+    rows = b"".join(b"\x00" + big[r].tobytes() for r in range(height))
+    ihdr = struct.pack(">IIBBBBB", width, height, 16, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def test_16_bit_color_png_keeps_the_high_byte_like_16_bit_gray(write: Write) -> None:
+    pixels = random_image((3, 4, 3), seed=12, dtype=np.uint16)
+    path = write(png_48_bit(pixels))
+    expected = (pixels // 256).astype(np.uint8)
+    np.testing.assert_array_equal(decode(path), expected)
+    # Pillow reads 16-bit color as 8-bit: "native" cannot give more.
+    assert decode(path, dtype="native").dtype == np.uint8
 
 
 def test_big_endian_16_bit_tiff_is_native_uint16(

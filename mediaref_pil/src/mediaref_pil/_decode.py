@@ -94,10 +94,12 @@ def decode_image(
             ``L = R * 299/1000 + G * 587/1000 + B * 114/1000`` (alpha is ignored,
             not composited).
         uri: Where the bytes come from, for error messages.
-        dtype: ``"uint8"`` (default) scales 16-bit images to 0-255 with rounding
-            (``v * 255 / 65535``); ``"native"`` returns ``uint16`` for 16-bit
-            grayscale images (e.g. 16-bit PNG, ``I;16`` TIFF) in every `format`, and
-            ``uint8`` for all others.
+        dtype: ``"uint8"`` (default) reduces 16-bit images to 8 bits by keeping the
+            high byte (``v >> 8``), as Pillow does for 16-bit color PNGs and OpenCV
+            for all; ``"native"`` returns ``uint16`` for 16-bit grayscale images
+            (16-bit PNG, ``I;16`` TIFF; 32-bit integer images are clipped to
+            0-65535) in every `format`, and ``uint8`` for all others (Pillow reads
+            16-bit color images as 8-bit).
         max_size: ``(width, height)`` to fit the result in, keeping the aspect ratio
             and never enlarging. JPEGs are then decoded at a reduced DCT scale
             (Pillow's ``draft``) before the final resample, which is much faster;
@@ -190,7 +192,7 @@ def _not_an_image(data: bytes | bytearray | memoryview, uri: str) -> Undecodable
             uri=uri,
         )
     return UndecodableMediaError(
-        f"Pillow cannot identify this image (content looks like {mime}, {len(data)} bytes)",
+        f"not an image Pillow can read (content looks like {mime}, {len(data)} bytes)",
         uri=uri,
     )
 
@@ -252,7 +254,7 @@ def _sixteen_bit(im: Image.Image, format: str, dtype: str) -> NDArray[Any]:
     out: np.ndarray[Any, Any] = gray
     top = 0xFFFF
     if dtype == "uint8":
-        out = ((gray.astype(np.uint32) * 255 + 0x7FFF) // 0xFFFF).astype(np.uint8)
+        out = (gray >> 8).astype(np.uint8)
         top = 0xFF
     if format == "gray":
         return out
