@@ -77,7 +77,7 @@ def test_garbage_is_not_an_image(write: Write) -> None:
     with pytest.raises(UndecodableMediaError) as info:
         MediaRef(uri=path).to_ndarray()
     assert str(info.value) == (
-        f"Pillow cannot identify this image (content looks like image/png, 64 bytes) ({path!r})"
+        f"not an image Pillow can read (content looks like image/png, 64 bytes) ({path!r})"
     )
 
 
