@@ -1,0 +1,44 @@
+"""Frame signatures: what every adapter and the oracle compute for each returned frame.
+
+A signature is small and tolerant, so contestants whose YUV->RGB conversion differs
+by a rounding step still compare equal, while a neighbouring frame never does:
+
+- ``code``: the frame number read from the 16-cell barcode that `bench/media.py`
+  paints along the bottom of every frame (white cell = bit set);
+- ``grid``: mean grey level of 9 x 16 blocks (rounded), for a tolerant pixel check;
+- ``hash``: blake2b of the exact RGB bytes (bit-exactness is reported, not required).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+BARCODE_BITS = 16
+BARCODE_TOP = 320  # rows [320, 360) of a 640x360 frame
+
+
+def signature(frame: Any) -> dict[str, Any]:
+    import numpy as np
+
+    a = np.asarray(frame)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[2] not in (1, 3, 4):
+        a = np.transpose(a, (1, 2, 0))  # CHW (torch) -> HWC
+    a = np.ascontiguousarray(a[..., :3]).astype(np.uint8, copy=False)
+    h, w = a.shape[:2]
+    grey = a.astype(np.float32).mean(axis=2)
+    cell = w // BARCODE_BITS
+    cy = BARCODE_TOP + (h - BARCODE_TOP) // 2 if h > BARCODE_TOP else h // 2
+    code = 0
+    for b in range(BARCODE_BITS):
+        cx = b * cell + cell // 2
+        if grey[cy - 5 : cy + 5, cx - 5 : cx + 5].mean() > 127:
+            code |= 1 << b
+    gh, gw = 9, 16
+    grid = grey[: h - h % gh, : w - w % gw].reshape(gh, h // gh, gw, w // gw).mean(axis=(1, 3))
+    return {
+        "code": code,
+        "grid": [int(round(v)) for v in grid.ravel()],
+        "hash": hashlib.blake2b(a.tobytes(), digest_size=8).hexdigest(),
+        "shape": list(a.shape),
+    }

@@ -1,0 +1,385 @@
+"""Render bench results (the dict `run.py` writes as JSON) as a markdown report.
+
+``python bench/report.py bench/results/latest.json`` re-renders a saved run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+from typing import Any
+
+MEDIA_DESC = {
+    "A": "640x360, 20 fps, H.264 (libx264 preset fast), GOP 20, no B-frames",
+    "B": "640x360, 20 fps, H.264 (libx264 preset fast), x264 default GOP (250) with B-frames",
+}
+WORKLOAD_DESC = {
+    "W1": "32 consecutive frames from a random start, one call per sample",
+    "W2": "64 random timestamps over the whole video, one call",
+    "W3": "every frame of a random 10 s window, one call",
+    "W4": "one random timestamp per call",
+    "W5": "one frame per second of the whole video, one call",
+}
+
+
+def name(res: dict[str, Any], cid: str) -> str:
+    return res.get("contestant_names", {}).get(cid, cid)
+
+
+def fmt(x: float | None, digits: int = 0) -> str:
+    if x is None:
+        return "–"
+    if digits == 0:
+        return f"{x:,.0f}"
+    return f"{x:,.{digits}f}"
+
+
+def correct(d: dict[str, Any]) -> bool:
+    return d.get("wrong", 0) == 0 and not d.get("errors") and d.get("checked", 0) > 0
+
+
+def cell(d: dict[str, Any] | None, key: str) -> str:
+    if not d:
+        return "n/a"
+    s = d.get(key)
+    if not s:
+        err = (d.get("errors") or ["no result"])[0]
+        return f"error¹ ({_short(err)})"
+    txt = f"**{fmt(s['median'])}** ({fmt(s['min'])}–{fmt(s['max'])})"
+    if d.get("wrong"):
+        txt += f" ✗ {d['wrong']}/{d['checked']} wrong"
+    elif d.get("errors"):
+        txt += " ✗ errors"
+    else:
+        txt += " ✓"
+    return txt
+
+
+def _short(s: str, n: int = 70) -> str:
+    s = s.replace("|", "/").replace("\n", " ")
+    return s if len(s) <= n else s[: n - 1] + "…"
+
+
+def best_peer(cs: dict[str, Any], key: str) -> tuple[str | None, float | None]:
+    best, val = None, None
+    for c, d in cs.items():
+        if c == "ours" or not d.get(key) or not correct(d):
+            continue
+        if val is None or d[key]["median"] > val:
+            best, val = c, d[key]["median"]
+    return best, val
+
+
+def ratio(cs: dict[str, Any], key: str) -> tuple[str, str | None]:
+    b, v = best_peer(cs, key)
+    ours = cs.get("ours", {})
+    if not ours.get(key) or v is None:
+        return "–", b
+    r = ours[key]["median"] / v
+    mark = "" if correct(ours) else " (ours wrong)"
+    return f"{r:.2f}x{mark}", b
+
+
+def decoded_vs_min(w: dict[str, Any]) -> str:
+    ours = w["contestants"].get("ours", {})
+    dec = ours.get("frames_decoded")
+    mins = w.get("minimal_frames") or []
+    if not dec or not mins:
+        return "n/a (no counters)" if ours.get("fps") else "–"
+    d, m = statistics.median(dec), statistics.median(mins)
+    own = ours.get("minimal_frames_own_rep1")
+    extra = f"; plugin's own minimal (rep 1): {own}" if own is not None else ""
+    return f"{d:,.0f} / {m:,.0f} = {d / m:.2f}{extra}"
+
+
+def render(res: dict[str, Any]) -> str:
+    L: list[str] = []
+    m = res.get("machine", {})
+    mode = res.get("mode", "?")
+    L.append(f"# mediaref benchmark — {mode.upper()} run")
+    L.append("")
+    if mode == "quick":
+        L.append("> **QUICK RUN**: 30 s media, fewer repetitions and samples. For development; "
+                 "not the published figures.")
+        L.append("")
+    L.append(f"- Date (UTC): {res.get('date_utc')} → {res.get('finished_utc', 'unfinished')}")
+    L.append(f"- Command: `{res.get('command')}`")
+    L.append(f"- Machine: {m.get('cpu_model')}, {m.get('nproc')} CPUs "
+             f"({m.get('nproc_affinity')} usable), {m.get('memory_gib')} GiB, {m.get('platform')}; "
+             f"load average at start {tuple(round(x, 2) for x in m.get('loadavg_start', []))}, "
+             f"at end {tuple(round(x, 2) for x in m.get('loadavg_end', []))}; "
+             f"system {m.get('ffmpeg_system')}")
+    g = res.get("git", {})
+    L.append(f"- Repository: commit {g.get('commit')}"
+             + (" with uncommitted library changes" if g.get("library_dirty") else ""))
+    L.append(f"- Repetitions: {res.get('reps')} timed after 1 warm-up, contestants alternating "
+             "(order rotated each repetition), each in its own process and venv")
+    L.append("")
+    L.append("## Contestants and versions")
+    L.append("")
+    for c, v in res.get("versions", {}).items():
+        if "unavailable" in v:
+            L.append(f"- **{name(res, c)}**: not run — {v['unavailable']}")
+        else:
+            vv = v.get("versions", {})
+            L.append(f"- **{name(res, c)}**: " + ", ".join(f"{k} {x}" for k, x in vv.items()))
+    L.append("")
+    suites = res.get("suites", {})
+    L.extend(summary(res))
+    if "video" in suites:
+        L.extend(video_section(res, suites["video"]))
+    if "multifile" in suites:
+        L.extend(multifile_section(res, suites["multifile"]))
+    if "images" in suites:
+        L.extend(images_section(res, suites["images"]))
+    if "serialization" in suites:
+        L.extend(serial_section(res, suites["serialization"]))
+    if "import" in suites:
+        L.extend(import_section(suites["import"]))
+    L.append("## How to read this")
+    L.append("")
+    L.append("- Figures are **median (min–max)** over the timed repetitions; video and images "
+             "in frames (images) returned per second of wall time inside the contestant's "
+             "process, serialization in ns per reference, import in ms.")
+    L.append("- ✓ = every returned frame was the oracle's frame (frame number read from the "
+             "barcode painted in each frame, and mean block difference ≤ 4 grey levels); "
+             "✗ = some frames were wrong: such a contestant is not ranked.")
+    L.append("- *ours / best peer*: our median divided by the best correct peer's median "
+             "(> 1 means we are faster).")
+    L.append("- *frames decoded / minimal*: frames our decoder decoded (its counters) vs the "
+             "least a GOP-by-GOP decoder must decode (keyframe to last needed frame, per call; "
+             "computed by the harness from the packet index; B-frame skipping can go below it).")
+    L.append("- ¹ error: the contestant raised; the message is in latest.json.")
+    L.append("")
+    return "\n".join(L) + "\n"
+
+
+def summary(res: dict[str, Any]) -> list[str]:
+    L = ["## Summary", ""]
+    suites = res.get("suites", {})
+    v = suites.get("video", {})
+    rows = []
+    for mname in ("A", "B"):
+        for wl, w in v.get(mname, {}).get("workloads", {}).items():
+            cs = w["contestants"]
+            ours = cs.get("ours", {})
+            r, b = ratio(cs, "fps")
+            of = ours.get("fps", {}).get("median") if ours.get("fps") else None
+            bf = cs[b]["fps"]["median"] if b else None
+            ok = "✓" if correct(ours) else ("✗" if ours.get("fps") else "error")
+            rows.append(f"| {wl} on {mname} | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
+                        f"| {r} | {decoded_vs_min(w)} |")
+    mf = suites.get("multifile")
+    if mf and "contestants" in mf:
+        cs = mf["contestants"]
+        ours = cs.get("ours", {})
+        r, b = ratio(cs, "fps")
+        of = ours.get("fps", {}).get("median") if ours.get("fps") else None
+        bf = cs[b]["fps"]["median"] if b else None
+        ok = "✓" if correct(ours) else ("✗" if ours.get("fps") else "error")
+        rows.append(f"| 8 files, 1 call | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
+                    f"| {r} | {decoded_vs_min(mf)} |")
+    im = suites.get("images")
+    if im and "contestants" in im:
+        cs = im["contestants"]
+        ours = cs.get("ours", {})
+        r, b = ratio(cs, "images_per_s")
+        of = ours.get("images_per_s", {}).get("median") if ours.get("images_per_s") else None
+        bf = cs[b]["images_per_s"]["median"] if b else None
+        ok = "✓" if correct(ours) else ("✗" if of else "error")
+        rows.append(f"| images (JPEG+PNG) | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
+                    f"| {r} | – |")
+    if rows:
+        L.append("Frames (images) per second, median; best peer = fastest peer that returned the "
+                 "right frames.")
+        L.append("")
+        L.append("| workload | ours | best peer | ours / best peer | ours: frames decoded / minimal |")
+        L.append("|---|---|---|---|---|")
+        L.extend(rows)
+        L.append("")
+    s = suites.get("serialization", {}).get("contestants")
+    if s and "ours" in s and "bare_msgspec" in s:
+        L.append("| serialization, ns/ref (200,000 refs) | ours | bare msgspec.Struct | ours / bare | PyPI mediaref 2.1 |")
+        L.append("|---|---|---|---|---|")
+        for op in ("construct", "json_encode", "json_decode", "msgpack_encode", "msgpack_decode"):
+            o = s["ours"].get("ns_per_ref", {}).get(op)
+            b = s["bare_msgspec"].get("ns_per_ref", {}).get(op)
+            p = s.get("pypi_tensorcodec", {}).get("ns_per_ref", {}).get(op)
+            if not o or not b:
+                continue
+            L.append(f"| {op} | {o['median']:.0f} | {b['median']:.0f} | {o['median'] / b['median']:.2f}x "
+                     f"| {fmt(p['median']) if p else 'n/a'} |")
+        L.append("")
+    imp = suites.get("import", {}).get("cases")
+    if imp:
+        L.append("| import (fresh interpreter) | ms, median |")
+        L.append("|---|---|")
+        for k, d in imp.items():
+            L.append(f"| {k} | {fmt(d['ms']['median'], 1) if 'ms' in d else d.get('error')} |")
+        L.append("")
+    return L
+
+
+def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
+    L: list[str] = []
+    if "error" in v:
+        return ["## Video", "", f"Suite failed: {v['error']}", ""]
+    for mname, mv in v.items():
+        if not isinstance(mv, dict) or "workloads" not in mv:
+            continue
+        L.append(f"## Video, media {mname}: {MEDIA_DESC.get(mname, '')}, "
+                 f"{mv['duration_s']:.0f} s ({mv['frames']} frames, `{mv['file']}`)")
+        L.append("")
+        wls = mv["workloads"]
+        cids: list[str] = []
+        for w in wls.values():
+            for c in w["contestants"]:
+                if c not in cids:
+                    cids.append(c)
+        L.append("Frames returned per second, median (min–max):")
+        L.append("")
+        L.append("| workload | " + " | ".join(name(res, c) for c in cids) + " | ours / best peer |")
+        L.append("|---|" + "---|" * (len(cids) + 1))
+        for wl, w in wls.items():
+            cs = w["contestants"]
+            r, b = ratio(cs, "fps")
+            L.append(f"| {wl} | " + " | ".join(cell(cs.get(c), "fps") for c in cids)
+                     + f" | {r} vs {name(res, b) if b else '–'} |")
+        L.append("")
+        L.append("Peak RSS (MB, VmHWM of the contestant's process during the workload) and work done:")
+        L.append("")
+        L.append("| workload | " + " | ".join(name(res, c) for c in cids)
+                 + " | ours: frames decoded / minimal |")
+        L.append("|---|" + "---|" * (len(cids) + 1))
+        for wl, w in wls.items():
+            cs = w["contestants"]
+            L.append(f"| {wl} | " + " | ".join(fmt(cs.get(c, {}).get("peak_rss_mb")) for c in cids)
+                     + f" | {decoded_vs_min(w)} |")
+        L.append("")
+        L.extend(wrong_notes(res, wls))
+    L.append("Workloads: " + "; ".join(f"{k}: {d}" for k, d in WORKLOAD_DESC.items()) + ".")
+    L.append("")
+    return L
+
+
+def wrong_notes(res: dict[str, Any], wls: dict[str, Any]) -> list[str]:
+    L = []
+    for wl, w in wls.items():
+        for c, d in w["contestants"].items():
+            if d.get("wrong_examples") or d.get("errors"):
+                bits = d.get("wrong_examples", [])[:2] + d.get("errors", [])[:1]
+                L.append(f"- {wl}, {name(res, c)}: " + "; ".join(_short(x, 160) for x in bits))
+            ctr = d.get("counters_last_rep")
+            if c == "ours" and ctr:
+                pass
+    if L:
+        L = ["Wrong frames and errors:", ""] + L + [""]
+    ours_ctr = [(wl, w["contestants"].get("ours", {}).get("counters_last_rep")) for wl, w in wls.items()]
+    ours_ctr = [(wl, c) for wl, c in ours_ctr if c]
+    if ours_ctr:
+        L.append("Our counters, last repetition: " + "; ".join(
+            f"{wl}: " + ", ".join(f"{k}={v:g}" for k, v in c.items()) for wl, c in ours_ctr))
+        L.append("")
+    return L
+
+
+def multifile_section(res: dict[str, Any], mf: dict[str, Any]) -> list[str]:
+    if "contestants" not in mf:
+        return ["## Multi-file", "", f"Suite failed: {mf.get('error')}", ""]
+    cs = mf["contestants"]
+    L = [f"## Multi-file: {len(mf['files'])} episodes of media-A shape "
+         f"({mf['frames_per_file']} frames each), 32 random timestamps per file, shuffled, "
+         "in one call (peers: their multi-video call or one call per file)", ""]
+    r, b = ratio(cs, "fps")
+    L.append("| contestant | frames/s, median (min–max) | peak RSS MB |")
+    L.append("|---|---|---|")
+    for c, d in cs.items():
+        L.append(f"| {name(res, c)} | {cell(d, 'fps')} | {fmt(d.get('peak_rss_mb'))} |")
+    L.append("")
+    L.append(f"Ours / best peer: {r} ({name(res, b) if b else '–'}); "
+             f"ours frames decoded / minimal: {decoded_vs_min(mf)}")
+    L.append("")
+    L.extend(wrong_notes(res, {"multifile": mf}))
+    return L
+
+
+def images_section(res: dict[str, Any], im: dict[str, Any]) -> list[str]:
+    if "contestants" not in im:
+        return ["## Images", "", f"Suite failed: {im.get('error')}", ""]
+    cs = im["contestants"]
+    L = [f"## Images: {im['n_images']} files (half JPEG q90, half PNG), 640x360, "
+         f"decoded to RGB arrays in calls of {im['batch_size']}", ""]
+    L.append("| contestant | images/s, median (min–max) | bit-exact vs Pillow | peak RSS MB |")
+    L.append("|---|---|---|---|")
+    for c, d in cs.items():
+        L.append(f"| {name(res, c)} | {cell(d, 'images_per_s')} | {d.get('bit_exact')}/{d.get('checked')} "
+                 f"| {fmt(d.get('peak_rss_mb'))} |")
+    r, b = ratio(cs, "images_per_s")
+    L.append("")
+    L.append(f"Ours / best peer: {r} ({name(res, b) if b else '–'})")
+    L.append("")
+    for c, d in cs.items():
+        if d.get("errors"):
+            L.append(f"- {name(res, c)}: {_short(d['errors'][0], 200)}")
+    L.append("")
+    return L
+
+
+def serial_section(res: dict[str, Any], s: dict[str, Any]) -> list[str]:
+    if "contestants" not in s:
+        return ["## Serialization", "", f"Suite failed: {s.get('error')}", ""]
+    cs = s["contestants"]
+    L = [f"## Serialization: {s['n']:,} references (90% video frames, 10% images), "
+         "ns per reference, median (min–max)", ""]
+    ops = ["construct", "json_encode", "json_decode", "msgpack_encode", "msgpack_decode"]
+    L.append("| operation | " + " | ".join(name(res, c) for c in cs) + " | ours / bare |")
+    L.append("|---|" + "---|" * (len(cs) + 1))
+    for op in ops:
+        row = []
+        for c in cs:
+            x = cs[c].get("ns_per_ref", {}).get(op)
+            row.append(f"{x['median']:.0f} ({x['min']:.0f}–{x['max']:.0f})" if x else "n/a")
+        o = cs.get("ours", {}).get("ns_per_ref", {}).get(op)
+        b = cs.get("bare_msgspec", {}).get("ns_per_ref", {}).get(op)
+        r = f"{o['median'] / b['median']:.2f}x" if o and b else "–"
+        L.append(f"| {op} | " + " | ".join(row) + f" | {r} |")
+    L.append("")
+    shas = {c: d.get("json_sha") for c, d in cs.items() if d.get("json_sha")}
+    if "ours" in shas:
+        for c, h in shas.items():
+            if c == "ours":
+                continue
+            same = "identical to ours" if h == shas["ours"] else (
+                "differ from ours: it starts `" + cs[c].get("json_sample", "")[:60] + "`")
+            L.append(f"- JSON bytes of {name(res, c)}: {same}")
+        L.append(f"- ours starts `{cs['ours'].get('json_sample', '')[:60]}`")
+        L.append("")
+    for c, d in cs.items():
+        if d.get("errors"):
+            L.append(f"- {name(res, c)}: {_short(d['errors'][0], 200)}")
+    L.append("")
+    return L
+
+
+def import_section(imp: dict[str, Any]) -> list[str]:
+    L = [f"## Import time: fresh interpreter per run, {imp.get('runs')} runs, alternating; "
+         "time of the import statement only", ""]
+    L.append("| case | ms, median (min–max) | heavy modules loaded (numpy, PIL, av, torch, pydantic) |")
+    L.append("|---|---|---|")
+    for k, d in imp.get("cases", {}).items():
+        if "ms" in d:
+            ms = d["ms"]
+            L.append(f"| {k} | {ms['median']:.1f} ({ms['min']:.1f}–{ms['max']:.1f}) | "
+                     f"{d.get('heavy_modules_loaded')} |")
+        else:
+            L.append(f"| {k} | error: {d.get('error')} | |")
+    L.append("")
+    return L
+
+
+if __name__ == "__main__":
+    data = json.load(open(sys.argv[1]))
+    out = sys.argv[2] if len(sys.argv) > 2 else sys.argv[1].rsplit(".", 1)[0] + ".md"
+    with open(out, "w") as f:
+        f.write(render(data))
