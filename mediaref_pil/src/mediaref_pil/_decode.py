@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any, Literal
 
-from mediaref import UndecodableMediaError
+from mediaref import ImageFormat, UndecodableMediaError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -72,7 +72,7 @@ def get_max_pixels() -> int | None:
 def decode_image(
     data: bytes | bytearray | memoryview,
     *,
-    format: str = "rgb",
+    format: ImageFormat = "rgb",
     uri: str = "<bytes>",
     dtype: Literal["uint8", "native"] = "uint8",
     max_size: tuple[int, int] | None = None,

@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
+from mediaref import ImageFormat
+
 if TYPE_CHECKING:
     from PIL import Image
 
@@ -41,7 +43,7 @@ def encode_image(
     *,
     format: str = "png",
     quality: int | None = None,
-    input_format: str = "rgb",
+    input_format: ImageFormat = "rgb",
 ) -> tuple[bytes, str]:
     """Encode an array or a PIL image; return the bytes and their MIME type.
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaref import ImageBackend, ImageEncoder, hookimpl
+from mediaref import ImageBackend, ImageEncoder, ImageFormat, hookimpl
 
 __all__ = ["mediaref_image_backends", "mediaref_image_encoders"]
 
@@ -36,7 +36,9 @@ rarer formats (PSD, PCX, SGI, QOI, DDS, ...), which are decoded too.
 WRITE_FORMATS = ("image/bmp", "image/jpeg", "image/png", "image/tiff", "image/webp")
 
 
-def _decode(data: bytes | memoryview, *, format: str = "rgb", uri: str = "", **options: Any) -> Any:
+def _decode(
+    data: bytes | memoryview, *, format: ImageFormat = "rgb", uri: str = "", **options: Any
+) -> Any:
     from ._decode import decode_image
 
     return decode_image(data, format=format, uri=uri, **options)
