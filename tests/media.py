@@ -199,7 +199,7 @@ def encode(
         for i in range(n):
             f = av.VideoFrame.from_ndarray(picture(i, w, h), format="rgb24")
             if pix_fmt != "rgb24":
-                f = f.reformat(format=pix_fmt)
+                f = f.reformat(format=pix_fmt, dst_color_range=color_range)
             f.pts = pts[i] if pts is not None else i
             f.time_base = tb  # type: ignore[assignment]
             if color_range is not None:

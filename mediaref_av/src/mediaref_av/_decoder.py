@@ -172,6 +172,10 @@ class AVVideoDecoder:
                 _counters.add(index_hits=1, index_disk_hits=1)
                 return index_cache.put(self._index_key, Index(data))
         h = self._acquire()
+        if not h.fresh:  # a cached container outlived its index: demux from the start
+            self._release(broken=True)
+            h = self._acquire()
+        h.fresh = False
         try:
             data = build_index(h.container, h.stream)
         except MediaRefError as e:
@@ -392,7 +396,7 @@ class AVVideoDecoder:
             pkt: _Packet | None = next(it, None)
         else:
             pkt, it = self._seek(h, run.start)
-        h.demux, h.next_dpos = it, None
+        h.demux, h.next_dpos, h.fresh = it, None, False
         needed = {int(idx.frame_dpos[f]): f for f in run.frames}
         verify = run.start not in idx.good_keys
         start_pts = idx.data.pts[run.start]

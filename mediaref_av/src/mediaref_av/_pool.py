@@ -50,7 +50,8 @@ class Handle:
         self.next_dpos: int | None = None
         """Decode position of the next packet the demuxer returns, with a flushed decoder."""
         self.demux: Any = None
-        self.threads: int | None = None
+        self.fresh = True
+        """Nothing was read yet: the demuxer is at the first packet."""
 
     def close(self) -> None:
         """Close the container and the file object; safe to call twice."""

@@ -1,0 +1,95 @@
+"""Threads share containers safely; a forked child never uses its parent's containers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+from mediaref import MediaRef
+
+import mediaref_av
+from tests.media import Clip, ClipFactory
+
+
+def _decode_in_child(uri: str, times: list[int]) -> list[np.ndarray]:
+    before = mediaref_av.counters().containers_opened
+    with mediaref_av.open(uri) as video:
+        frames = video.frames_played_at(times)
+    # The child opened its own container instead of reusing the parent's cached one.
+    assert mediaref_av.counters().containers_opened == before + 1
+    return frames
+
+
+def _check(clip: Clip, times: list[int], frames: list[np.ndarray]) -> None:
+    for t, f in zip(times, frames, strict=True):
+        np.testing.assert_array_equal(f, clip.frame_on_screen_at(t), err_msg=str(t))
+
+
+def test_threads_decoding_the_same_file_get_the_right_frames(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    times = clip.probe_times()
+
+    def work(seed: int) -> None:
+        rnd = random.Random(seed)
+        for _ in range(15):
+            sub = rnd.sample(times, 3)
+            if rnd.random() < 0.5:
+                _check(clip, sub, [MediaRef(clip.uri, t).to_ndarray() for t in sub])
+            else:
+                with mediaref_av.open(clip.uri) as video:
+                    _check(clip, sub, video.frames_played_at(sub))
+
+    with ThreadPoolExecutor(6) as pool:
+        for fut in [pool.submit(work, seed) for seed in range(12)]:
+            fut.result()
+
+
+def test_one_decoder_object_shared_by_threads(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("hevc_mkv")
+    times = clip.probe_times()
+    with mediaref_av.open(clip.uri) as video, ThreadPoolExecutor(4) as pool:
+        futs = [pool.submit(video.frames_played_at, times[i::7]) for i in range(7)]
+        for i, fut in enumerate(futs):
+            _check(clip, times[i::7], fut.result())
+
+
+def test_forked_child_decodes_with_its_own_container(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    times = clip.probe_times()[::9]
+    with mediaref_av.open(clip.uri) as video:  # leaves a cached, threaded container behind
+        parent = video.frames_played_at(times)
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        children = pool.starmap(_decode_in_child, [(clip.uri, times), (clip.uri, times[::-1])])
+    _check(clip, times, parent)
+    _check(clip, times, children[0])
+    _check(clip, times[::-1], children[1])
+    with mediaref_av.open(clip.uri) as video:  # the parent's container still works
+        _check(clip, times, video.frames_played_at(times))
+
+
+def test_forked_child_holding_a_parents_decoder_reopens(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("vp9_webm")
+    times = clip.probe_times()[::5]
+    video = mediaref_av.open(clip.uri)
+    video.frames_played_at(times[:2])  # the decoder now holds a container
+    ctx = multiprocessing.get_context("fork")
+    q = ctx.SimpleQueue()
+
+    def child() -> None:
+        try:
+            frames = video.frames_played_at(times)
+            pairs = zip(times, frames, strict=True)
+            ok = all(np.array_equal(f, clip.frame_on_screen_at(t)) for t, f in pairs)
+            q.put(ok)
+        except BaseException as e:
+            q.put(repr(e))
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    proc.join(60)
+    assert q.get() is True
+    _check(clip, times, video.frames_played_at(times))
+    video.close()

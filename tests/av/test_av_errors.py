@@ -1,0 +1,118 @@
+"""Bad input gets a documented error with a clear message, and leaks nothing."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+from mediaref import (
+    MediaRef,
+    SourceNotFoundError,
+    TimestampOutOfRangeError,
+    UndecodableMediaError,
+    batch_decode,
+)
+
+import mediaref_av
+from tests.media import ClipFactory, make_audio, make_png
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture(scope="module")
+def audio_only(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_audio(tmp_path_factory.mktemp("audio") / "tone.m4a")
+
+
+@pytest.fixture(scope="module")
+def png(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_png(tmp_path_factory.mktemp("png") / "still.png")
+
+
+def test_audio_only_file_says_it_has_no_video_stream(audio_only: Path) -> None:
+    expected = r"no video stream in this file \(streams: audio\)"
+    with pytest.raises(UndecodableMediaError, match=expected):
+        mediaref_av.open(audio_only)
+    with pytest.raises(UndecodableMediaError, match="no video stream"):
+        MediaRef(str(audio_only), 0).to_ndarray()
+
+
+def test_image_file_says_it_is_an_image_not_a_video(png: Path) -> None:
+    with pytest.raises(UndecodableMediaError, match=r"this is an image \(png_pipe\), not a video"):
+        mediaref_av.open(png)
+
+
+def test_corrupt_file_is_undecodable(tmp_path: Path) -> None:
+    bad = tmp_path / "noise.mp4"
+    bad.write_bytes(os.urandom(5000))
+    with pytest.raises(UndecodableMediaError, match="cannot open as a video"):
+        mediaref_av.open(bad)
+
+
+def test_truncated_file_is_undecodable_or_decodes_what_is_there(
+    clip_factory: ClipFactory, tmp_path: Path
+) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(clip.path.read_bytes()[:3000])
+    with pytest.raises(UndecodableMediaError), mediaref_av.open(cut) as video:
+        video.frames_played_at([clip.starts_ns[-1]])
+
+
+def test_missing_file_is_source_not_found(tmp_path: Path) -> None:
+    with pytest.raises(SourceNotFoundError):
+        mediaref_av.open(tmp_path / "nope.mp4")
+
+
+def test_unknown_option_and_format_are_rejected(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    with pytest.raises(TypeError, match=re.escape("unknown option(s) ['thread']")):
+        mediaref_av.open(clip.uri, thread=2)
+    with mediaref_av.open(clip.uri) as video, pytest.raises(ValueError, match="format must be"):
+        video.frames_played_at([0], format="yuv")  # type: ignore[arg-type]
+
+
+def test_errors_leave_no_open_file_behind(
+    clip_factory: ClipFactory, audio_only: Path, png: Path, tmp_path: Path
+) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    bad = tmp_path / "noise.mkv"
+    bad.write_bytes(b"\x1a\x45\xdf\xa3" + os.urandom(3000))
+    mediaref_av.clear_caches()
+    before = open_fds()
+    for _ in range(20):
+        for path in (audio_only, png, bad):
+            with pytest.raises(UndecodableMediaError):
+                mediaref_av.open(path)
+        with pytest.raises(TimestampOutOfRangeError):
+            MediaRef(clip.uri, clip.end_ns).to_ndarray()
+    mediaref_av.clear_caches()
+    assert open_fds() == before
+
+
+def test_batch_isolates_bad_references(clip_factory: ClipFactory, audio_only: Path) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    refs = [
+        MediaRef(clip.uri, clip.starts_ns[3]),
+        MediaRef(str(audio_only), 0),
+        MediaRef(clip.uri, clip.end_ns),
+        MediaRef(clip.uri, clip.starts_ns[30]),
+    ]
+    out = batch_decode(refs, on_error="return")
+    assert isinstance(out[1], UndecodableMediaError)
+    assert isinstance(out[2], TimestampOutOfRangeError)
+    assert (out[0] == clip.frames[3]).all() and (out[3] == clip.frames[30]).all()
+
+
+def test_errors_survive_pickling(clip_factory: ClipFactory) -> None:
+    import pickle
+
+    clip = clip_factory("one_frame_mp4")
+    with pytest.raises(TimestampOutOfRangeError) as info, mediaref_av.open(clip.uri) as video:
+        video.frames_played_at([clip.end_ns])
+    err = pickle.loads(pickle.dumps(info.value))
+    assert str(err) == str(info.value) and err.end_ns == clip.end_ns

@@ -1,0 +1,142 @@
+"""The packet index: what it records, its caches, the plugin entry, and the rule on VFR times."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import mediaref
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from mediaref import MediaRef, VideoDecoder
+
+import mediaref_av
+from mediaref_av import _index
+from tests.media import ClipFactory, ceil_ns
+
+
+@pytest.fixture(autouse=True)
+def fresh() -> None:
+    mediaref_av.clear_caches()
+    mediaref_av.reset_counters()
+
+
+def test_mp4_with_bframes_has_negative_dts_and_still_starts_at_zero(
+    clip_factory: ClipFactory,
+) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    with mediaref_av.open(clip.uri) as video:
+        data = video.index.data
+        assert min(d for d in data.dts if d is not None) < 0
+        assert video.metadata.begin_ns == 0
+
+
+def test_edit_list_preroll_packets_are_indexed_but_are_not_frames(
+    clip_factory: ClipFactory,
+) -> None:
+    clip = clip_factory("mp4_edit_list")
+    with mediaref_av.open(clip.uri) as video:
+        idx = video.index
+    assert any(idx.data.discard)
+    assert idx.num_frames == len(clip.pts) < idx.num_packets
+
+
+def test_end_is_last_pts_plus_its_duration(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("vfr_mkv")
+    with mediaref_av.open(clip.uri) as video:
+        idx = video.index
+    last = int(idx.frame_dpos[-1])
+    tb = Fraction(*idx.data.time_base)
+    assert idx.end_ns == ceil_ns(idx.frame_pts[-1] + idx.data.duration[last], tb)
+
+
+def test_index_is_cached_in_memory_by_file_identity(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("vp9_webm")
+    for _ in range(3):
+        with mediaref_av.open(clip.uri):
+            pass
+    c = mediaref_av.counters()
+    assert (c.index_builds, c.index_hits) == (1, 2)
+    os.utime(clip.path, ns=(10**18, 10**18))  # a new mtime is a new identity
+    with mediaref_av.open(clip.uri):
+        pass
+    assert mediaref_av.counters().index_builds == 2
+
+
+def test_disk_cache_is_shared_by_processes(clip_factory: ClipFactory, tmp_path: Path) -> None:
+    clip = clip_factory("hevc_mkv")
+    cache = tmp_path / "idx"
+    with mediaref_av.open(clip.uri, index_cache=cache) as video:
+        first = video.frames_played_at([clip.starts_ns[20]])[0]
+    assert len(list(cache.glob("*.mravidx"))) == 1
+    code = (
+        "import mediaref_av, sys\n"
+        f"v = mediaref_av.open({clip.uri!r})\n"
+        f"f = v.frames_played_at([{clip.starts_ns[20]}])[0]\n"
+        "c = mediaref_av.counters()\n"
+        "print(c.index_builds, c.index_disk_hits, f.sum())\n"
+    )
+    env = {**os.environ, "MEDIAREF_AV_INDEX_CACHE": str(cache)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["0", "1", str(first.sum())]
+
+
+def test_disk_cache_ignores_a_corrupt_file(clip_factory: ClipFactory, tmp_path: Path) -> None:
+    clip = clip_factory("hevc_mkv")
+    with mediaref_av.open(clip.uri, index_cache=tmp_path):
+        pass
+    for f in tmp_path.glob("*.mravidx"):
+        f.write_bytes(b"garbage")
+    mediaref_av.clear_caches()
+    with mediaref_av.open(clip.uri, index_cache=tmp_path) as video:
+        assert video.metadata.num_frames == len(clip.pts)
+    assert mediaref_av.counters().index_builds == 2
+
+
+def test_memory_cache_is_bounded(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_index.index_cache, "max_entries", 2)
+    for kind in ("vp9_webm", "hevc_mkv", "av1_mkv", "vp9_webm"):
+        with mediaref_av.open(clip_factory(kind).uri):
+            pass
+    assert mediaref_av.counters().index_builds == 4
+
+
+def test_the_plugin_is_found_through_its_entry_point(clip_factory: ClipFactory) -> None:
+    info = [p for p in mediaref.plugins() if "pyav" in p.video_backends]
+    assert info
+    clip = clip_factory("one_frame_mp4")
+    with mediaref_av.open(clip.uri) as video:
+        assert isinstance(video, VideoDecoder)
+    assert (MediaRef(clip.uri, 0).to_ndarray(decoder="pyav") == clip.frames[0]).all()
+
+
+def test_importing_mediaref_av_does_not_import_pyav() -> None:
+    code = (
+        "import sys, mediaref_av, mediaref_av._plugin\n"
+        "print(sorted({'av', 'numpy'} & sys.modules.keys()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data())
+def test_rule_on_vfr_timestamps_matches_the_oracle(
+    clip_factory: ClipFactory, data: st.DataObject
+) -> None:
+    clip = clip_factory("vfr_mp4")
+    idx = _index.index_cache.get((mediaref.open_source(clip.uri).identity, None))
+    if idx is None:
+        with mediaref_av.open(clip.uri) as video:
+            idx = video.index
+    t = data.draw(st.integers(clip.begin_ns, clip.end_ns - 1))
+    assert int(idx.frames_at(np.array([t], dtype=np.int64))[0]) == clip.index_at(t)

@@ -1,0 +1,197 @@
+"""The planner does the least work: counters against the minimal plan, seeks, keyframe checks."""
+
+from __future__ import annotations
+
+import random
+
+import av
+import msgspec
+import numpy as np
+import pytest
+from mediaref import open_source
+
+import mediaref_av
+from mediaref_av import _index, _plan
+from tests.media import Clip, ClipFactory
+
+
+@pytest.fixture
+def bframes(clip_factory: ClipFactory) -> Clip:
+    return clip_factory("h264_bframes_mp4")
+
+
+@pytest.fixture(autouse=True)
+def fresh_counters() -> None:
+    mediaref_av.reset_counters()
+
+
+def work() -> mediaref_av.Counters:
+    return mediaref_av.counters()
+
+
+def decode(clip: Clip, times: list[int], **options: object) -> list[np.ndarray]:
+    with mediaref_av.open(clip.uri, **options) as video:  # type: ignore[arg-type]
+        return video.frames_played_at(times)
+
+
+def check(clip: Clip, times: list[int], frames: list[np.ndarray]) -> None:
+    for t, f in zip(times, frames, strict=True):
+        np.testing.assert_array_equal(f, clip.frame_on_screen_at(t), err_msg=str(t))
+
+
+@pytest.mark.parametrize(
+    "kind", ["h264_bframes_mp4", "h264_open_gop_mkv", "hevc_mkv", "mkv_sparse_keyframes"]
+)
+def test_consecutive_frames_decode_exactly_the_minimal_plan(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    clip = clip_factory(kind)
+    starts = clip.starts_ns
+    for first in (0, 5, 13, len(starts) - 20):
+        times = starts[first : first + 16]
+        minimal = mediaref_av.minimal_frames(clip.uri, times)
+        mediaref_av.reset_counters()
+        check(clip, times, decode(clip, times))
+        c = work()
+        assert c.frames_decoded + c.frames_skipped == minimal
+        assert c.frames_converted == len(times)
+
+
+@pytest.mark.parametrize(
+    "kind", ["h264_bframes_mp4", "h264_open_gop_mp4", "hevc_mkv", "vp9_webm", "vfr_mp4"]
+)
+def test_random_timestamps_decode_exactly_the_minimal_plan(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    clip = clip_factory(kind)
+    rnd = random.Random(11)
+    for _ in range(5):
+        times = sorted(rnd.sample(range(clip.begin_ns, clip.end_ns), 8), key=lambda _: rnd.random())
+        minimal = mediaref_av.minimal_frames(clip.uri, times)
+        mediaref_av.reset_counters()
+        check(clip, times, decode(clip, times))
+        c = work()
+        assert c.frames_decoded + c.frames_skipped == minimal
+        unique = {clip.index_at(t) for t in times}
+        assert c.frames_converted == len(unique)
+
+
+def test_minimal_plan_is_keyframe_to_frame_for_one_frame(bframes: Clip) -> None:
+    # Closed GOPs of 12 frames with B-frames: frame 17 needs its GOP from frame 12 in
+    # decode order up to frame 17's packet.
+    with mediaref_av.open(bframes.uri) as video:
+        idx = video.index
+    f = 17
+    dpos = int(idx.frame_dpos[f])
+    assert _plan.start_of(idx, f) == 12
+    assert mediaref_av.minimal_frames(bframes.uri, [bframes.starts_ns[f]]) == dpos - 12 + 1
+
+
+def test_duplicates_decode_and_convert_once(bframes: Clip) -> None:
+    t = bframes.starts_ns[30]
+    times = [t, t + 1, t, t]
+    frames = decode(bframes, times)
+    check(bframes, times, frames)
+    c = work()
+    assert c.frames_converted == 1
+    assert c.frames_decoded + c.frames_skipped == mediaref_av.minimal_frames(bframes.uri, [t])
+    frames[0][0, 0, 0] ^= 0xFF  # each answer is its own array
+    assert frames[1][0, 0, 0] != frames[0][0, 0, 0]
+
+
+def test_adjacent_gops_are_decoded_in_one_run_without_a_second_seek(bframes: Clip) -> None:
+    s = bframes.starts_ns
+    times = [s[11], s[12], s[23], s[24]]  # end of GOP 0, GOP 1 entirely, start of GOP 2
+    check(bframes, times, decode(bframes, times))
+    assert work().seeks == 1
+
+
+def test_gops_far_apart_take_one_seek_each_and_nothing_in_between(bframes: Clip) -> None:
+    s = bframes.starts_ns
+    times = [s[1], s[40]]
+    with mediaref_av.open(bframes.uri) as video:
+        runs = _plan.plan(video.index, video.frame_indices(times))
+    assert len(runs) == 2
+    mediaref_av.reset_counters()
+    check(bframes, times, decode(bframes, times))
+    c = work()
+    assert c.seeks == 2
+    assert c.frames_decoded + c.frames_skipped == sum(r.packets for r in runs)
+
+
+def test_open_gop_leading_frames_start_from_the_previous_gop(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_open_gop_mkv")
+    with mediaref_av.open(clip.uri) as video:
+        idx = video.index
+        leading = [
+            f
+            for f in range(idx.num_frames)
+            if (k := _plan.start_of(idx, f)) and idx.frame_pts[f] < (idx.data.pts[k] or 0)
+        ]
+        # Frames shown before the keyframe that precedes them in decode order.
+        shown_early = [
+            f
+            for f in range(idx.num_frames)
+            if any(
+                k <= idx.frame_dpos[f] and idx.frame_pts[f] < (idx.data.pts[k] or 0)
+                for k in idx.key_dpos
+            )
+        ]
+        assert shown_early, "the open-GOP clip should have leading B-frames"
+        assert not leading
+        for f in shown_early:
+            np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
+
+
+def test_skipping_nonreference_frames_changes_work_not_pixels(bframes: Clip) -> None:
+    times = [bframes.starts_ns[i] for i in (10, 22, 35, 47)]
+    with_skip = decode(bframes, times)
+    skipped = work().frames_skipped
+    assert skipped > 0
+    mediaref_av.reset_counters()
+    without = decode(bframes, times, skip_nonref=False)
+    assert work().frames_skipped == 0
+    for a, b in zip(with_skip, without, strict=True):
+        np.testing.assert_array_equal(a, b)
+    check(bframes, times, with_skip)
+
+
+def test_wrong_keyframe_flags_are_caught_by_the_decoder(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    mediaref_av.clear_caches()
+    source = open_source(clip.uri)
+    with mediaref_av.open(clip.uri) as video:
+        data = video.index.data
+    forged = msgspec.structs.replace(data, key=[True] * len(data.key))
+    mediaref_av.clear_caches()
+    _index.index_cache.put((source.identity, None), _index.Index(forged))
+    times = clip.probe_times()
+    random.Random(5).shuffle(times)
+    try:
+        for t in times[:30]:
+            with mediaref_av.open(clip.uri) as video:
+                check(clip, [t], video.frames_played_at([t]))
+        assert work().bad_keyframes > 0
+    finally:
+        mediaref_av.clear_caches()
+
+
+def test_hevc_keyframe_flag_on_every_packet_is_not_believed(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("hevc_every_packet_key_mkv")
+    with av.open(clip.uri) as container:
+        assert all(p.is_keyframe for p in container.demux(video=0) if p.size)
+    with mediaref_av.open(clip.uri) as video:
+        assert video.metadata.key_frames == 3  # the IRAP pictures of keyint=15, 45 frames
+    times = clip.probe_times()
+    random.Random(2).shuffle(times)
+    for t in times[:20]:
+        check(clip, [t], decode(clip, [t]))
+
+
+def test_consecutive_calls_reuse_the_container_and_the_index(bframes: Clip) -> None:
+    mediaref_av.clear_caches()
+    for t in bframes.starts_ns[:10]:
+        check(bframes, [t], decode(bframes, [t]))
+    c = work()
+    assert (c.containers_opened, c.index_builds) == (1, 1)
+    assert c.index_hits == 9 and c.container_hits == 9
