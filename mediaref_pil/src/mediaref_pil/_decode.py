@@ -82,12 +82,15 @@ def decode_image(
 
     The array is what an image viewer shows: the EXIF orientation (all 8 values) is
     applied, palette, 1-bit, LA, CMYK, YCbCr and 16-bit images are converted, and
-    animated images (GIF, APNG, WebP) give their first frame.
+    animated images (GIF, APNG, WebP) give their first frame. Embedded ICC color
+    profiles are not applied (pixel values are returned as stored), and CMYK uses
+    Pillow's naive conversion.
 
     Args:
         data: The encoded bytes; read in place, without a copy (a `memoryview` or
             `bytearray` is copied once).
-        format: Channel order: ``"rgb"`` or ``"bgr"`` give ``(H, W, 3)``;
+        format: Channel order: ``"rgb"`` or ``"bgr"`` give ``(H, W, 3)`` (an
+            alpha channel is dropped, not composited);
             ``"rgba"`` or ``"bgra"`` give ``(H, W, 4)`` with the image's alpha, or
             fully opaque (255, or 65535 for ``uint16``) where it has none;
             ``"gray"`` gives ``(H, W)`` luma with the ITU-R 601-2 weights
