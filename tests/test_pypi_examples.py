@@ -60,7 +60,8 @@ def test_every_example_runs_unchanged(page_dir: Path, monkeypatch: pytest.Monkey
     for path in EXAMPLES:
         code = path.read_text()
         if 'decoder="torchcodec"' in code:
-            head, _, tail = code.partition("# Or use TorchCodec")
+            head, sep, tail = code.partition("# Or use TorchCodec")
+            tail = sep + tail
             exec(compile(head, str(path), "exec"), namespace)
             with pytest.raises(
                 BackendNotInstalledError,

@@ -96,6 +96,11 @@ def test_bad_arguments() -> None:
     with pytest.raises(TypeError, match="batch_decode takes MediaRef objects, got str"):
         batch_decode(["a.png"])  # type: ignore[list-item]
     assert batch_decode([]) == []
+    bad_format = "format must be one of 'rgb', 'bgr', 'rgba', 'bgra', 'gray', got 'rgb24'"
+    with pytest.raises(ValueError, match=bad_format):
+        batch_decode([MediaRef("mem:a", 0)], format="rgb24")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=bad_format):
+        MediaRef("mem:a", 0).to_ndarray(format="rgb24")  # type: ignore[arg-type]
 
 
 def test_mixed_image_and_video_batch_uses_each_kind_of_backend(

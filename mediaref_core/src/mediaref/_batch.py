@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from ._errors import MediaRefError, TimestampOutOfRangeError, UndecodableMediaError
 from ._plugins import image_backend, open_source, video_backend
@@ -15,6 +15,7 @@ from ._ref import MediaRef
 __all__ = ["batch_decode", "decode_one"]
 
 OnError = Literal["raise", "return"]
+_FORMATS: tuple[str, ...] = get_args(ImageFormat)
 
 
 def _pick_video(name: str | None) -> VideoBackend:
@@ -103,10 +104,16 @@ def _decode_video(
         return out
 
 
+def _check_format(format: str) -> None:
+    if format not in _FORMATS:
+        raise ValueError(f"format must be one of {', '.join(map(repr, _FORMATS))}, got {format!r}")
+
+
 def decode_one(
     ref: MediaRef, *, format: ImageFormat, decoder: str | None, options: dict[str, Any]
 ) -> Any:
     """Decode one reference (the engine of `MediaRef.to_ndarray`)."""
+    _check_format(format)
     if ref.pts_ns is None:
         return _decode_image(ref.uri, format, decoder, options)
     frame = _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
@@ -151,6 +158,7 @@ def batch_decode(
     """
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+    _check_format(format)
     refs = list(refs)
     isolate = on_error == "return"
     videos: dict[str, tuple[list[int], list[int]]] = {}  # uri -> (indices, pts_ns)
