@@ -63,6 +63,16 @@ def test_on_error_return_keeps_the_others() -> None:
     np.testing.assert_array_equal(out[3], frame(9))
 
 
+def test_a_failing_source_is_reported_for_each_timestamp() -> None:
+    refs = [MediaRef("mem:missing", 0), MediaRef("mem:missing", 500)]
+    out = batch_decode(refs, decoder="fake", on_error="return")
+    assert [str(e) for e in out] == [
+        "no such key in the memory store ('mem:missing' at pts_ns=0)",
+        "no such key in the memory store ('mem:missing' at pts_ns=500)",
+    ]
+    assert [type(e) for e in out] == [SourceNotFoundError, SourceNotFoundError]
+
+
 def test_on_error_raise_raises_the_first_failure_in_input_order() -> None:
     refs = [
         MediaRef("mem:a", 100_000_000),

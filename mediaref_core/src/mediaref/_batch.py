@@ -116,7 +116,10 @@ def decode_one(
     _check_format(format)
     if ref.pts_ns is None:
         return _decode_image(ref.uri, format, decoder, options)
-    frame = _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
+    try:
+        frame = _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
+    except MediaRefError as e:
+        raise e.at(ref.pts_ns) from e.__cause__
     if isinstance(frame, MediaRefError):
         raise frame
     return frame
@@ -179,7 +182,7 @@ def batch_decode(
         try:
             frames = _decode_video(uri, pts, format, decoder, options, isolate)
         except MediaRefError as e:
-            frames = [e] * len(idx)
+            frames = [e.at(t) for t in pts]
         for i, f in zip(idx, frames, strict=True):
             out[i] = f
 

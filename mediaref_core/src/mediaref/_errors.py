@@ -48,6 +48,18 @@ class MediaRefError(Exception):
     def __reduce__(self) -> tuple[object, ...]:
         return _rebuild, (type(self), self.message, self.uri, self.pts_ns, self.__dict__)
 
+    def at(self, pts_ns: int | None) -> MediaRefError:
+        """Return this error as raised for the reference at `pts_ns` (a copy if it differs).
+
+        A failure of a whole video (missing file, corrupt header) is reported for each
+        timestamp asked of it, so each message names its own pts.
+        """
+        if pts_ns == self.pts_ns:
+            return self
+        err = _rebuild(type(self), self.message, self.uri, pts_ns, self.__dict__)
+        err.__cause__ = self.__cause__
+        return err
+
 
 def _rebuild(
     cls: type[MediaRefError],
@@ -57,8 +69,8 @@ def _rebuild(
     state: dict[str, object],
 ) -> MediaRefError:
     err = cls.__new__(cls)
-    MediaRefError.__init__(err, message, uri=uri, pts_ns=pts_ns)
     err.__dict__.update(state)
+    MediaRefError.__init__(err, message, uri=uri, pts_ns=pts_ns)
     return err
 
 
