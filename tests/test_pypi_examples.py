@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from mediaref import BackendNotInstalledError, MediaRef
 
+from mediaref import BackendNotInstalledError, MediaRef
 from tests.conftest import need
 
 EXAMPLES = sorted((Path(__file__).parent / "pypi_examples").glob("*.py.txt"))

@@ -6,6 +6,7 @@ import contextlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mediaref import DataURI, InvalidReferenceError, MediaRef
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + b"\x00" * 8

@@ -5,15 +5,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import mediaref
 import pytest
+
+import mediaref
 from mediaref import (
     MediaRef,
     SourceNotFoundError,
     SourceUnreadableError,
     open_source,
 )
-
 from tests.httpserver import LoopbackServer
 
 PAYLOAD = bytes(range(256)) * 4096 * 3  # 3 MiB, every offset distinguishable

@@ -5,9 +5,10 @@ import subprocess
 import sys
 from collections.abc import Iterator
 
-import mediaref
 import numpy as np
 import pytest
+
+import mediaref
 from mediaref import BackendNotInstalledError, MediaRef, SourceNotFoundError, _plugins
 
 mediaref_fake = pytest.importorskip("mediaref_fake")

@@ -7,6 +7,7 @@ import msgspec
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mediaref import DataURI, InvalidReferenceError, MediaRef
 
 MAX = 2**63 - 1

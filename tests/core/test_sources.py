@@ -3,8 +3,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import mediaref
 import pytest
+
+import mediaref
 from mediaref import (
     InvalidReferenceError,
     MediaRef,

@@ -5,6 +5,7 @@ import contextlib
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from mediaref import InvalidReferenceError, normalize_uri, parse_uri, uris_equivalent
 
 
