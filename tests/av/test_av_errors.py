@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+
+import mediaref_av
 from mediaref import (
     MediaRef,
     SourceNotFoundError,
@@ -14,8 +16,6 @@ from mediaref import (
     UndecodableMediaError,
     batch_decode,
 )
-
-import mediaref_av
 from tests.media import ClipFactory, make_audio, make_png
 
 

@@ -7,9 +7,9 @@ import re
 
 import numpy as np
 import pytest
-from mediaref import MediaRef, TimestampOutOfRangeError, batch_decode
 
 import mediaref_av
+from mediaref import MediaRef, TimestampOutOfRangeError, batch_decode
 from tests.media import KINDS, Clip, ClipFactory
 
 

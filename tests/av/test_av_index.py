@@ -8,14 +8,14 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import mediaref
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mediaref import MediaRef, VideoDecoder
 
+import mediaref
 import mediaref_av
+from mediaref import MediaRef, VideoDecoder
 from mediaref_av import _index
 from tests.media import ClipFactory, ceil_ns
 

@@ -8,9 +8,9 @@ import av
 import msgspec
 import numpy as np
 import pytest
-from mediaref import open_source
 
 import mediaref_av
+from mediaref import open_source
 from mediaref_av import _index, _plan
 from tests.media import Clip, ClipFactory
 
@@ -102,8 +102,24 @@ def test_duplicates_decode_and_convert_once(bframes: Clip) -> None:
 def test_adjacent_gops_are_decoded_in_one_run_without_a_second_seek(bframes: Clip) -> None:
     s = bframes.starts_ns
     times = [s[11], s[12], s[23], s[24]]  # end of GOP 0, GOP 1 entirely, start of GOP 2
-    check(bframes, times, decode(bframes, times))
+    check(bframes, times, decode(bframes, times, workers=1))
     assert work().seeks == 1
+
+
+def test_parallel_workers_split_the_runs_without_decoding_more(bframes: Clip) -> None:
+    times = bframes.starts_ns[3:45]
+    one = decode(bframes, times, workers=1)
+    alone = work()
+    mediaref_av.reset_counters()
+    two = decode(bframes, times, workers=2)
+    shared = work()
+    assert shared.seeks == 2  # the two halves run in parallel, each from its keyframe
+    assert shared.frames_decoded + shared.frames_skipped == (
+        alone.frames_decoded + alone.frames_skipped
+    )
+    for a, b in zip(one, two, strict=True):
+        np.testing.assert_array_equal(a, b)
+    check(bframes, times, two)
 
 
 def test_gops_far_apart_take_one_seek_each_and_nothing_in_between(bframes: Clip) -> None:

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from mediaref import ImageFormat
 from numpy.typing import NDArray
+
+from mediaref import ImageFormat
 
 from . import _counters
 

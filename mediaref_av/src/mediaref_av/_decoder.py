@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Hashable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
+
 from mediaref import (
     ByteSource,
     ImageFormat,
@@ -18,12 +21,11 @@ from mediaref import (
     VideoMetadata,
     open_source,
 )
-from numpy.typing import NDArray
 
 from . import _counters, _pool
 from ._convert import FORMATS, Converter
 from ._index import Index, build_index, cache_dir, index_cache
-from ._plan import Run, plan
+from ._plan import Run, plan, split
 
 if TYPE_CHECKING:
     import av
@@ -33,9 +35,33 @@ if TYPE_CHECKING:
 
 __all__ = ["AVVideoDecoder", "open"]
 
-_OPTIONS = ("stream", "threads", "index_cache", "skip_nonref")
+_OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref")
+_MIN_PARALLEL_PACKETS = 12
+"""Below this many packets a request is not worth handing to a second decoder."""
 _SKIP_CODECS = frozenset({"h264"})
 """Codecs whose ``skip_frame=NONREF`` drops exactly the pictures nothing references."""
+
+
+_executor_lock = threading.Lock()
+_executor_state: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's worker threads (a forked child makes its own: threads do not fork)."""
+    global _executor_state
+    with _executor_lock:
+        if _executor_state is None or _executor_state[0] != os.getpid():
+            pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="mediaref_av")
+            _executor_state = (os.getpid(), pool)
+        return _executor_state[1]
+
+
+def _after_fork_in_child() -> None:
+    global _executor_lock
+    _executor_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 class _BadStart(Exception):
@@ -65,8 +91,11 @@ class AVVideoDecoder:
         source: A `mediaref.ByteSource`, or a path/URI string that `mediaref.open_source`
             opens.
         stream: Index of the video stream to use; default is the one a player picks.
-        threads: Codec threads; ``0`` or `None` lets FFmpeg choose (frame and slice
-            threading), ``1`` decodes in the calling thread only.
+        threads: Codec threads per decoder; ``0`` or `None` lets FFmpeg choose (frame and
+            slice threading), ``1`` decodes in the calling thread only. FFmpeg's threads
+            decode without Python's GIL, so they also let `workers` overlap.
+        workers: Decoders (each with its own container) that share a request's
+            independent runs between them; default ``min(os.cpu_count(), 4)``.
         index_cache: Directory for the on-disk index cache; default
             ``$MEDIAREF_AV_INDEX_CACHE`` (unset: memory only); ``False`` disables it.
         skip_nonref: Let the codec skip non-reference pictures that no returned frame
@@ -83,6 +112,7 @@ class AVVideoDecoder:
         *,
         stream: int | None = None,
         threads: int | None = None,
+        workers: int | None = None,
         index_cache: str | os.PathLike[str] | bool | None = None,
         skip_nonref: bool = True,
         **unknown: Any,
@@ -98,6 +128,7 @@ class AVVideoDecoder:
         self.uri = source.uri
         self._stream_option = stream
         self._threads = threads
+        self._workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._index_key: Hashable = (source.identity, stream)
@@ -129,11 +160,12 @@ class AVVideoDecoder:
 
     def _configure(self, h: _pool.Handle) -> None:
         cc = h.stream.codec_context
-        if self._threads == 1:
+        threads = self._threads or 0
+        if threads == 1:
             cc.thread_count = 1
         else:
             cc.thread_type = "AUTO"
-            cc.thread_count = self._threads or 0
+            cc.thread_count = threads
 
     def _release(self, *, broken: bool = False) -> None:
         h, self._handle = self._handle, None
@@ -278,7 +310,17 @@ class AVVideoDecoder:
         with self._lock:
             h = self._acquire()
             try:
-                self._decode(h, set(indices), got, format)
+                parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
+                if len(parts) == 1:
+                    self._decode(h, parts[0], got, format)
+                else:
+                    pool = _executor()
+                    futures = [pool.submit(self._decode_elsewhere, p, format) for p in parts[1:]]
+                    try:
+                        self._decode(h, parts[0], got, format)
+                    finally:
+                        for fut in futures:
+                            got.update(fut.result())
             except MediaRefError:
                 self._release(broken=True)
                 raise
@@ -297,6 +339,21 @@ class AVVideoDecoder:
         return out
 
     # -- the work ---------------------------------------------------------------------
+
+    def _decode_elsewhere(self, frames: set[int], fmt: ImageFormat) -> dict[int, NDArray[np.uint8]]:
+        """Decode `frames` with another container of the same file (in a worker thread)."""
+        h = _pool.checkout(self._pool_key)
+        if h is None:
+            h = _pool.open_handle(self._pool_key, self._source, self._stream_option)
+            self._configure(h)
+        got: dict[int, NDArray[np.uint8]] = {}
+        try:
+            self._decode(h, frames, got, fmt)
+        except BaseException:
+            _pool.discard(h)
+            raise
+        _pool.checkin(h)
+        return got
 
     def _wrap(self, e: BaseException) -> UndecodableMediaError:
         return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
-from mediaref import UndecodableMediaError, pts_to_ns
 from numpy.typing import NDArray
+
+from mediaref import UndecodableMediaError, pts_to_ns
 
 from . import _counters
 

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._index import Index
 
-__all__ = ["Run", "minimal_frame_count", "plan", "start_of"]
+__all__ = ["Run", "groups", "minimal_frame_count", "plan", "split", "start_of"]
 
 
 class Run(NamedTuple):
@@ -53,24 +53,58 @@ def start_of(index: Index, frame: int) -> int:
     return int(keys[p]) if p > 0 else 0
 
 
+def groups(index: Index, frames: Iterable[int]) -> list[Run]:
+    """Return one run per start point, unmerged, sorted by start (duplicates planned once)."""
+    by_start: dict[int, list[int]] = {}
+    for f in set(frames):
+        by_start.setdefault(start_of(index, f), []).append(f)
+    return [
+        Run(start, max(int(index.frame_dpos[f]) for f in fs), frozenset(fs))
+        for start, fs in sorted(by_start.items())
+    ]
+
+
+def _merge(runs: list[Run], *, touching: bool) -> list[Run]:
+    out: list[Run] = []
+    gap = 1 if touching else 0
+    for run in runs:
+        if out and run.start <= out[-1].stop + gap:
+            prev = out[-1]
+            out[-1] = Run(prev.start, max(prev.stop, run.stop), prev.frames | run.frames)
+        else:
+            out.append(run)
+    return out
+
+
 def plan(index: Index, frames: Iterable[int]) -> list[Run]:
     """Return the runs that decode each of `frames` once, with the fewest packets decoded.
 
-    Duplicate frames are planned once. Runs come in decode order.
+    Runs that overlap or touch are merged, so the decoder continues instead of seeking.
+    Runs come in decode order.
     """
-    groups: dict[int, list[int]] = {}
-    for f in set(frames):
-        groups.setdefault(start_of(index, f), []).append(f)
-    runs: list[Run] = []
-    for start in sorted(groups):
-        fs = groups[start]
-        stop = max(int(index.frame_dpos[f]) for f in fs)
-        if runs and start <= runs[-1].stop + 1:
-            prev = runs[-1]
-            runs[-1] = Run(prev.start, max(prev.stop, stop), prev.frames | frozenset(fs))
-        else:
-            runs.append(Run(start, stop, frozenset(fs)))
-    return runs
+    return _merge(groups(index, frames), touching=True)
+
+
+def split(index: Index, frames: Iterable[int], parts: int, min_packets: int) -> list[set[int]]:
+    """Partition `frames` into at most `parts` sets that decode independently, in parallel.
+
+    Cuts fall only between runs that do not overlap, so no packet is decoded twice; each
+    part gets about the same number of packets. Fewer than `min_packets` packets in all
+    stay in one part.
+    """
+    blocks = _merge(groups(index, frames), touching=False)
+    total = sum(b.packets for b in blocks)
+    if parts <= 1 or len(blocks) < 2 or total < min_packets:
+        return [set().union(*(b.frames for b in blocks))]
+    parts = min(parts, len(blocks))
+    out: list[set[int]] = [set()]
+    done = 0
+    for b in blocks:
+        if out[-1] and len(out) < parts and done >= total * len(out) / parts:
+            out.append(set())
+        out[-1].update(b.frames)
+        done += b.packets
+    return out
 
 
 def minimal_frame_count(index: Index, frames: Iterable[int]) -> int:

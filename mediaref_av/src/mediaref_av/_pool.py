@@ -115,7 +115,8 @@ def open_handle(key: Hashable, source: ByteSource, stream_index: int | None) -> 
 
 
 _lock = threading.Lock()
-_idle: OrderedDict[Hashable, Handle] = OrderedDict()
+_idle: OrderedDict[int, Handle] = OrderedDict()
+"""Idle handles by ``id(handle)``, least recently used first; several may share a key."""
 _pid = os.getpid()
 _orphans: list[Handle] = []
 
@@ -130,9 +131,13 @@ def _check_pid() -> None:
 
 def checkout(key: Hashable) -> Handle | None:
     """Take the idle handle for `key`, if any; the caller owns it until `checkin`."""
+    handle = None
     with _lock:
         _check_pid()
-        handle = _idle.pop(key, None)
+        for hid in reversed(_idle):  # the most recently used first: its pages are warm
+            if _idle[hid].key == key:
+                handle = _idle.pop(hid)
+                break
     if handle is not None:
         _counters.add(container_hits=1)
     return handle
@@ -146,10 +151,7 @@ def checkin(handle: Handle) -> None:
     evicted: list[Handle] = []
     with _lock:
         _check_pid()
-        old = _idle.pop(handle.key, None)
-        if old is not None:
-            evicted.append(old)
-        _idle[handle.key] = handle
+        _idle[id(handle)] = handle
         while len(_idle) > max(max_open, 0):
             evicted.append(_idle.popitem(last=False)[1])
     for h in evicted:
