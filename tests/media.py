@@ -168,6 +168,7 @@ def encode(
     fmt: str | None = None,
     size: tuple[int, int] = (W, H),
     mark_all_key: bool = False,
+    zero_durations: bool = False,
 ) -> Path:
     """Encode `n` frames of `picture(i)`; `pts` (in `time_base`) makes a VFR or offset stream."""
     need_encoder(codec)
@@ -194,6 +195,8 @@ def encode(
             for p in packets:
                 if mark_all_key:
                     p.is_keyframe = True
+                if zero_durations:
+                    p.duration = 0
                 c.mux(p)
 
         for i in range(n):
@@ -319,6 +322,15 @@ def make(kind: str, directory: Path) -> Clip:
             time_base=Fraction(1, 1000),
             options={"x264-params": f"keyint=8:bframes=0:{X264}"},
         )
+    elif kind == "h264_mpegts":
+        f = encode(
+            p / "h264.ts",
+            "libx264",
+            n=20,
+            pts=[i * 3 for i in range(20)],
+            time_base=Fraction(1, 75),
+            options={"x264-params": f"keyint=8:bframes=2:{X264}"},
+        )
     elif kind == "offset_10s_mkv":
         f = encode(
             p / "offset.mkv",
@@ -387,6 +399,7 @@ KINDS = [
     "mkv_sparse_keyframes",
     "vfr_mp4",
     "vfr_mkv",
+    "h264_mpegts",
     "offset_10s_mkv",
     "offset_10s_mp4",
     "one_frame_mp4",

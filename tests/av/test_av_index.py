@@ -8,6 +8,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import msgspec
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -140,3 +141,25 @@ def test_rule_on_vfr_timestamps_matches_the_oracle(
             idx = video.index
     t = data.draw(st.integers(clip.begin_ns, clip.end_ns - 1))
     assert int(idx.frames_at(np.array([t], dtype=np.int64))[0]) == clip.index_at(t)
+
+
+def test_a_last_frame_without_duration_lasts_one_frame_period(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("vfr_mkv")
+    with mediaref_av.open(clip.uri) as video:
+        data = video.index.data
+    zero = msgspec.structs.replace(data, duration=[0] * len(data.duration))
+    idx = _index.Index(zero)
+    tb = Fraction(*data.time_base)
+    end = idx.frame_pts[-1] * tb + Fraction(*data.default_duration)
+    assert idx.end_ns == -((-end.numerator * 10**9) // end.denominator)
+    assert idx.end_ns > idx.frame_ns[-1]
+
+
+def test_video_in_a_data_uri_decodes_through_a_file_object(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("vp9_webm")
+    uri = mediaref.DataURI(mimetype="video/webm", data=clip.path.read_bytes()).uri
+    times = clip.probe_times()[::4]
+    with mediaref_av.open(uri) as video:
+        frames = video.frames_played_at(times)
+    for t, f in zip(times, frames, strict=True):
+        np.testing.assert_array_equal(f, clip.frame_on_screen_at(t))
