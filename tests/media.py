@@ -289,6 +289,8 @@ def make(kind: str, directory: Path) -> Clip:
         )
     elif kind == "mpeg4_mp4":
         f = encode(p / "mpeg4.mp4", "mpeg4", n=40, gop=12, max_b_frames=2)
+    elif kind == "mpeg2_mpg":
+        f = encode(p / "mpeg2.mpg", "mpeg2video", n=40, gop=12, max_b_frames=2, fmt="vob")
     elif kind == "mkv_sparse_keyframes":
         f = encode(
             p / "sparse.mkv",
@@ -396,6 +398,7 @@ KINDS = [
     "av1_mkv",
     "vp9_webm",
     "mpeg4_mp4",
+    "mpeg2_mpg",
     "mkv_sparse_keyframes",
     "vfr_mp4",
     "vfr_mkv",

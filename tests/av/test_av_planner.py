@@ -159,17 +159,33 @@ def test_open_gop_leading_frames_start_from_the_previous_gop(clip_factory: ClipF
             np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
 
 
-def test_skipping_nonreference_frames_changes_work_not_pixels(bframes: Clip) -> None:
-    times = [bframes.starts_ns[i] for i in (10, 22, 35, 47)]
-    with_skip = decode(bframes, times)
-    skipped = work().frames_skipped
-    assert skipped > 0
+@pytest.mark.parametrize("kind", ["h264_bframes_mp4", "hevc_mkv", "mpeg4_mp4", "mpeg2_mpg"])
+def test_skipping_nonreference_frames_changes_work_not_pixels(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    clip = clip_factory(kind)
+    n = len(clip.pts)
+    times = [clip.starts_ns[i] for i in (n // 4, n // 2 - 1, 3 * n // 4, n - 3)]
+    with_skip = decode(clip, times)
+    assert work().frames_skipped > 0
     mediaref_av.reset_counters()
-    without = decode(bframes, times, skip_nonref=False)
+    without = decode(clip, times, skip_nonref=False)
     assert work().frames_skipped == 0
     for a, b in zip(with_skip, without, strict=True):
         np.testing.assert_array_equal(a, b)
-    check(bframes, times, with_skip)
+    check(clip, times, with_skip)
+
+
+@pytest.mark.parametrize("kind", ["av1_mkv", "vp9_webm", "mjpeg_full_range_mkv"])
+def test_codecs_without_a_safe_nonref_skip_decode_everything(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    clip = clip_factory(kind)
+    with mediaref_av.open(clip.uri) as video:
+        assert not video.index.data.skip_nonref_safe
+    times = clip.starts_ns[3::5]
+    check(clip, times, decode(clip, times))
+    assert work().frames_skipped == 0
 
 
 def test_wrong_keyframe_flags_are_caught_by_the_decoder(clip_factory: ClipFactory) -> None:

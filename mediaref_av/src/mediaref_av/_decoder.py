@@ -38,8 +38,6 @@ __all__ = ["AVVideoDecoder", "open"]
 _OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref")
 _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
-_SKIP_CODECS = frozenset({"h264"})
-"""Codecs whose ``skip_frame=NONREF`` drops exactly the pictures nothing references."""
 
 
 _executor_lock = threading.Lock()
@@ -458,7 +456,7 @@ class AVVideoDecoder:
         verify = run.start not in idx.good_keys
         start_pts = idx.data.pts[run.start]
         verified = not verify
-        skip_ok = self._skip_nonref and idx.data.codec in _SKIP_CODECS
+        skip_ok = self._skip_nonref and idx.data.skip_nonref_safe
         skipping = False
         sent = 0
         sent_skippable: list[int] = []

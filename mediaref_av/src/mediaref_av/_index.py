@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData", "build_index", "index_cache"]
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 _NS_PER_S = 1_000_000_000
 _INT64_MAX = (1 << 63) - 1
 
@@ -58,6 +58,8 @@ class IndexData(msgspec.Struct, kw_only=True):
     """Packets the demuxer marks as decoded but not shown (MP4 edit lists)."""
     default_duration: tuple[int, int]
     """Seconds a frame lasts when its packet has no duration (1 / frame rate)."""
+    skip_nonref_safe: bool = False
+    """Whether ``skip_frame=NONREF`` drops only pictures that nothing references."""
 
 
 class Index:
@@ -191,6 +193,21 @@ def _hevc_irap(data: bytes) -> bool | None:
     return None
 
 
+_NONREF_NEVER_REFERENCED = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})
+"""Codecs whose FFmpeg decoder, under NONREF, drops only pictures no other picture uses:
+H.264 ``nal_ref_idc == 0``; MPEG-1/2/4 part 2 B-pictures."""
+
+
+def _skip_nonref_safe(codec: str, extradata: bytes | None) -> bool:
+    if codec in _NONREF_NEVER_REFERENCED:
+        return True
+    if codec == "hevc" and extradata and len(extradata) > 22 and extradata[0] == 1:
+        # FFmpeg drops every sub-layer non-reference NAL type, which higher temporal
+        # sub-layers may still reference: safe only with one temporal layer (hvcC says).
+        return (extradata[21] >> 3) & 7 == 1
+    return False
+
+
 def build_index(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
 ) -> IndexData:
@@ -268,6 +285,7 @@ def build_index(
         duration=duration,
         discard=discard,
         default_duration=(default.numerator, default.denominator),
+        skip_nonref_safe=_skip_nonref_safe(codec, cc.extradata),
     )
 
 
