@@ -16,7 +16,7 @@ from mediaref import (
     UndecodableMediaError,
     batch_decode,
 )
-from tests.media import ClipFactory, make_audio, make_png
+from tests.media import ClipFactory, encode, make_audio, make_png, oracle
 
 
 def open_fds() -> int:
@@ -116,3 +116,37 @@ def test_errors_survive_pickling(clip_factory: ClipFactory) -> None:
         video.frames_played_at([clip.end_ns])
     err = pickle.loads(pickle.dumps(info.value))
     assert str(err) == str(info.value) and err.end_ns == clip.end_ns
+
+
+def test_avi_with_bframes_is_refused_rather_than_guessed(tmp_path: Path) -> None:
+    avi = encode(
+        tmp_path / "b.avi",
+        "libx264",
+        n=30,
+        fmt="avi",
+        options={"x264-params": "keyint=8:bframes=2:scenecut=0"},
+    )
+    with pytest.raises(UndecodableMediaError, match="not presentation timestamps"):
+        mediaref_av.open(avi)
+
+
+def test_avi_without_bframes_decodes_right(tmp_path: Path) -> None:
+    avi = encode(
+        tmp_path / "p.avi",
+        "libx264",
+        n=30,
+        fmt="avi",
+        options={"x264-params": "keyint=8:bframes=0:scenecut=0"},
+    )
+    clip = oracle(avi)
+    times = clip.probe_times()
+    with mediaref_av.open(avi) as video:
+        frames = video.frames_played_at(times)
+    for t, f in zip(times, frames, strict=True):
+        assert (f == clip.frame_on_screen_at(t)).all()
+
+
+def test_raw_elementary_stream_without_timestamps_is_undecodable(tmp_path: Path) -> None:
+    raw = encode(tmp_path / "raw.h264", "libx264", n=10, fmt="h264")
+    with pytest.raises(UndecodableMediaError, match="no frames with timestamps"):
+        mediaref_av.open(raw)

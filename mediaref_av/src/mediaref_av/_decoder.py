@@ -462,6 +462,8 @@ class AVVideoDecoder:
         sent_skippable: list[int] = []
         output: set[int] = set()
 
+        last_pts: list[int] = []
+
         def take(frames: list[av.VideoFrame]) -> None:
             nonlocal verified
             for frame in frames:
@@ -469,6 +471,18 @@ class AVVideoDecoder:
                 dd = idx.pts_dpos.get(p) if p is not None else None
                 if dd is None:
                     continue
+                if last_pts and p is not None and p < last_pts[0]:
+                    # Pictures come out in display order, so their pts must grow. If not,
+                    # the container stores decode times as pts (AVI with B-frames):
+                    # display times are unknown, and guessing would return wrong frames.
+                    raise UndecodableMediaError(
+                        "the container's timestamps are not presentation timestamps "
+                        f"(the decoder output pts {p} after {last_pts[0]}; e.g. AVI with "
+                        "B-frames): frames cannot be selected by time; remux it to MP4/MKV",
+                        uri=self.uri,
+                    )
+                if p is not None:
+                    last_pts[:] = [p]
                 output.add(dd)
                 key = _is_key(frame)
                 if idx.data.key[dd]:

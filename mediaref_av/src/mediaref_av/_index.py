@@ -233,14 +233,19 @@ def build_index(
     check_hevc = codec == "hevc"
     first = None  # decoded for what only frames carry: display matrix, real pixel format
     probed = 0
+    # AVI stores decode times as pts: with B-frames, display times are unknown. Decode
+    # a few GOPs' worth there to see whether pictures come out of order.
+    probe_order = "avi" in container.format.name.split(",")
+    out_pts: list[int] = []
     for pkt in container.demux(stream):
         if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
             continue  # the flush packet PyAV yields at the end
-        if first is None and probed < 64:
+        if (first is None and probed < 64) or (probe_order and probed < 48):
             probed += 1
             out = cc.decode(pkt)
-            if out:
+            if out and first is None:
                 first = out[0]
+            out_pts += [f.pts for f in out if f.pts is not None]
         p, q = pkt.pts, pkt.dts
         pts.append(p if p is not None else q)
         dts.append(q)
@@ -264,10 +269,17 @@ def build_index(
         known = sorted(p for p in pts if p is not None)
         deltas = sorted(b - a for a, b in itertools.pairwise(known) if b > a)
         default = deltas[len(deltas) // 2] * Fraction(tb) if deltas else Fraction(tb)
-    if first is None:
+    if first is None or probe_order:
         out = cc.decode(None)
-        first = out[0] if out else None
+        first = first or (out[0] if out else None)
+        out_pts += [f.pts for f in out if f.pts is not None]
     cc.flush_buffers()
+    if any(b <= a for a, b in itertools.pairwise(out_pts)):
+        raise UndecodableMediaError(
+            "the container's timestamps are not presentation timestamps (the decoder "
+            "outputs pictures out of their pts order, as with B-frames in AVI): frames "
+            "cannot be selected by time; remux the file to MP4 or MKV"
+        )
     if first is None:
         raise UndecodableMediaError(f"the {codec} decoder produced no frame")
     rotation = int(getattr(first, "rotation", 0) or 0) % 360
