@@ -227,3 +227,16 @@ def test_consecutive_calls_reuse_the_container_and_the_index(bframes: Clip) -> N
     c = work()
     assert (c.containers_opened, c.index_builds) == (1, 1)
     assert c.index_hits == 9 and c.container_hits == 9
+
+
+def test_a_call_that_starts_where_the_last_one_stopped_does_not_seek(
+    clip_factory: ClipFactory,
+) -> None:
+    clip = clip_factory("vfr_mkv")  # keyint 8, no B-frames
+    s = clip.starts_ns
+    mediaref_av.clear_caches()
+    mediaref_av.reset_counters()
+    check(clip, s[0:8], decode(clip, s[0:8], workers=1))
+    check(clip, s[8:11], decode(clip, s[8:11], workers=1))
+    check(clip, s[16:18], decode(clip, s[16:18], workers=1))
+    assert work().seeks == 2  # the first call and the jump over frames 11-15

@@ -265,7 +265,7 @@ class AVVideoDecoder:
         """
         idx = self._index
         for t in pts_ns:
-            if t.__class__ is not int and not isinstance(t, (int, np.integer)):
+            if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
                 raise TypeError(f"pts_ns must be ints, got {type(t).__name__}")
             if not idx.begin_ns <= t < idx.end_ns:
                 raise TimestampOutOfRangeError(self.uri, int(t), idx.begin_ns, idx.end_ns)
@@ -446,10 +446,15 @@ class AVVideoDecoder:
         if h.converter is None:
             h.converter = Converter(idx.data.rotation)
         convert = h.converter
+        pkt: _Packet | None = None
+        it: Iterator[_Packet] | None = None
         if h.next_dpos == run.start and h.demux is not None:
-            it: Iterator[_Packet] = h.demux
-            pkt: _Packet | None = next(it, None)
-        else:
+            # The previous run ended just before this keyframe: go on without a seek.
+            it = h.demux
+            pkt = next(it, None)
+            if pkt is None or idx.packet_of(pkt.pts, pkt.dts) != run.start:
+                pkt = None
+        if pkt is None or it is None:
             pkt, it = self._seek(h, run.start)
         h.demux, h.next_dpos, h.fresh = it, None, False
         needed = {int(idx.frame_dpos[f]): f for f in run.frames}
