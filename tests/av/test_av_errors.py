@@ -150,3 +150,9 @@ def test_raw_elementary_stream_without_timestamps_is_undecodable(tmp_path: Path)
     raw = encode(tmp_path / "raw.h264", "libx264", n=10, fmt="h264")
     with pytest.raises(UndecodableMediaError, match="no frames with timestamps"):
         mediaref_av.open(raw)
+
+
+def test_options_of_other_backends_pass_through_batch_decode(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("one_frame_mp4")
+    out = batch_decode([MediaRef(clip.uri, 0)], max_image_pixels=10, threads=1)
+    assert (out[0] == clip.frames[0]).all()

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AVVideoDecoder", "open"]
 
-_OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref")
+OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref")
 _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
@@ -118,7 +118,7 @@ class AVVideoDecoder:
         if unknown:
             raise TypeError(
                 f"unknown option(s) {sorted(unknown)} for the pyav backend; "
-                f"valid: {', '.join(_OPTIONS)}"
+                f"valid: {', '.join(OPTIONS)}"
             )
         if not isinstance(source, ByteSource):
             source = open_source(os.fspath(source))

@@ -10,9 +10,11 @@ __all__ = ["mediaref_video_backends"]
 
 
 def _open(source: ByteSource, **options: Any) -> VideoDecoder:
-    from ._decoder import AVVideoDecoder  # PyAV arrives only when this backend is chosen
+    from ._decoder import OPTIONS, AVVideoDecoder  # PyAV arrives only when chosen
 
-    return AVVideoDecoder(source, **options)
+    # `batch_decode` hands every backend the same options: those of image backends in
+    # a mixed batch are not ours to reject (`mediaref_av.open` is strict).
+    return AVVideoDecoder(source, **{k: v for k, v in options.items() if k in OPTIONS})
 
 
 @hookimpl
