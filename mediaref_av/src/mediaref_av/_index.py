@@ -102,6 +102,7 @@ class Index:
                 self.pts_dpos.setdefault(p, d)
             if q is not None:
                 self.dts_dpos.setdefault(q, d)
+        self.pts_dpos.update(last_of_pts)  # a decoded picture's pts names the shown frame
         last = int(self.frame_dpos[-1])
         dur = data.duration[last]
         end_exact = self.frame_pts[-1] * self.time_base + (
