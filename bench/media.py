@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "contestants"))
-from _sig import BARCODE_BITS, BARCODE_TOP, signature  # noqa: E402
+from _sig import BARCODE_BITS, BARCODE_TOP, SIG_VERSION, signature  # noqa: E402
 
 W, H, FPS = 640, 360, 20
 RECIPE_VERSION = 3  # bump to invalidate the cache when content/encoding changes
@@ -134,7 +134,7 @@ def oracle(path: Path) -> dict:
 
 def video(cache: Path, name: str, seconds: float, options: dict, ext: str, seed: int) -> dict:
     path = cache / f"{name}_{int(seconds)}s_v{RECIPE_VERSION}.{ext}"
-    opath = path.with_suffix(".oracle.json")
+    opath = path.with_suffix(f".oracle-s{SIG_VERSION}.json")
     if not path.exists():
         encode_video(path, seconds, options, seed)
     if not opath.exists():
@@ -149,7 +149,7 @@ def images(cache: Path, n: int) -> dict:
     """n images, half JPEG (quality 90) and half PNG, with their Pillow-decoded signatures."""
     from PIL import Image
 
-    d = cache / f"images_{n}_v{RECIPE_VERSION}"
+    d = cache / f"images_{n}_v{RECIPE_VERSION}s{SIG_VERSION}"
     manifest = d / "manifest.json"
     if manifest.exists():
         return json.loads(manifest.read_text())
@@ -194,7 +194,7 @@ def main() -> None:
     if "images" in what:
         n = 200 if a.quick else 2000
         images(cache, n)
-        res["images"] = {"manifest": str(cache / f"images_{n}_v{RECIPE_VERSION}" / "manifest.json"),
+        res["images"] = {"manifest": str(cache / f"images_{n}_v{RECIPE_VERSION}s{SIG_VERSION}" / "manifest.json"),
                          "n": n}
     if "multifile" in what:
         ep_s = 15 if a.quick else 60

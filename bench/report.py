@@ -89,7 +89,10 @@ def decoded_vs_min(w: dict[str, Any]) -> str:
         return "n/a (no counters)" if ours.get("fps") else "–"
     d, m = statistics.median(dec), statistics.median(mins)
     own = ours.get("minimal_frames_own_rep1")
-    extra = f"; plugin's own minimal (rep 1): {own}" if own is not None else ""
+    extra = ""
+    if own is not None:
+        extra = (f"; rep 1: plugin's `minimal_frames` {own}, harness {mins[0]}" if own != mins[0]
+                 else "; plugin's `minimal_frames` agrees")
     return f"{d:,.0f} / {m:,.0f} = {d / m:.2f}{extra}"
 
 
