@@ -90,6 +90,12 @@ def test_missing_backend_names_the_distribution_to_install(
         _plugins.video_backend()
     with pytest.raises(BackendNotInstalledError, match="pip install mediaref-pil"):
         _plugins.image_backend()
+    with pytest.raises(BackendNotInstalledError) as info:
+        MediaRef("ep.mp4", 5).to_ndarray()
+    assert str(info.value) == (
+        "no video decoder is installed; install one with: pip install mediaref-av "
+        "('ep.mp4' at pts_ns=5)"
+    )
     with pytest.raises(BackendNotInstalledError, match="pip install mediaref-pil"):
         mediaref.DataURI.from_image(np.zeros((2, 2, 3), np.uint8))
 

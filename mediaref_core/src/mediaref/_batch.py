@@ -7,7 +7,12 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, get_args
 
-from ._errors import MediaRefError, TimestampOutOfRangeError, UndecodableMediaError
+from ._errors import (
+    BackendNotInstalledError,
+    MediaRefError,
+    TimestampOutOfRangeError,
+    UndecodableMediaError,
+)
 from ._plugins import image_backend, open_source, video_backend
 from ._protocols import ImageBackend, ImageFormat, VideoBackend
 from ._ref import MediaRef
@@ -18,12 +23,18 @@ OnError = Literal["raise", "return"]
 _FORMATS: tuple[str, ...] = get_args(ImageFormat)
 
 
-def _pick_video(name: str | None) -> VideoBackend:
-    return video_backend(None if name is not None and _is_other_kind(name, video=True) else name)
+def _pick_video(name: str | None, uri: str) -> VideoBackend:
+    try:
+        return video_backend(None if name and _is_other_kind(name, video=True) else name)
+    except BackendNotInstalledError as e:
+        raise e.at(None, uri=uri) from None
 
 
-def _pick_image(name: str | None) -> ImageBackend:
-    return image_backend(None if name is not None and _is_other_kind(name, video=False) else name)
+def _pick_image(name: str | None, uri: str) -> ImageBackend:
+    try:
+        return image_backend(None if name and _is_other_kind(name, video=False) else name)
+    except BackendNotInstalledError as e:
+        raise e.at(None, uri=uri) from None
 
 
 def _is_other_kind(name: str, *, video: bool) -> bool:
@@ -49,7 +60,7 @@ def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefE
 def _decode_image(
     uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]
 ) -> Any:
-    backend = _pick_image(decoder)
+    backend = _pick_image(decoder, uri)
     data = open_source(uri).read_all()
     try:
         return backend.decode(data, format=format, uri=uri, **options)
@@ -70,7 +81,7 @@ def _decode_video(
     With `isolate`, a failing decode is retried per timestamp so that only the
     timestamps that fail become errors; without, the error is raised.
     """
-    backend = _pick_video(decoder)
+    backend = _pick_video(decoder, uri)
     source = open_source(uri)
     try:
         video = backend.open(source, **options)

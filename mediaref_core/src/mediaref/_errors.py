@@ -48,15 +48,16 @@ class MediaRefError(Exception):
     def __reduce__(self) -> tuple[object, ...]:
         return _rebuild, (type(self), self.message, self.uri, self.pts_ns, self.__dict__)
 
-    def at(self, pts_ns: int | None) -> MediaRefError:
-        """Return this error as raised for the reference at `pts_ns` (a copy if it differs).
+    def at(self, pts_ns: int | None, *, uri: str | None = None) -> MediaRefError:
+        """Return this error as raised for the reference `(uri, pts_ns)` (a copy if it differs).
 
         A failure of a whole video (missing file, corrupt header) is reported for each
         timestamp asked of it, so each message names its own pts.
         """
-        if pts_ns == self.pts_ns:
+        uri = self.uri if uri is None else uri
+        if pts_ns == self.pts_ns and uri == self.uri:
             return self
-        err = _rebuild(type(self), self.message, self.uri, pts_ns, self.__dict__)
+        err = _rebuild(type(self), self.message, uri, pts_ns, self.__dict__)
         err.__cause__ = self.__cause__
         return err
 
