@@ -140,6 +140,13 @@ def render(res: dict[str, Any]) -> str:
         L.extend(serial_section(res, suites["serialization"]))
     if "import" in suites:
         L.extend(import_section(suites["import"]))
+    if "soak" in suites:
+        sk = suites["soak"]
+        L.append("## Soak")
+        L.append("")
+        L.append(f"{sk.get('frames')} frames, exit code {sk.get('returncode')}; report: "
+                 f"`{sk.get('report')}`. Last lines: " + " / ".join(sk.get("tail", [])))
+        L.append("")
     L.append("## How to read this")
     L.append("")
     L.append("- Figures are **median (min–max)** over the timed repetitions; video and images "

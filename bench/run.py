@@ -60,7 +60,8 @@ SHORT = {
     "torchcodec_auto": "TorchCodec exact (threads=auto)", "decord": "decord",
     "pyav_naive": "plain PyAV/Pillow (naive)", "bare_msgspec": "bare msgspec.Struct",
 }
-ALL_SUITES = ["video", "multifile", "images", "serialization", "import"]
+DEFAULT_SUITES = ["video", "multifile", "images", "serialization", "import"]
+ALL_SUITES = [*DEFAULT_SUITES, "soak"]
 GRID_TOL = 4.0  # mean |grey difference| per 40x40 block allowed vs the oracle (0-255)
 
 
@@ -588,6 +589,16 @@ def suite_import(args: Any, unavailable: dict[str, str]) -> dict[str, Any]:
     return {"runs": runs, "cases": out}
 
 
+def suite_soak(args: Any) -> dict[str, Any]:
+    n = 5_000 if args.quick else 100_000
+    out = RESULTS / ("soak-quick.md" if args.quick else "soak.md")
+    log(f"soak: {n} frames (bench/soak.py), report in {out.relative_to(REPO)}")
+    r = subprocess.run([str(venv_python("ours")), str(BENCH / "soak.py"), "--frames", str(n),
+                        "--out", str(out)], capture_output=True, text=True)
+    return {"frames": n, "returncode": r.returncode, "report": str(out.relative_to(REPO)),
+            "tail": r.stdout.strip().splitlines()[-4:] + r.stderr.strip().splitlines()[-3:]}
+
+
 # ---------------------------------------------------------------- machine & versions
 
 
@@ -650,7 +661,7 @@ def contestant_versions(cids: list[str], unavailable: dict[str, str]) -> dict[st
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="30 s media, fewer repetitions (~minutes)")
-    ap.add_argument("--suites", default=",".join(ALL_SUITES),
+    ap.add_argument("--suites", default=",".join(DEFAULT_SUITES),
                     help=f"comma-separated, from {','.join(ALL_SUITES)}")
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions (after 1 warm-up)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5")
@@ -719,6 +730,7 @@ def main() -> int:
         "images": lambda: suite_images(args, media, unavailable),
         "serialization": lambda: suite_serialization(args, unavailable),
         "import": lambda: suite_import(args, unavailable),
+        "soak": lambda: suite_soak(args),
     }
     for s in args.suites:
         t0 = time.time()

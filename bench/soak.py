@@ -1,0 +1,183 @@
+"""Soak run: decode many frames over many files and watch memory, file descriptors, threads.
+
+    bench/.venvs/ours/bin/python bench/soak.py [--frames 100000] [--out bench/results/soak.md]
+
+(or ``python bench/run.py --suites soak``). Makes 8 small videos (10 s, half with GOP 20
+and no B-frames, half with x264's default GOP and B-frames) in bench/.cache, then loops:
+`batch_decode` calls of 1-64 references over 1-3 files, single `MediaRef.to_ndarray()`
+calls, and now and then a batch with a bad reference (out of range, missing file) decoded
+with ``on_error="return"``. Every returned frame's barcode is read back and compared with
+the frame the rule selects, so the run also checks correctness at volume. It prints RSS,
+open file descriptors and threads at intervals and writes a markdown report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import datetime as dt
+import json
+import os
+import random
+import sys
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+sys.path.insert(0, str(BENCH / "contestants"))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def threads() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def barcode(frame) -> int:  # type: ignore[no-untyped-def]
+    from _sig import BARCODE_BITS, BARCODE_TOP
+
+    h, w = frame.shape[:2]
+    cell, cy, code = w // BARCODE_BITS, BARCODE_TOP + (h - BARCODE_TOP) // 2, 0
+    for b in range(BARCODE_BITS):
+        cx = b * cell + cell // 2
+        if frame[cy - 5 : cy + 5, cx - 5 : cx + 5].mean() > 127:
+            code |= 1 << b
+    return code
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--frames", type=int, default=100_000)
+    ap.add_argument("--every", type=int, default=0, help="report interval in frames")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--out", default=str(BENCH / "results" / "soak.md"))
+    a = ap.parse_args()
+    every = a.every or max(1000, a.frames // 20)
+
+    import media
+
+    cache = BENCH / ".cache"
+    cache.mkdir(exist_ok=True)
+    vids = []
+    for k in range(8):
+        opts = media.VIDEO_RECIPES["A" if k % 2 else "B"][0]
+        vids.append(media.video(cache, f"soak{k}", 10, opts, "mp4", seed=20 + k))
+    oracles = [json.loads(Path(v["oracle"]).read_text()) for v in vids]
+    files = [v["path"] for v in vids]
+
+    from mediaref import MediaRef, MediaRefError, batch_decode
+
+    try:
+        import mediaref_av
+
+        versions = f"mediaref-av {getattr(mediaref_av, '__version__', '?')}"
+    except Exception as e:  # still soak what is there
+        versions = f"mediaref-av not importable: {e}"
+
+    rng = random.Random(a.seed)
+    frames = calls = wrong = bad_refs = caught = 0
+    samples: list[tuple[int, int, float, float, int, int]] = []
+    t0 = time.perf_counter()
+    next_report = 0
+    errors: dict[str, int] = {}
+    print(f"soak: {a.frames} frames over {len(files)} files; {versions}", flush=True)
+
+    def rand_ref(fi: int) -> tuple[MediaRef, int]:
+        o = oracles[fi]
+        t = rng.randrange(o["pts_ns"][0], o["end_ns"])
+        return MediaRef(uri=files[fi], pts_ns=t), bisect.bisect_right(o["pts_ns"], t) - 1
+
+    while frames < a.frames:
+        if frames >= next_report:
+            s = (frames, calls, time.perf_counter() - t0, rss_mb(), fds(), threads())
+            samples.append(s)
+            print(f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB "
+                  f"fds={s[4]} threads={s[5]} wrong={wrong} errors={sum(errors.values())}",
+                  flush=True)
+            next_report += every
+        kind = rng.random()
+        calls += 1
+        try:
+            if kind < 0.2:  # one frame through to_ndarray
+                ref, want = rand_ref(rng.randrange(len(files)))
+                got = [ref.to_ndarray()]
+                wants = [want]
+            else:
+                chosen = rng.sample(range(len(files)), rng.randint(1, 3))
+                pairs = [rand_ref(rng.choice(chosen)) for _ in range(rng.randint(1, 64))]
+                if rng.random() < 0.3:  # consecutive frames: the W1/W3 pattern
+                    fi = chosen[0]
+                    o = oracles[fi]
+                    s0 = rng.randrange(0, len(o["pts_ns"]) - 16)
+                    pairs = [(MediaRef(uri=files[fi], pts_ns=o["pts_ns"][i]), i)
+                             for i in range(s0, s0 + 16)]
+                refs = [r for r, _ in pairs]
+                wants = [w for _, w in pairs]
+                if kind > 0.97:  # bad references mixed in: they must not harm the others
+                    refs += [MediaRef(uri=files[0], pts_ns=10**15),
+                             MediaRef(uri=str(cache / "does-not-exist.mp4"), pts_ns=0)]
+                    got = batch_decode(refs, on_error="return")
+                    bad_refs += 2
+                    caught += sum(isinstance(x, MediaRefError) for x in got[-2:])
+                    got = got[:-2]
+                else:
+                    got = batch_decode(refs)
+            for g, w in zip(got, wants):
+                if isinstance(g, Exception) or barcode(g) != w:
+                    wrong += 1
+            frames += len(got)
+            del got
+        except Exception as e:
+            key = f"{type(e).__name__}: {str(e)[:120]}"
+            errors[key] = errors.get(key, 0) + 1
+            if sum(errors.values()) > 50:
+                print("too many errors, stopping", flush=True)
+                break
+    s = (frames, calls, time.perf_counter() - t0, rss_mb(), fds(), threads())
+    samples.append(s)
+    print(f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB fds={s[4]} "
+          f"threads={s[5]} wrong={wrong} errors={sum(errors.values())}", flush=True)
+
+    base = samples[min(len(samples) - 1, max(1, len(samples) // 5))]  # after warm-up
+    last = samples[-1]
+    growth = last[3] - base[3]
+    L = [
+        "# Soak run",
+        "",
+        f"- Date (UTC): {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
+        f"- Command: `bench/.venvs/ours/bin/python bench/soak.py --frames {a.frames}`",
+        f"- {versions}; {len(files)} files of 10 s (640x360, 20 fps, H.264; half GOP 20 "
+        "without B-frames, half x264 default GOP with B-frames)",
+        f"- Frames decoded and returned: {frames:,} in {calls:,} calls, {last[2]:.0f} s "
+        f"({frames / max(last[2], 1e-9):,.0f} frames/s)",
+        f"- Wrong frames (barcode differs from the rule's frame): **{wrong}**",
+        f"- Bad references mixed in: {bad_refs}, returned as MediaRefError: {caught}",
+        f"- Unexpected exceptions: {sum(errors.values())}"
+        + ("" if not errors else " — " + "; ".join(f"{k} (x{n})" for k, n in errors.items())),
+        f"- RSS after warm-up ({base[0]:,} frames): {base[3]:.1f} MB; at the end: {last[3]:.1f} MB "
+        f"(growth {growth:+.1f} MB); file descriptors {base[4]} → {last[4]}; "
+        f"threads {base[5]} → {last[5]}",
+        "",
+        "| frames | calls | seconds | RSS MB | open fds | threads |",
+        "|---|---|---|---|---|---|",
+    ]
+    L += [f"| {f:,} | {c:,} | {t:.1f} | {r:.1f} | {d} | {th} |" for f, c, t, r, d, th in samples]
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text("\n".join(L) + "\n")
+    print(f"wrote {a.out}")
+    return 1 if wrong or errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
