@@ -7,9 +7,14 @@ import io
 import re
 import ssl
 from typing import IO
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import quote, urljoin, urlsplit
 
-from ._errors import SourceNotFoundError, SourceUnreadableError
+from ._errors import (
+    InvalidReferenceError,
+    MediaRefError,
+    SourceNotFoundError,
+    SourceUnreadableError,
+)
 from ._sources import limits
 
 __all__ = ["HTTPSource"]
@@ -17,12 +22,25 @@ __all__ = ["HTTPSource"]
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _BLOCK = 1 << 20
 _REDIRECTS = {301, 302, 303, 307, 308}
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
 def _connect(url: str) -> tuple[http.client.HTTPConnection, str]:
+    """Return a connection (not yet connected) and the request target of `url`.
+
+    Raises:
+        ValueError: `url` has no host, a bad port, or characters no request can carry.
+    """
     parts = urlsplit(url)
     host = parts.hostname or ""
+    if not host:
+        raise ValueError("no host")
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if _CONTROL.search(target) or _CONTROL.search(host):
+        raise ValueError("a space or control character in the URL")
+    # An IRI's non-ASCII characters go on the wire as percent-encoded UTF-8 (RFC 3987).
+    target = _NON_ASCII.sub(lambda m: quote(m.group(), safe=""), target)
     conn: http.client.HTTPConnection
     if parts.scheme.lower() == "https":
         conn = http.client.HTTPSConnection(
@@ -82,9 +100,9 @@ class _Session:
 
     def _send(self, headers: dict[str, str]) -> http.client.HTTPResponse:
         fresh = self.conn is None
-        if self.conn is None:
-            self.conn, self.target = _connect(self.url)
         try:
+            if self.conn is None:
+                self.conn, self.target = _connect(self.url)
             self.conn.request("GET", self.target, headers=headers)
             return self.conn.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
@@ -95,9 +113,19 @@ class _Session:
         except TimeoutError:
             self.close()
             raise self._timeout() from None
+        except (ValueError, http.client.InvalidURL) as e:  # also UnicodeError (IDNA host)
+            self.close()
+            raise self._bad_url(e) from None
         except (OSError, http.client.HTTPException) as e:
             self.close()
             raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
+
+    def _bad_url(self, e: Exception) -> MediaRefError:
+        if self.url == self.uri:
+            return InvalidReferenceError(f"malformed HTTP URL: {e}", uri=self.uri)
+        return SourceUnreadableError(
+            f"HTTP redirect to a malformed URL {self.url[:80]!r}: {e}", uri=self.uri
+        )
 
     def read_body(self, resp: http.client.HTTPResponse, limit: int) -> bytes:
         """Read a response body of at most `limit` bytes."""
@@ -110,7 +138,8 @@ class _Session:
         except TimeoutError:
             self.close()
             raise self._timeout() from None
-        except (OSError, http.client.HTTPException) as e:
+        except (OSError, http.client.HTTPException, ValueError) as e:
+            # ValueError: http.client's answer to a malformed chunk size.
             self.close()
             raise SourceUnreadableError(f"HTTP body incomplete: {e}", uri=self.uri) from None
         if len(body) > limit:
@@ -170,6 +199,14 @@ class _RangeReader(io.RawIOBase):
             self._session.close()
             raise SourceUnreadableError(
                 f"HTTP server stopped honouring Range (status {resp.status})",
+                uri=self._session.uri,
+            )
+        m = _CONTENT_RANGE.match(resp.getheader("Content-Range") or "")
+        if m is None or int(m.group(1)) != self._pos or int(m.group(2)) > end:
+            self._session.close()
+            raise SourceUnreadableError(
+                f"HTTP server answered Range bytes={self._pos}-{end} with "
+                f"{resp.getheader('Content-Range')!r}",
                 uri=self._session.uri,
             )
         body = self._session.read_body(resp, n)

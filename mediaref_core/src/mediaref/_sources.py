@@ -56,6 +56,8 @@ class FileSource:
             st = os.stat(path)
         except OSError as e:
             raise _os_error(e, uri) from None
+        except ValueError as e:  # a NUL byte, or a lone surrogate no filesystem name can hold
+            raise InvalidReferenceError(f"not a usable path: {e}", uri=uri) from None
         if not stat.S_ISREG(st.st_mode):
             kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
             raise SourceUnreadableError(f"cannot read the file: it is {kind}", uri=uri)
