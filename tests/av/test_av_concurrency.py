@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import random
 from concurrent.futures import ThreadPoolExecutor
@@ -78,7 +79,7 @@ def test_forked_child_holding_a_parents_decoder_reopens(clip_factory: ClipFactor
     video = mediaref_av.open(clip.uri)
     video.frames_played_at(times[:2])  # the decoder now holds a container
     ctx = multiprocessing.get_context("fork")
-    q = ctx.SimpleQueue()
+    q = ctx.Queue()
 
     def child() -> None:
         try:
@@ -91,7 +92,36 @@ def test_forked_child_holding_a_parents_decoder_reopens(clip_factory: ClipFactor
 
     proc = ctx.Process(target=child)
     proc.start()
-    proc.join(60)
-    assert q.get() is True
+    try:
+        assert q.get(timeout=60) is True
+        proc.join(60)
+        assert proc.exitcode == 0, "the child hung or crashed on exit"
+    finally:
+        if proc.is_alive():
+            proc.kill()
     _check(clip, times, video.frames_played_at(times))
+    video.close()
+
+
+def test_forked_child_dropping_a_parents_decoder_exits_cleanly(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    video = mediaref_av.open(clip.uri)
+    video.frames_played_at(clip.starts_ns[::10])  # threaded codec and scaler in use
+    ctx = multiprocessing.get_context("fork")
+
+    def child() -> None:
+        nonlocal video
+        del video
+        gc.collect()  # must not free the parent's codec (its threads do not exist here)
+        with mediaref_av.open(clip.uri) as mine:
+            mine.frames_played_at(clip.starts_ns[:3])
+
+    proc = ctx.Process(target=child)
+    proc.start()
+    try:
+        proc.join(60)
+        assert proc.exitcode == 0, "the child hung or crashed"
+    finally:
+        if proc.is_alive():
+            proc.kill()
     video.close()

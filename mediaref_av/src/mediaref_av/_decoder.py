@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     _Packet = av.Packet[VideoStream]
 
-__all__ = ["AVVideoDecoder", "open"]
+__all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
 
 OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref")
 _MIN_PARALLEL_PACKETS = 12
@@ -145,8 +145,13 @@ class AVVideoDecoder:
 
     def _acquire(self) -> _pool.Handle:
         h = self._handle
-        if h is not None and h.pid == os.getpid():
-            return h
+        if h is not None:
+            if h.pid == os.getpid():
+                return h
+            # Inherited through fork: never use it, and never free it here either (its
+            # codec and scaler would join threads that only exist in the parent).
+            _pool.orphan(h)
+            self._handle = None
         if self._closed:
             raise ValueError("this video decoder is closed")
         h = _pool.checkout(self._pool_key)
@@ -168,6 +173,9 @@ class AVVideoDecoder:
     def _release(self, *, broken: bool = False) -> None:
         h, self._handle = self._handle, None
         if h is None:
+            return
+        if h.pid != os.getpid():
+            _pool.orphan(h)
             return
         if broken:
             _pool.discard(h)

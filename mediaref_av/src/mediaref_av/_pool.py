@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from typing import IO, TYPE_CHECKING, Any
@@ -25,7 +26,16 @@ if TYPE_CHECKING:
 
     from ._convert import Converter
 
-__all__ = ["Handle", "checkin", "checkout", "discard", "max_open"]
+__all__ = [
+    "Handle",
+    "checkin",
+    "checkout",
+    "close_all",
+    "discard",
+    "max_open",
+    "open_handle",
+    "orphan",
+]
 
 max_open = int(os.environ.get("MEDIAREF_AV_MAX_OPEN", "16"))
 """Most idle containers kept open per process."""
@@ -46,6 +56,7 @@ class Handle:
         self.stream = stream
         self.fileobj = fileobj
         self.pid = os.getpid()
+        _alive.add(self)
         self.converter: Converter | None = None
         self.next_dpos: int | None = None
         """Decode position of the next packet the demuxer returns, with a flushed decoder."""
@@ -119,6 +130,8 @@ _idle: OrderedDict[int, Handle] = OrderedDict()
 """Idle handles by ``id(handle)``, least recently used first; several may share a key."""
 _pid = os.getpid()
 _orphans: list[Handle] = []
+_alive: weakref.WeakSet[Handle] = weakref.WeakSet()
+"""Every open handle of this process, so that a forked child can keep them all alive."""
 
 
 def _check_pid() -> None:
@@ -158,6 +171,11 @@ def checkin(handle: Handle) -> None:
         h.close()
 
 
+def orphan(handle: Handle) -> None:
+    """Keep a handle inherited through fork alive, untouched, for the process's lifetime."""
+    _orphans.append(handle)
+
+
 def discard(handle: Handle) -> None:
     """Close a handle whose state is unknown (after an error)."""
     handle.close()
@@ -177,6 +195,9 @@ def _after_fork_in_child() -> None:
     global _lock
     _lock = threading.Lock()
     _check_pid()
+    # Handles held by decoder objects the child inherited must not be freed when the
+    # child drops those objects either.
+    _orphans.extend(_alive)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
