@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Literal, get_args
 
 from ._errors import (
@@ -212,6 +211,8 @@ def batch_decode(
         for fn, uri in tasks:
             fn(uri)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(workers, thread_name_prefix="mediaref") as pool:
             for fut in [pool.submit(fn, uri) for fn, uri in tasks]:
                 fut.result()

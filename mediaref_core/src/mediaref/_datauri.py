@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import binascii
-import mimetypes
 import os
 from typing import Any
-from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ._errors import InvalidReferenceError, short_uri
 from ._protocols import ImageFormat
@@ -51,6 +48,8 @@ def sniff_mimetype(head: bytes, name: str = "") -> str:
     for magic, offset, mime in _MAGIC:
         if head[offset : offset + len(magic)] == magic:
             return mime
+    import mimetypes
+
     guessed, _ = mimetypes.guess_type(name)
     return guessed or "application/octet-stream"
 
@@ -102,6 +101,9 @@ class DataURI:
                 "malformed data URI: no ',' separates the media type from the data",
                 uri=uri,
             )
+        from base64 import b64decode
+        from urllib.parse import unquote_to_bytes
+
         parts = header.split(";")
         is_b64 = parts[-1].strip().lower() == "base64" if len(parts) > 1 or parts[0] else False
         if is_b64:
@@ -124,7 +126,7 @@ class DataURI:
         try:
             if is_b64:
                 compact = unquote_to_bytes(payload) if "%" in payload else payload.encode("ascii")
-                data = base64.b64decode(b"".join(compact.split()), validate=True)
+                data = b64decode(b"".join(compact.split()), validate=True)
             else:
                 data = unquote_to_bytes(payload)
         except (binascii.Error, UnicodeEncodeError, ValueError) as e:
@@ -185,9 +187,12 @@ class DataURI:
     def uri(self) -> str:
         """The URI string."""
         if self._uri is None:
+            from base64 import b64encode
+            from urllib.parse import quote_from_bytes
+
             head = "data:" + self.mimetype + "".join(f";{k}={v}" for k, v in self.params)
             if self.base64:
-                self._uri = head + ";base64," + base64.b64encode(self.data).decode("ascii")
+                self._uri = head + ";base64," + b64encode(self.data).decode("ascii")
             else:
                 self._uri = head + "," + quote_from_bytes(self.data, safe=_SAFE)
         return self._uri

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import threading
 import warnings
 from collections.abc import Sequence
@@ -48,6 +47,8 @@ class PluginInfo(msgspec.Struct, frozen=True, kw_only=True):
 
 class _Registry:
     def __init__(self) -> None:
+        import importlib.metadata  # ~15 ms: paid at the first decode, not at import
+
         pm = pluggy.PluginManager(_GROUP)
         pm.add_hookspecs(hookspecs)
         from . import _builtin
@@ -130,6 +131,8 @@ def _impls(pm: pluggy.PluginManager, plugin: object) -> list[pluggy.HookImpl]:
 
 
 def _version() -> str:
+    import importlib.metadata
+
     try:
         return importlib.metadata.version("mediaref-core")
     except importlib.metadata.PackageNotFoundError:
