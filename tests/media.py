@@ -370,6 +370,18 @@ def make(kind: str, directory: Path) -> Clip:
             options={"x264-params": f"keyint=10:{X264}"},
         )
         rotate = 1  # 90 degrees counter-clockwise in the display matrix
+    elif kind == "mkv_cut_mid_gop":
+        src = make("h264_bframes_mp4", p).path
+        f = p / "cut.mkv"
+        # Starts 5 packets into a GOP: the decoder drops what precedes the next keyframe.
+        with av.open(str(src)) as i, av.open(str(f), "w") as o:
+            s_in = i.streams.video[0]
+            s_out = o.add_stream_from_template(s_in)
+            for n, pkt in enumerate(i.demux(s_in)):
+                if pkt.size and n >= 5:
+                    pkt.stream = s_out
+                    o.mux(pkt)
+        notes["dropped_packets_before"] = 5
     elif kind == "mp4_edit_list":
         src = make("h264_bframes_mp4", p).path
         f = p / "editlist.mp4"
@@ -410,6 +422,7 @@ KINDS = [
     "h264_full_range_mp4",
     "h264_rotated_mp4",
     "mp4_edit_list",
+    "mkv_cut_mid_gop",
 ]
 
 

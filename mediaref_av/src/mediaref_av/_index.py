@@ -232,7 +232,9 @@ def build_index(
     duration: list[int] = []
     discard: list[bool] = []
     check_hevc = codec == "hevc"
-    first = None  # decoded for what only frames carry: display matrix, real pixel format
+    # Decode up to the first picture: it carries what only frames do (display matrix,
+    # real pixel format) and shows which leading packets the decoder drops.
+    first = None
     probed = 0
     # AVI stores decode times as pts: with B-frames, display times are unknown. Decode
     # a few GOPs' worth there to see whether pictures come out of order.
@@ -241,7 +243,7 @@ def build_index(
     for pkt in container.demux(stream):
         if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
             continue  # the flush packet PyAV yields at the end
-        if (first is None and probed < 64) or (probe_order and probed < 48):
+        if first is None or (probe_order and probed < 48):
             probed += 1
             out = cc.decode(pkt)
             if out and first is None:
@@ -283,6 +285,12 @@ def build_index(
         )
     if first is None:
         raise UndecodableMediaError(f"the {codec} decoder produced no frame")
+    if first.pts is not None:
+        # A stream cut mid-GOP starts with pictures whose references are missing: the
+        # decoder drops them, so they are not frames (as a sequential decode shows).
+        for d, p in enumerate(pts):
+            if p is not None and p < first.pts:
+                discard[d] = True
     rotation = int(getattr(first, "rotation", 0) or 0) % 360
     return IndexData(
         stream_index=stream.index,
