@@ -172,3 +172,16 @@ def oracle(path: Path) -> Clip:
 
     end = (pts[-1] + last_duration) * tb if last_duration else pts[-1] * tb + 1 / Fraction(rate)
     return Clip(path, [ceil_ns(p * tb) for p in pts], ceil_ns(end), frames)
+
+
+def damage_keyframe(src: Path, dst: Path, which: int) -> Path:
+    """Copy `src` with the payload of its `which`-th keyframe packet overwritten (same size)."""
+    import av
+
+    with av.open(str(src)) as c:
+        keys = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size and p.is_keyframe]
+    pos, size = keys[which]
+    buf = bytearray(src.read_bytes())
+    buf[pos + 4 : pos + size] = b"\x55" * (size - 4)  # keep the NAL length prefix
+    dst.write_bytes(buf)
+    return dst

@@ -220,4 +220,24 @@ def batch_decode(
         for item in out:
             if isinstance(item, MediaRefError):
                 raise item
+    for item in out:
+        if isinstance(item, MediaRefError):
+            _drop_tracebacks(item)
     return out
+
+
+def _drop_tracebacks(err: BaseException) -> None:
+    """Clear the tracebacks of `err` and of its causes, once it is a returned value.
+
+    Their frames hold the backend's decoding state (an FFmpeg codec context and its
+    threads) alive for as long as the caller keeps the error, e.g. in a log of failures.
+    """
+    todo: list[BaseException | None] = [err]
+    seen: set[int] = set()
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        e.__traceback__ = None
+        todo += [e.__cause__, e.__context__]
