@@ -156,3 +156,12 @@ def test_options_of_other_backends_pass_through_batch_decode(clip_factory: ClipF
     clip = clip_factory("one_frame_mp4")
     out = batch_decode([MediaRef(clip.uri, 0)], max_image_pixels=10, threads=1)
     assert (out[0] == clip.frames[0]).all()
+
+
+def test_a_closed_decoder_says_so(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("one_frame_mp4")
+    video = mediaref_av.open(clip.uri)
+    video.close()
+    video.close()
+    with pytest.raises(ValueError, match="closed"):
+        video.frames_played_at([0])

@@ -314,6 +314,8 @@ class AVVideoDecoder:
             return []
         got: dict[int, NDArray[np.uint8]] = {}
         with self._lock:
+            if self._closed:
+                raise ValueError("this video decoder is closed")
             h = self._acquire()
             try:
                 parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
