@@ -478,6 +478,7 @@ class AVVideoDecoder:
         output: set[int] = set()
 
         last_pts: list[int] = []
+        check_order = idx.data.pts_may_be_decode_times
 
         def take(frames: list[av.VideoFrame]) -> None:
             nonlocal verified
@@ -486,7 +487,7 @@ class AVVideoDecoder:
                 dd = idx.pts_dpos.get(p) if p is not None else None
                 if dd is None:
                     continue
-                if last_pts and p is not None and p < last_pts[0]:
+                if check_order and last_pts and p is not None and p < last_pts[0]:
                     # Pictures come out in display order, so their pts must grow. If not,
                     # the container stores decode times as pts (AVI with B-frames):
                     # display times are unknown, and guessing would return wrong frames.

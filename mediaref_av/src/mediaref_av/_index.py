@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData", "build_index", "index_cache"]
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 _NS_PER_S = 1_000_000_000
 _INT64_MAX = (1 << 63) - 1
 
@@ -60,6 +60,8 @@ class IndexData(msgspec.Struct, kw_only=True):
     """Seconds a frame lasts when its packet has no duration (1 / frame rate)."""
     skip_nonref_safe: bool = False
     """Whether ``skip_frame=NONREF`` drops only pictures that nothing references."""
+    pts_may_be_decode_times: bool = False
+    """The container (AVI) may store decode times as pts: check output order when decoding."""
 
 
 class Index:
@@ -307,6 +309,7 @@ def build_index(
         discard=discard,
         default_duration=(default.numerator, default.denominator),
         skip_nonref_safe=_skip_nonref_safe(codec, cc.extradata),
+        pts_may_be_decode_times=probe_order,
     )
 
 
