@@ -256,6 +256,13 @@ def make(kind: str, directory: Path) -> Clip:
             options={"x265-params": "keyint=15:min-keyint=15:bframes=3:log-level=error"},
             mark_all_key=True,
         )
+    elif kind == "hevc_open_gop_ts":
+        f = encode(
+            p / "hevc.ts",
+            "libx265",
+            n=30,
+            options={"x265-params": "keyint=10:min-keyint=10:bframes=3:log-level=error"},
+        )
     elif kind == "h264_every_packet_key_mkv":
         f = encode(
             p / "h264_allkey.mkv",
@@ -405,6 +412,7 @@ KINDS = [
     "h264_open_gop_mp4",
     "hevc_mkv",
     "hevc_every_packet_key_mkv",
+    "hevc_open_gop_ts",
     "h264_every_packet_key_mkv",
     "hevc_10bit_mkv",
     "av1_mkv",

@@ -172,20 +172,22 @@ def _is_image_format(container: av.container.InputContainer) -> bool:
     return bool(names & {"image2", "image2pipe"}) or any(n.endswith("_pipe") for n in names)
 
 
-def _hevc_irap(data: bytes) -> bool | None:
-    """Whether an HEVC access unit starts with an IRAP picture; `None` if it cannot tell."""
-    # Length-prefixed (hvcC, 4-byte lengths as FFmpeg's muxers write) or Annex B start codes.
+def _hevc_irap(data: bytes, length_size: int) -> bool | None:
+    """Whether an HEVC access unit starts with an IRAP picture; `None` if it cannot tell.
+
+    `length_size` is the NAL length prefix size from ``hvcC`` (0: Annex B start codes).
+    """
     n = len(data)
-    if n >= 4 and data[:3] != b"\0\0\1" and data[:4] != b"\0\0\0\1":
+    if length_size:
         i = 0
-        while i + 5 <= n:
-            size = int.from_bytes(data[i : i + 4], "big")
-            nal_type = (data[i + 4] >> 1) & 0x3F
+        while i + length_size < n:
+            size = int.from_bytes(data[i : i + length_size], "big")
+            nal_type = (data[i + length_size] >> 1) & 0x3F
             if nal_type < 32:
                 return 16 <= nal_type <= 23
             if size <= 0:
                 return None
-            i += 4 + size
+            i += length_size + size
         return None
     i = data.find(b"\0\0\1")
     while 0 <= i < n - 3:
@@ -234,6 +236,9 @@ def build_index(
     duration: list[int] = []
     discard: list[bool] = []
     check_hevc = codec == "hevc"
+    extradata = cc.extradata or b""
+    # hvcC (MP4/MKV) has version 1 and gives the NAL length size; else Annex B (MPEG-TS).
+    length_size = (extradata[21] & 3) + 1 if len(extradata) > 22 and extradata[0] == 1 else 0
     # Decode up to the first picture: it carries what only frames do (display matrix,
     # real pixel format) and shows which leading packets the decoder drops.
     first = None
@@ -257,7 +262,7 @@ def build_index(
         k = bool(pkt.is_keyframe)
         if k and check_hevc:
             # Some muxers flag every HEVC packet as key; believe only IRAP pictures.
-            irap = _hevc_irap(bytes(pkt))
+            irap = _hevc_irap(bytes(pkt), length_size)
             k = irap is not False
         key.append(k)
         duration.append(int(pkt.duration or 0))
