@@ -263,9 +263,9 @@ def make(kind: str, directory: Path) -> Clip:
             n=30,
             options={"x265-params": "keyint=10:min-keyint=10:bframes=3:log-level=error"},
         )
-    elif kind == "h264_every_packet_key_mkv":
+    elif kind == "h264_every_packet_key_nut":
         f = encode(
-            p / "h264_allkey.mkv",
+            p / "h264_allkey.nut",
             "libx264",
             n=40,
             options={"x264-params": f"keyint=12:min-keyint=12:bframes=3:{X264}"},
@@ -413,7 +413,7 @@ KINDS = [
     "hevc_mkv",
     "hevc_every_packet_key_mkv",
     "hevc_open_gop_ts",
-    "h264_every_packet_key_mkv",
+    "h264_every_packet_key_nut",
     "hevc_10bit_mkv",
     "av1_mkv",
     "vp9_webm",

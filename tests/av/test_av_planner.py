@@ -208,16 +208,40 @@ def test_wrong_keyframe_flags_are_caught_by_the_decoder(clip_factory: ClipFactor
         mediaref_av.clear_caches()
 
 
-def test_hevc_keyframe_flag_on_every_packet_is_not_believed(clip_factory: ClipFactory) -> None:
-    clip = clip_factory("hevc_every_packet_key_mkv")
+@pytest.mark.parametrize(
+    ("kind", "real_keys"), [("hevc_every_packet_key_mkv", 3), ("h264_every_packet_key_nut", 4)]
+)
+def test_keyframe_flag_on_every_packet_is_not_believed(
+    clip_factory: ClipFactory, kind: str, real_keys: int
+) -> None:
+    clip = clip_factory(kind)
     with av.open(clip.uri) as container:
         assert all(p.is_keyframe for p in container.demux(video=0) if p.size)
     with mediaref_av.open(clip.uri) as video:
-        assert video.metadata.key_frames == 3  # the IRAP pictures of keyint=15, 45 frames
+        assert video.metadata.key_frames == real_keys  # what the bitstream says
     times = clip.probe_times()
     random.Random(2).shuffle(times)
     for t in times[:20]:
         check(clip, [t], decode(clip, [t]))
+    assert work().bad_keyframes == 0
+
+
+@pytest.mark.parametrize(
+    "kind", ["h264_bframes_mp4", "h264_open_gop_mkv", "h264_mpegts", "hevc_mkv", "hevc_open_gop_ts"]
+)
+def test_bitstream_key_check_agrees_with_honest_flags(clip_factory: ClipFactory, kind: str) -> None:
+    clip = clip_factory(kind)
+    with av.open(clip.uri) as container:
+        stream = container.streams.video[0]
+        extra = stream.codec_context.extradata or b""
+        packets = [p for p in container.demux(stream) if p.size]
+    if stream.codec_context.name == "h264":
+        size = (extra[4] & 3) + 1 if extra[:1] == b"\x01" else 0
+        verdicts = [_index._h264_key(bytes(p), size) for p in packets]
+    else:
+        size = (extra[21] & 3) + 1 if extra[:1] == b"\x01" else 0
+        verdicts = [_index._hevc_irap(bytes(p), size) for p in packets]
+    assert verdicts == [bool(p.is_keyframe) for p in packets]
 
 
 def test_consecutive_calls_reuse_the_container_and_the_index(bframes: Clip) -> None:

@@ -198,6 +198,73 @@ def _hevc_irap(data: bytes, length_size: int) -> bool | None:
     return None
 
 
+def _nal_starts(data: bytes, length_size: int) -> list[int]:
+    """Offsets of the NAL unit headers in an access unit (length-prefixed or Annex B)."""
+    out: list[int] = []
+    n = len(data)
+    if length_size:
+        i = 0
+        while i + length_size < n:
+            out.append(i + length_size)
+            size = int.from_bytes(data[i : i + length_size], "big")
+            if size <= 0:
+                break
+            i += length_size + size
+        return out
+    i = data.find(b"\0\0\1")
+    while 0 <= i < n - 3:
+        out.append(i + 3)
+        i = data.find(b"\0\0\1", i + 3)
+    return out
+
+
+def _read_ue(data: bytes, bit: int) -> tuple[int, int]:
+    """Read one Exp-Golomb ``ue(v)`` at bit offset `bit`; return (value, next bit)."""
+    zeros = 0
+    while bit < 8 * len(data) and not (data[bit >> 3] >> (7 - (bit & 7))) & 1:
+        zeros += 1
+        bit += 1
+    bit += 1
+    value = 0
+    for _ in range(zeros):
+        if bit >= 8 * len(data):
+            raise IndexError
+        value = (value << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1)
+        bit += 1
+    return (1 << zeros) - 1 + value, bit
+
+
+def _h264_key(data: bytes, length_size: int) -> bool | None:
+    """Whether an H.264 access unit can start decoding; `None` if it cannot tell.
+
+    True for an IDR picture, a recovery-point SEI (open GOP) or an I slice.
+    """
+    recovery = False
+    for start in _nal_starts(data, length_size):
+        if start >= len(data):
+            break
+        nal_type = data[start] & 0x1F
+        if nal_type == 5:
+            return True
+        if nal_type == 6:
+            i, payload = start + 1, 0
+            while i < len(data) and data[i] == 0xFF:
+                payload, i = payload + 255, i + 1
+            if i < len(data) and payload + data[i] == 6:
+                recovery = True
+        elif nal_type == 1:
+            if recovery:
+                return True
+            try:
+                head = data[start + 1 : start + 9]
+                _, bit = _read_ue(head, 0)  # first_mb_in_slice
+                slice_type, _ = _read_ue(head, bit)
+            except IndexError:
+                return None
+            return slice_type % 5 in (2, 4)  # I or SI
+    return None
+
+
 _NONREF_NEVER_REFERENCED = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})
 """Codecs whose FFmpeg decoder, under NONREF, drops only pictures no other picture uses:
 H.264 ``nal_ref_idc == 0``; MPEG-1/2/4 part 2 B-pictures."""
@@ -236,9 +303,15 @@ def build_index(
     duration: list[int] = []
     discard: list[bool] = []
     check_hevc = codec == "hevc"
+    check_h264 = codec == "h264"
     extradata = cc.extradata or b""
-    # hvcC (MP4/MKV) has version 1 and gives the NAL length size; else Annex B (MPEG-TS).
-    length_size = (extradata[21] & 3) + 1 if len(extradata) > 22 and extradata[0] == 1 else 0
+    # hvcC/avcC (MP4/MKV) have version 1 and give the NAL length size; else Annex B (TS).
+    length_size = 0
+    if check_hevc and len(extradata) > 22 and extradata[0] == 1:
+        length_size = (extradata[21] & 3) + 1
+    elif check_h264 and len(extradata) > 6 and extradata[0] == 1:
+        length_size = (extradata[4] & 3) + 1
+    h264_verdicts: list[bool | None] = []
     # Decode up to the first picture: it carries what only frames do (display matrix,
     # real pixel format) and shows which leading packets the decoder drops.
     first = None
@@ -264,11 +337,16 @@ def build_index(
             # Some muxers flag every HEVC packet as key; believe only IRAP pictures.
             irap = _hevc_irap(bytes(pkt), length_size)
             k = irap is not False
+        h264_verdicts.append(_h264_key(bytes(pkt), length_size) if k and check_h264 else None)
         key.append(k)
         duration.append(int(pkt.duration or 0))
         discard.append(bool(pkt.is_discard))
     if not pts:
         raise UndecodableMediaError("the video stream has no packets")
+    if check_h264 and len(key) >= 8 and 2 * sum(key) > len(key):
+        # Mostly keyframes is what a muxer that flags every packet produces: believe the
+        # bitstream (IDR, recovery point, I slice); decoding verifies what remains.
+        key = [k and v is not False for k, v in zip(key, h264_verdicts, strict=True)]
     tb = stream.time_base
     if tb is None:
         raise UndecodableMediaError("the video stream has no time base")
