@@ -42,6 +42,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'mediaref_av' has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted(__all__)
+
+
 def clear_caches() -> None:
     """Close every idle container and forget every cached packet index of this process."""
     from . import _index, _pool
