@@ -162,6 +162,7 @@ def encode(
     pts: Sequence[int] | None = None,
     time_base: Fraction | None = None,
     rotation: int | None = None,
+    flips: tuple[bool, bool] = (False, False),
     color_range: int | None = None,
     max_b_frames: int | None = None,
     gop: int | None = None,
@@ -188,7 +189,7 @@ def encode(
         if gop is not None:
             s.codec_context.gop_size = gop
         if rotation is not None:
-            s.set_display_rotation(rotation)
+            s.set_display_rotation(rotation, hflip=flips[0], vflip=flips[1])
         tb = time_base or Fraction(1, rate)
 
         def mux(packets: list[av.Packet]) -> None:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 import mediaref_av
-from tests.media import Clip, ClipFactory, need_ffmpeg, picture
+from tests.media import Clip, ClipFactory, encode, need_ffmpeg, picture
 
 
 def mean_error(a: np.ndarray, b: np.ndarray) -> float:
@@ -89,3 +90,63 @@ def test_output_formats_agree_with_rgb(clip_factory: ClipFactory) -> None:
     assert gray.shape == rgb.shape[:2]
     luma = rgb.astype(float) @ np.array([0.299, 0.587, 0.114])
     assert float(np.abs(gray - luma).mean()) < 4
+
+
+def ffmpeg_frame(ffmpeg: str, path: str, n: int, shape: tuple[int, ...]) -> np.ndarray:
+    raw = subprocess.run(
+        [
+            ffmpeg,
+            "-v",
+            "error",
+            "-i",
+            path,
+            "-vf",
+            f"select=eq(n\\,{n})",
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return np.frombuffer(raw, np.uint8).reshape(shape)
+
+
+@pytest.mark.parametrize(
+    ("degrees", "hflip", "vflip"),
+    [
+        (0, True, False),
+        (0, False, True),
+        (90, False, False),
+        (90, True, False),
+        (180, False, False),
+        (180, True, False),
+        (270, False, False),
+        (270, True, False),
+    ],
+)
+def test_every_orientation_matches_what_ffmpeg_shows(
+    tmp_path: Path, degrees: int, hflip: bool, vflip: bool
+) -> None:
+    ffmpeg = need_ffmpeg()
+    path = encode(
+        tmp_path / "o.mp4",
+        "libx264",
+        n=6,
+        rotation=degrees,
+        flips=(hflip, vflip),
+        options={"x264-params": "keyint=3:scenecut=0"},
+    )
+    with mediaref_av.open(path) as video:
+        meta = video.metadata
+        frame = video.frames_at([4])[0]
+    assert (meta.height, meta.width) == frame.shape[:2]
+    shown = ffmpeg_frame(ffmpeg, str(path), 4, frame.shape)
+    assert mean_error(frame, shown) < 3
+    assert mean_error(frame, shown[::-1, ::-1]) > 10  # the comparison can tell turns apart
+    if hflip or vflip:
+        assert mean_error(frame, shown[:, ::-1]) > 10 and mean_error(frame, shown[::-1]) > 10

@@ -23,7 +23,7 @@ from mediaref import (
 )
 
 from . import _counters, _pool
-from ._convert import FORMATS, Converter
+from ._convert import FORMATS, Converter, orientation
 from ._index import Index, build_index, cache_dir, index_cache
 from ._plan import Run, plan, split
 
@@ -237,7 +237,8 @@ class AVVideoDecoder:
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index
         d = idx.data
-        turned = d.rotation in (90, 270)
+        rotation, _ = orientation(d.display_matrix, d.rotation)
+        turned = rotation in (90, 270)
         return VideoMetadata(
             codec=d.codec,
             width=d.height if turned else d.width,
@@ -249,7 +250,7 @@ class AVVideoDecoder:
             time_base=d.time_base,
             pixel_format=d.pixel_format,
             stream_index=d.stream_index,
-            rotation=(-d.rotation) % 360,
+            rotation=rotation,
             key_frames=len(idx.key_dpos),
         )
 
@@ -454,7 +455,7 @@ class AVVideoDecoder:
         idx = self._index
         cc = h.stream.codec_context
         if h.converter is None:
-            h.converter = Converter(idx.data.rotation)
+            h.converter = Converter(orientation(idx.data.display_matrix, idx.data.rotation)[1])
         convert = h.converter
         pkt: _Packet | None = None
         it: Iterator[_Packet] | None = None

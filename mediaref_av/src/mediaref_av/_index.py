@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import struct
 import tempfile
 import threading
 from collections import OrderedDict
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData", "build_index", "index_cache"]
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 _NS_PER_S = 1_000_000_000
 _INT64_MAX = (1 << 63) - 1
 
@@ -60,6 +61,8 @@ class IndexData(msgspec.Struct, kw_only=True):
     """Seconds a frame lasts when its packet has no duration (1 / frame rate)."""
     skip_nonref_safe: bool = False
     """Whether ``skip_frame=NONREF`` drops only pictures that nothing references."""
+    display_matrix: list[int] | None = None
+    """The 3x3 display matrix the decoder attached to frames (16.16 fixed point)."""
     pts_may_be_decode_times: bool = False
     """The container (AVI) may store decode times as pts: check output order when decoding."""
 
@@ -377,6 +380,12 @@ def build_index(
             if p is not None and p < first.pts:
                 discard[d] = True
     rotation = int(getattr(first, "rotation", 0) or 0) % 360
+    matrix = None
+    side_data: Any = first.side_data
+    for sd in side_data:  # (its .values() raises KeyError in PyAV 18)
+        raw = bytes(sd)
+        if str(getattr(sd, "type", "")).endswith("DISPLAYMATRIX") and len(raw) == 36:
+            matrix = list(struct.unpack("<9i", raw))
     return IndexData(
         stream_index=stream.index,
         time_base=(tb.numerator, tb.denominator),
@@ -393,6 +402,7 @@ def build_index(
         default_duration=(default.numerator, default.denominator),
         skip_nonref_safe=_skip_nonref_safe(codec, cc.extradata),
         pts_may_be_decode_times=probe_order,
+        display_matrix=matrix,
     )
 
 
