@@ -40,6 +40,13 @@ _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
 
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 _executor_lock = threading.Lock()
 _executor_state: tuple[int, ThreadPoolExecutor] | None = None
 
@@ -49,7 +56,7 @@ def _executor() -> ThreadPoolExecutor:
     global _executor_state
     with _executor_lock:
         if _executor_state is None or _executor_state[0] != os.getpid():
-            pool = ThreadPoolExecutor(os.cpu_count() or 1, thread_name_prefix="mediaref_av")
+            pool = ThreadPoolExecutor(_cpus(), thread_name_prefix="mediaref_av")
             _executor_state = (os.getpid(), pool)
         return _executor_state[1]
 
@@ -93,7 +100,8 @@ class AVVideoDecoder:
             slice threading), ``1`` decodes in the calling thread only. FFmpeg's threads
             decode without Python's GIL, so they also let `workers` overlap.
         workers: Decoders (each with its own container) that share a request's
-            independent runs between them; default ``min(os.cpu_count(), 4)``.
+            independent runs between them; default: the CPUs this process may use, at
+            most 4.
         index_cache: Directory for the on-disk index cache; default
             ``$MEDIAREF_AV_INDEX_CACHE`` (unset: memory only); ``False`` disables it.
         skip_nonref: Let the codec skip non-reference pictures that no returned frame
@@ -126,7 +134,7 @@ class AVVideoDecoder:
         self.uri = source.uri
         self._stream_option = stream
         self._threads = threads
-        self._workers = workers if workers is not None else min(os.cpu_count() or 1, 4)
+        self._workers = workers if workers is not None else min(_cpus(), 4)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._index_key: Hashable = (source.identity, stream)
