@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import re
 from pathlib import Path
 
+import av
 import pytest
 
 import mediaref_av
@@ -165,3 +167,28 @@ def test_a_closed_decoder_says_so(clip_factory: ClipFactory) -> None:
     video.close()
     with pytest.raises(ValueError, match="closed"):
         video.frames_played_at([0])
+
+
+def test_held_decode_errors_pin_no_codec_threads(clip_factory: ClipFactory, tmp_path: Path) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    with av.open(clip.uri) as c:
+        keys = [(p.pos, p.size) for p in c.demux(video=0) if p.size and p.is_keyframe]
+    pos, size = keys[2]
+    buf = bytearray(clip.path.read_bytes())
+    buf[pos + 4 : pos + size] = b"\x55" * (size - 4)  # garbage after the NAL length prefix
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(buf)
+
+    def settle() -> int:
+        mediaref_av.clear_caches()
+        gc.collect()
+        return len(os.listdir("/proc/self/task"))
+
+    MediaRef(str(damaged), clip.starts_ns[3]).to_ndarray()
+    before = settle()
+    kept = []
+    for _ in range(4):
+        with pytest.raises(UndecodableMediaError) as info:
+            MediaRef(str(damaged), clip.starts_ns[26]).to_ndarray()
+        kept.append(info.value)
+    assert settle() == before

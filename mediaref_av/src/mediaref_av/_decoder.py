@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import traceback
 from collections.abc import Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -67,6 +68,20 @@ def _after_fork_in_child() -> None:
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _forget_frames(error: BaseException) -> None:
+    """Drop the locals of the finished frames in an error's tracebacks.
+
+    A caller may keep an error for long (``batch_decode(on_error="return")``); its
+    frames must not keep a discarded container's codec (and its threads) alive.
+    """
+    seen: set[int] = set()
+    e: BaseException | None = error
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        traceback.clear_frames(e.__traceback__)
+        e = e.__cause__ or e.__context__
 
 
 class _BadStart(Exception):
@@ -225,12 +240,16 @@ class AVVideoDecoder:
         try:
             data = build_index(h.container, h.stream)
         except MediaRefError as e:
+            del h
             self._release(broken=True)
+            _forget_frames(e)
             if e.uri is None:
                 raise type(e)(e.message, uri=self.uri) from None
             raise
         except Exception as e:
+            del h
             self._release(broken=True)
+            _forget_frames(e)
             raise self._wrap(e) from e
         h.next_dpos = None
         _counters.add(index_builds=1)
@@ -325,28 +344,14 @@ class AVVideoDecoder:
         with self._lock:
             if self._closed:
                 raise ValueError("this video decoder is closed")
-            h = self._acquire()
             try:
-                parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
-                if len(parts) == 1:
-                    self._decode(h, parts[0], got, format)
-                else:
-                    pool = _executor()
-                    futures = [pool.submit(self._decode_elsewhere, p, format) for p in parts[1:]]
-                    try:
-                        self._decode(h, parts[0], got, format)
-                    finally:
-                        for fut in futures:
-                            got.update(fut.result())
-            except MediaRefError:
+                self._decode_all(indices, got, format)
+            except BaseException as e:
                 self._release(broken=True)
-                raise
-            except Exception as e:
-                self._release(broken=True)
+                _forget_frames(e)
+                if isinstance(e, MediaRefError) or not isinstance(e, Exception):
+                    raise
                 raise self._wrap(e) from e
-            except BaseException:
-                self._release(broken=True)
-                raise
         out: list[NDArray[np.uint8]] = []
         seen: set[int] = set()
         for f in indices:
@@ -356,6 +361,22 @@ class AVVideoDecoder:
         return out
 
     # -- the work ---------------------------------------------------------------------
+
+    def _decode_all(
+        self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+    ) -> None:
+        h = self._acquire()
+        parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
+        if len(parts) == 1:
+            self._decode(h, parts[0], got, fmt)
+            return
+        pool = _executor()
+        futures = [pool.submit(self._decode_elsewhere, p, fmt) for p in parts[1:]]
+        try:
+            self._decode(h, parts[0], got, fmt)
+        finally:
+            for fut in futures:
+                got.update(fut.result())
 
     def _decode_elsewhere(self, frames: set[int], fmt: ImageFormat) -> dict[int, NDArray[np.uint8]]:
         """Decode `frames` with another container of the same file (in a worker thread)."""

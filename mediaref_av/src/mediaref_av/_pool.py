@@ -69,6 +69,7 @@ class Handle:
         if self.pid != os.getpid():
             _orphans.append(self)
             return
+        self.demux = self.converter = None  # the demux generator refers back to us
         # Closing must not mask the error that led here.
         with contextlib.suppress(Exception):
             self.container.close()
