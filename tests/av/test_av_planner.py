@@ -11,7 +11,7 @@ import pytest
 
 import mediaref_av
 from mediaref import open_source
-from mediaref_av import _index, _plan
+from mediaref_av import _bitstream, _index, _plan
 from tests.media import Clip, ClipFactory
 
 
@@ -237,10 +237,10 @@ def test_bitstream_key_check_agrees_with_honest_flags(clip_factory: ClipFactory,
         packets = [p for p in container.demux(stream) if p.size]
     if stream.codec_context.name == "h264":
         size = (extra[4] & 3) + 1 if extra[:1] == b"\x01" else 0
-        verdicts = [_index._h264_key(bytes(p), size) for p in packets]
+        verdicts = [_bitstream.h264_key(bytes(p), size) for p in packets]
     else:
         size = (extra[21] & 3) + 1 if extra[:1] == b"\x01" else 0
-        verdicts = [_index._hevc_irap(bytes(p), size) for p in packets]
+        verdicts = [_bitstream.hevc_irap(bytes(p), size) for p in packets]
     assert verdicts == [bool(p.is_keyframe) for p in packets]
 
 

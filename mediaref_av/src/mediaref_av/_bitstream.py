@@ -1,0 +1,119 @@
+"""What the bitstream says that the container may get wrong: keyframes, reference pictures.
+
+Muxers flag keyframes; some flag every packet (HEVC in MKV, H.264 in some tools). These
+checks read NAL unit headers (and an H.264 slice header's first fields) so that only
+pictures a decoder can start from count as keyframes. Decoding still verifies each start.
+"""
+
+from __future__ import annotations
+
+__all__ = ["h264_key", "hevc_irap", "skip_nonref_safe"]
+
+
+def hevc_irap(data: bytes, length_size: int) -> bool | None:
+    """Whether an HEVC access unit starts with an IRAP picture; `None` if it cannot tell.
+
+    `length_size` is the NAL length prefix size from ``hvcC`` (0: Annex B start codes).
+    """
+    n = len(data)
+    if length_size:
+        i = 0
+        while i + length_size < n:
+            size = int.from_bytes(data[i : i + length_size], "big")
+            nal_type = (data[i + length_size] >> 1) & 0x3F
+            if nal_type < 32:
+                return 16 <= nal_type <= 23
+            if size <= 0:
+                return None
+            i += length_size + size
+        return None
+    i = data.find(b"\0\0\1")
+    while 0 <= i < n - 3:
+        nal_type = (data[i + 3] >> 1) & 0x3F
+        if nal_type < 32:
+            return 16 <= nal_type <= 23
+        i = data.find(b"\0\0\1", i + 3)
+    return None
+
+
+def _nal_starts(data: bytes, length_size: int) -> list[int]:
+    """Offsets of the NAL unit headers in an access unit (length-prefixed or Annex B)."""
+    out: list[int] = []
+    n = len(data)
+    if length_size:
+        i = 0
+        while i + length_size < n:
+            out.append(i + length_size)
+            size = int.from_bytes(data[i : i + length_size], "big")
+            if size <= 0:
+                break
+            i += length_size + size
+        return out
+    i = data.find(b"\0\0\1")
+    while 0 <= i < n - 3:
+        out.append(i + 3)
+        i = data.find(b"\0\0\1", i + 3)
+    return out
+
+
+def _read_ue(data: bytes, bit: int) -> tuple[int, int]:
+    """Read one Exp-Golomb ``ue(v)`` at bit offset `bit`; return (value, next bit)."""
+    zeros = 0
+    while bit < 8 * len(data) and not (data[bit >> 3] >> (7 - (bit & 7))) & 1:
+        zeros += 1
+        bit += 1
+    bit += 1
+    value = 0
+    for _ in range(zeros):
+        if bit >= 8 * len(data):
+            raise IndexError
+        value = (value << 1) | ((data[bit >> 3] >> (7 - (bit & 7))) & 1)
+        bit += 1
+    return (1 << zeros) - 1 + value, bit
+
+
+def h264_key(data: bytes, length_size: int) -> bool | None:
+    """Whether an H.264 access unit can start decoding; `None` if it cannot tell.
+
+    True for an IDR picture, a recovery-point SEI (open GOP) or an I slice.
+    """
+    recovery = False
+    for start in _nal_starts(data, length_size):
+        if start >= len(data):
+            break
+        nal_type = data[start] & 0x1F
+        if nal_type == 5:
+            return True
+        if nal_type == 6:
+            i, payload = start + 1, 0
+            while i < len(data) and data[i] == 0xFF:
+                payload, i = payload + 255, i + 1
+            if i < len(data) and payload + data[i] == 6:
+                recovery = True
+        elif nal_type == 1:
+            if recovery:
+                return True
+            try:
+                head = data[start + 1 : start + 9]
+                _, bit = _read_ue(head, 0)  # first_mb_in_slice
+                slice_type, _ = _read_ue(head, bit)
+            except IndexError:
+                return None
+            return slice_type % 5 in (2, 4)  # I or SI
+    return None
+
+
+_NONREF_NEVER_REFERENCED = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})
+"""Codecs whose FFmpeg decoder, under NONREF, drops only pictures no other picture uses:
+H.264 ``nal_ref_idc == 0``; MPEG-1/2/4 part 2 B-pictures."""
+
+
+def skip_nonref_safe(codec: str, extradata: bytes | None) -> bool:
+    """Whether FFmpeg's ``skip_frame=NONREF`` drops only pictures nothing references."""
+    if codec in _NONREF_NEVER_REFERENCED:
+        return True
+    if codec == "hevc" and extradata and len(extradata) > 22 and extradata[0] == 1:
+        # FFmpeg drops every sub-layer non-reference NAL type, which higher temporal
+        # sub-layers may still reference: safe only with one temporal layer (hvcC says).
+        return (extradata[21] >> 3) & 7 == 1
+    return False
