@@ -87,4 +87,5 @@ def msgspec_serialization(cls: type, n: int, reps: int) -> dict[str, Any]:
         assert back == refs
         del back, refs
     return {"ns_per_ref": res, "json_sha": hashlib.sha1(jb).hexdigest()[:12],
-            "json_sample": jb[:120].decode(), "msgpack_sha": hashlib.sha1(mb).hexdigest()[:12]}
+            "json_sample": jb[:120].decode(), "msgpack_sha": hashlib.sha1(mb).hexdigest()[:12],
+            "json_image_ref": jenc.encode(cls(uri="img.png", pts_ns=None)).decode()}

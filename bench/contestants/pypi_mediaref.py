@@ -54,4 +54,5 @@ class Adapter:
             del back, refs
         return {"ns_per_ref": res, "json_sha": hashlib.sha1(jb).hexdigest()[:12],
                 "json_sample": jb[:120].decode(),
+                "json_image_ref": MediaRef(uri="img.png").model_dump_json(),
                 "note": "no MessagePack API (Pydantic model)"}
