@@ -174,14 +174,18 @@ def oracle(path: Path) -> Clip:
     return Clip(path, [ceil_ns(p * tb) for p in pts], ceil_ns(end), frames)
 
 
-def damage_keyframe(src: Path, dst: Path, which: int) -> Path:
-    """Copy `src` with the payload of its `which`-th keyframe packet overwritten (same size)."""
+def damage_gop(src: Path, dst: Path, which: int) -> Path:
+    """Copy `src` with the payload of every packet of its `which`-th GOP overwritten.
+
+    Sizes and the container are kept, so the index is intact and only decoding fails.
+    """
     import av
 
     with av.open(str(src)) as c:
-        keys = [(p.pos, p.size) for p in c.demux(c.streams.video[0]) if p.size and p.is_keyframe]
-    pos, size = keys[which]
+        packets = [(p.pos, p.size, p.is_keyframe) for p in c.demux(c.streams.video[0]) if p.size]
+    starts = [i for i, (_, _, key) in enumerate(packets) if key] + [len(packets)]
     buf = bytearray(src.read_bytes())
-    buf[pos + 4 : pos + size] = b"\x55" * (size - 4)  # keep the NAL length prefix
+    for pos, size, _ in packets[starts[which] : starts[which + 1]]:
+        buf[pos + 4 : pos + size] = b"\x55" * (size - 4)  # keep the NAL length prefix
     dst.write_bytes(buf)
     return dst

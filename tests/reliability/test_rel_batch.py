@@ -40,10 +40,10 @@ def bad(clips: dict[str, media.Clip], tmp_path_factory: pytest.TempPathFactory) 
     (d / "empty.png").write_bytes(b"")
     audio = media.encode_audio(d / "audio.m4a", "aac")
     h264 = clips["h264_mp4"]
-    damaged = media.damage_keyframe(h264.path, d / "damaged.mp4", 2)
+    damaged = media.damage_gop(h264.path, d / "damaged.mp4", 2)
     return {
         "truncated": (MediaRef(str(cut), h264.starts_ns[-1]), mediaref.TimestampOutOfRangeError),
-        "corrupt-keyframe": (
+        "corrupt-gop": (
             MediaRef(str(damaged), h264.starts_ns[22]),
             mediaref.UndecodableMediaError,
         ),
@@ -70,7 +70,7 @@ def good_refs(clips: dict[str, media.Clip], still_png: Path) -> tuple[list[Media
 
 KINDS = [
     "truncated",
-    "corrupt-keyframe",
+    "corrupt-gop",
     "missing",
     "out-of-range",
     "empty-image",
@@ -101,7 +101,7 @@ def test_one_bad_reference_leaves_every_other_frame_exact(
 def test_a_failing_frame_keeps_the_other_frames_of_the_same_video(
     clips: dict[str, media.Clip], bad: dict[str, Any]
 ) -> None:
-    uri = bad["corrupt-keyframe"][0].uri  # the GOP of frames 20-29 cannot be decoded
+    uri = bad["corrupt-gop"][0].uri  # the GOP of frames 20-29 cannot be decoded
     clip = clips["h264_mp4"]
     times = [clip.starts_ns[22], clip.starts_ns[5], clip.starts_ns[15] + 7, clip.starts_ns[0]]
     out = mediaref.batch_decode([MediaRef(uri, t) for t in times], on_error="return")
@@ -137,10 +137,21 @@ def test_nothing_is_left_open_after_a_failing_batch(
     assert settle() == (fds0, tasks0)
 
 
+def test_a_raised_error_names_the_timestamp_that_failed(
+    clips: dict[str, media.Clip], bad: dict[str, Any]
+) -> None:
+    uri = bad["corrupt-gop"][0].uri
+    clip = clips["h264_mp4"]
+    good, failing = clip.starts_ns[5], clip.starts_ns[22]
+    with pytest.raises(mediaref.UndecodableMediaError) as info:
+        mediaref.batch_decode([MediaRef(uri, good), MediaRef(uri, failing)], on_error="raise")
+    assert info.value.pts_ns == failing and f"pts_ns={failing}" in str(info.value)
+
+
 def test_returned_errors_do_not_keep_decoder_threads_alive(
     clips: dict[str, media.Clip], bad: dict[str, Any]
 ) -> None:
-    ref = bad["corrupt-keyframe"][0]
+    ref = bad["corrupt-gop"][0]
     ok = MediaRef(ref.uri, clips["h264_mp4"].starts_ns[3])
     mediaref.batch_decode([ok])
     start = settle()
@@ -149,18 +160,10 @@ def test_returned_errors_do_not_keep_decoder_threads_alive(
     assert settle() == start  # while the caller still holds every error
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mediaref_av: an error raised while decoding keeps, through its traceback "
-    "(frames of AVVideoDecoder._decode/_run hold the Handle and its codec_context), the "
-    "PyAV CodecContext alive after the handle is discarded and clear_caches() ran; PyAV "
-    "frees a codec context and its FFmpeg threads only when the object dies, so each "
-    "held error pins the codec threads (3 per error here) until the caller drops it",
-)
 def test_a_held_error_of_to_ndarray_keeps_no_decoder_threads_alive(
     clips: dict[str, media.Clip], bad: dict[str, Any]
 ) -> None:
-    ref = bad["corrupt-keyframe"][0]
+    ref = bad["corrupt-gop"][0]
     MediaRef(ref.uri, clips["h264_mp4"].starts_ns[3]).to_ndarray()
     start = settle()
     kept = []

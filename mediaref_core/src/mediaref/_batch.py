@@ -48,7 +48,12 @@ def _is_other_kind(name: str, *, video: bool) -> bool:
 
 def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
     if isinstance(e, MediaRefError):
-        return e
+        if e.uri is not None and (pts_ns is None or e.pts_ns is not None):
+            return e
+        # Every message names the URI and the pts, whatever the backend put in it.
+        named = e.at(pts_ns if e.pts_ns is None else e.pts_ns, uri=e.uri or uri)
+        named.__cause__ = e
+        return named
     err = UndecodableMediaError(
         f"{backend!r} backend failed: {type(e).__name__}: {e}", uri=uri, pts_ns=pts_ns
     )
@@ -73,12 +78,11 @@ def _decode_video(
     format: ImageFormat,
     decoder: str | None,
     options: dict[str, Any],
-    isolate: bool,
 ) -> list[Any]:
     """Decode all `pts_ns` of one video in one call; out-of-range timestamps become errors.
 
-    With `isolate`, a failing decode is retried per timestamp so that only the
-    timestamps that fail become errors; without, the error is raised.
+    A failing decode of several timestamps is retried per timestamp, so that only the
+    timestamps that fail become errors, each naming its own pts.
     """
     backend = _pick_video(decoder, uri)
     source = open_source(uri)
@@ -100,7 +104,7 @@ def _decode_video(
         try:
             frames = video.frames_played_at([pts_ns[i] for i in valid], format=format)
         except Exception as e:
-            if not isolate or len(valid) == 1:
+            if len(valid) == 1:
                 raise _wrap(e, backend.name, uri, pts_ns[valid[0]]) from e
             # Find which timestamps fail and keep the frames of the others.
             frames = []
@@ -127,7 +131,7 @@ def decode_one(
     if ref.pts_ns is None:
         return _decode_image(ref.uri, format, decoder, options)
     try:
-        frame = _decode_video(ref.uri, [ref.pts_ns], format, decoder, options, isolate=False)[0]
+        frame = _decode_video(ref.uri, [ref.pts_ns], format, decoder, options)[0]
     except MediaRefError as e:
         raise e.at(ref.pts_ns) from e.__cause__
     if isinstance(frame, MediaRefError):
@@ -190,7 +194,7 @@ def batch_decode(
     def run_video(uri: str) -> None:
         idx, pts = videos[uri]
         try:
-            frames = _decode_video(uri, pts, format, decoder, options, isolate)
+            frames = _decode_video(uri, pts, format, decoder, options)
         except MediaRefError as e:
             frames = [e.at(t) for t in pts]
         for i, f in zip(idx, frames, strict=True):
