@@ -1,0 +1,111 @@
+"""A shortened soak: thousands of frames over several files, errors mixed in.
+
+The figures are printed (run with ``-s`` to see them) and, if ``MEDIAREF_SOAK_REPORT``
+names a file, written there as JSON; docs/reliability.md quotes one such run.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import shutil
+import time
+from pathlib import Path
+
+import mediaref
+from mediaref import MediaRef
+from tests.reliability import media
+
+from .test_rel_batch import mediaref_av
+
+FRAMES = int(os.environ.get("MEDIAREF_SOAK_FRAMES", "4000"))
+BATCH = 40
+WARMUP_BATCHES = 10
+RSS_GROWTH_LIMIT = 40 << 20
+"""Generous: allocator noise after warm-up is a few MB; a leak of a frame (18 KB) per
+batch, or of a container per file opening, would pass it within the run."""
+
+
+def rss() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def tasks() -> int:
+    return len(os.listdir("/proc/self/task"))
+
+
+def settle() -> None:
+    mediaref_av.clear_caches()
+    gc.collect()
+
+
+def test_soak_keeps_fds_threads_and_memory_flat(
+    clips: dict[str, media.Clip], still_png: Path, tmp_path: Path
+) -> None:
+    # Eight video files (copies are distinct files to the caches) and an image.
+    pool: list[tuple[str, media.Clip]] = []
+    for i in range(8):
+        clip = clips[("h264_mp4", "vp9_webm", "h264_faststart_mp4")[i % 3]]
+        copy = tmp_path / f"{i}{clip.path.suffix}"
+        shutil.copyfile(clip.path, copy)
+        pool.append((str(copy), clip))
+    png = media.image_pixels(still_png)
+    bad = [MediaRef(str(tmp_path / "missing.mp4"), 0), MediaRef(pool[0][0], 10**12)]
+    rng = random.Random(7)
+
+    def one_batch() -> int:
+        picks = [rng.choice(pool) for _ in range(BATCH)]
+        times = [rng.choice(clip.times()) for _, clip in picks]
+        refs = [MediaRef(uri, t) for (uri, _), t in zip(picks, times, strict=True)]
+        refs += [MediaRef(str(still_png)), rng.choice(bad)]
+        out = mediaref.batch_decode(refs, on_error="return")
+        for (_, clip), t, frame in zip(picks, times, out[:BATCH], strict=True):
+            assert media.digest(frame) == media.digest(clip.frame_at(t))
+        assert media.digest(out[BATCH]) == media.digest(png)
+        assert isinstance(out[-1], mediaref.MediaRefError)
+        return BATCH + 1
+
+    frames = 0
+    for _ in range(WARMUP_BATCHES):
+        frames += one_batch()
+    settle()
+    fds0, tasks0, rss0 = fds(), tasks(), rss()
+    t0 = time.perf_counter()
+    samples = []
+    while frames < FRAMES:
+        frames += one_batch()
+        if len(samples) < frames // 1000:
+            samples.append({"frames": frames, "rss": rss(), "fds": fds()})
+    seconds = time.perf_counter() - t0
+    rss_end_cached, fds_end_cached = rss(), fds()
+    settle()
+    figures = {
+        "frames": frames,
+        "warmup_frames": WARMUP_BATCHES * (BATCH + 1),
+        "seconds": round(seconds, 2),
+        "rss_start": rss0,
+        "rss_end": rss(),
+        "rss_end_with_caches": rss_end_cached,
+        "fds_start": fds0,
+        "fds_end": fds(),
+        "fds_end_with_caches": fds_end_cached,
+        "threads_start": tasks0,
+        "threads_end": tasks(),
+        "samples": samples,
+    }
+    print("soak:", json.dumps(figures))
+    if os.environ.get("MEDIAREF_SOAK_REPORT"):
+        Path(os.environ["MEDIAREF_SOAK_REPORT"]).write_text(json.dumps(figures, indent=1))
+    assert frames >= FRAMES
+    assert (figures["fds_end"], figures["threads_end"]) == (fds0, tasks0)
+    assert figures["rss_end"] - rss0 < RSS_GROWTH_LIMIT, figures
