@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "contestants"))
-from _sig import BARCODE_BITS, BARCODE_TOP, SIG_VERSION, signature  # noqa: E402
+from _sig import BARCODE_BITS, BARCODE_TOP, SIG_VERSION, signature
 
 W, H, FPS = 640, 360, 20
 RECIPE_VERSION = 3  # bump to invalidate the cache when content/encoding changes
@@ -194,16 +194,23 @@ def main() -> None:
     if "images" in what:
         n = 200 if a.quick else 2000
         images(cache, n)
-        res["images"] = {"manifest": str(cache / f"images_{n}_v{RECIPE_VERSION}s{SIG_VERSION}" / "manifest.json"),
-                         "n": n}
+        res["images"] = {
+            "manifest": str(
+                cache / f"images_{n}_v{RECIPE_VERSION}s{SIG_VERSION}" / "manifest.json"
+            ),
+            "n": n,
+        }
     if "multifile" in what:
         ep_s = 15 if a.quick else 60
         res["multifile"] = [
-            video(cache, f"ep{k}", ep_s, VIDEO_RECIPES["A"][0], "mp4", seed=10 + k) for k in range(8)
+            video(cache, f"ep{k}", ep_s, VIDEO_RECIPES["A"][0], "mp4", seed=10 + k)
+            for k in range(8)
         ]
     if "soak" in what:
         res["soak"] = [
-            video(cache, f"soak{k}", 10, VIDEO_RECIPES["A" if k % 2 else "B"][0], "mp4", seed=20 + k)
+            video(
+                cache, f"soak{k}", 10, VIDEO_RECIPES["A" if k % 2 else "B"][0], "mp4", seed=20 + k
+            )
             for k in range(4)
         ]
     print(json.dumps(res))

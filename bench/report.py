@@ -82,7 +82,7 @@ def ratio(cs: dict[str, Any], key: str) -> tuple[str, str | None]:
 
 
 def target(cs: dict[str, Any], key: str, goal: float = 1.5) -> str:
-    b, v = best_peer(cs, key)
+    _, v = best_peer(cs, key)
     ours = cs.get("ours", {})
     if not ours.get(key) or v is None:
         return "–"
@@ -99,8 +99,11 @@ def decoded_vs_min(w: dict[str, Any]) -> str:
     own = ours.get("minimal_frames_own_rep1")
     extra = ""
     if own is not None:
-        extra = (f"; rep 1: plugin's `minimal_frames` {own}, harness {mins[0]}" if own != mins[0]
-                 else "; plugin's `minimal_frames` agrees")
+        extra = (
+            f"; rep 1: plugin's `minimal_frames` {own}, harness {mins[0]}"
+            if own != mins[0]
+            else "; plugin's `minimal_frames` agrees"
+        )
     return f"{d:,.0f} / {m:,.0f} = {d / m:.2f}{extra}"
 
 
@@ -111,21 +114,29 @@ def render(res: dict[str, Any]) -> str:
     L.append(f"# mediaref benchmark — {mode.upper()} run")
     L.append("")
     if mode == "quick":
-        L.append("> **QUICK RUN**: 30 s media, fewer repetitions and samples. For development; "
-                 "not the published figures.")
+        L.append(
+            "> **QUICK RUN**: 30 s media, fewer repetitions and samples. For development; "
+            "not the published figures."
+        )
         L.append("")
     L.append(f"- Date (UTC): {res.get('date_utc')} → {res.get('finished_utc', 'unfinished')}")
     L.append(f"- Command: `{res.get('command')}`")
-    L.append(f"- Machine: {m.get('cpu_model')}, {m.get('nproc')} CPUs "
-             f"({m.get('nproc_affinity')} usable), {m.get('memory_gib')} GiB, {m.get('platform')}; "
-             f"load average at start {tuple(round(x, 2) for x in m.get('loadavg_start', []))}, "
-             f"at end {tuple(round(x, 2) for x in m.get('loadavg_end', []))}; "
-             f"system {m.get('ffmpeg_system')}")
+    L.append(
+        f"- Machine: {m.get('cpu_model')}, {m.get('nproc')} CPUs "
+        f"({m.get('nproc_affinity')} usable), {m.get('memory_gib')} GiB, {m.get('platform')}; "
+        f"load average at start {tuple(round(x, 2) for x in m.get('loadavg_start', []))}, "
+        f"at end {tuple(round(x, 2) for x in m.get('loadavg_end', []))}; "
+        f"system {m.get('ffmpeg_system')}"
+    )
     g = res.get("git", {})
-    L.append(f"- Repository: commit {g.get('commit')}"
-             + (" with uncommitted library changes" if g.get("library_dirty") else ""))
-    L.append(f"- Repetitions: {res.get('reps')} timed after 1 warm-up, contestants alternating "
-             "(order rotated each repetition), each in its own process and venv")
+    L.append(
+        f"- Repository: commit {g.get('commit')}"
+        + (" with uncommitted library changes" if g.get("library_dirty") else "")
+    )
+    L.append(
+        f"- Repetitions: {res.get('reps')} timed after 1 warm-up, contestants alternating "
+        "(order rotated each repetition), each in its own process and venv"
+    )
     L.append("")
     L.append("## Contestants and versions")
     L.append("")
@@ -152,22 +163,32 @@ def render(res: dict[str, Any]) -> str:
         sk = suites["soak"]
         L.append("## Soak")
         L.append("")
-        L.append(f"{sk.get('frames')} frames, exit code {sk.get('returncode')}; report: "
-                 f"`{sk.get('report')}`. Last lines: " + " / ".join(sk.get("tail", [])))
+        L.append(
+            f"{sk.get('frames')} frames, exit code {sk.get('returncode')}; report: "
+            f"`{sk.get('report')}`. Last lines: " + " / ".join(sk.get("tail", []))
+        )
         L.append("")
     L.append("## How to read this")
     L.append("")
-    L.append("- Figures are **median (min–max)** over the timed repetitions; video and images "
-             "in frames (images) returned per second of wall time inside the contestant's "
-             "process, serialization in ns per reference, import in ms.")
-    L.append("- ✓ = every returned frame was the oracle's frame (frame number read from the "
-             "barcode painted in each frame, and mean block difference ≤ 4 grey levels); "
-             "✗ = some frames were wrong: such a contestant is not ranked.")
-    L.append("- *ours / best peer*: our median divided by the best correct peer's median "
-             "(> 1 means we are faster).")
-    L.append("- *frames decoded / minimal*: frames our decoder decoded (its counters) vs the "
-             "least a GOP-by-GOP decoder must decode (keyframe to last needed frame, per call; "
-             "computed by the harness from the packet index; B-frame skipping can go below it).")
+    L.append(
+        "- Figures are **median (min–max)** over the timed repetitions; video and images "
+        "in frames (images) returned per second of wall time inside the contestant's "
+        "process, serialization in ns per reference, import in ms."
+    )
+    L.append(
+        "- ✓ = every returned frame was the oracle's frame (frame number read from the "
+        "barcode painted in each frame, and mean block difference ≤ 4 grey levels); "
+        "✗ = some frames were wrong: such a contestant is not ranked."
+    )
+    L.append(
+        "- *ours / best peer*: our median divided by the best correct peer's median "
+        "(> 1 means we are faster)."
+    )
+    L.append(
+        "- *frames decoded / minimal*: frames our decoder decoded (its counters) vs the "
+        "least a GOP-by-GOP decoder must decode (keyframe to last needed frame, per call; "
+        "computed by the harness from the packet index; B-frame skipping can go below it)."
+    )
     L.append("- ¹ error: the contestant raised; the message is in latest.json.")
     L.append("")
     return "\n".join(L) + "\n"
@@ -186,8 +207,10 @@ def summary(res: dict[str, Any]) -> list[str]:
             of = ours.get("fps", {}).get("median") if ours.get("fps") else None
             bf = cs[b]["fps"]["median"] if b else None
             ok = "✓" if correct(ours) else ("✗" if ours.get("fps") else "error")
-            rows.append(f"| {wl} on {mname} | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
-                        f"| {r} | {target(cs, 'fps')} | {decoded_vs_min(w)} |")
+            rows.append(
+                f"| {wl} on {mname} | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
+                f"| {r} | {target(cs, 'fps')} | {decoded_vs_min(w)} |"
+            )
     mf = suites.get("multifile")
     if mf and "contestants" in mf:
         cs = mf["contestants"]
@@ -196,8 +219,10 @@ def summary(res: dict[str, Any]) -> list[str]:
         of = ours.get("fps", {}).get("median") if ours.get("fps") else None
         bf = cs[b]["fps"]["median"] if b else None
         ok = "✓" if correct(ours) else ("✗" if ours.get("fps") else "error")
-        rows.append(f"| 8 files, 1 call | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
-                    f"| {r} | {target(cs, 'fps')} | {decoded_vs_min(mf)} |")
+        rows.append(
+            f"| 8 files, 1 call | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
+            f"| {r} | {target(cs, 'fps')} | {decoded_vs_min(mf)} |"
+        )
     im = suites.get("images")
     if im and "contestants" in im:
         cs = im["contestants"]
@@ -206,21 +231,29 @@ def summary(res: dict[str, Any]) -> list[str]:
         of = ours.get("images_per_s", {}).get("median") if ours.get("images_per_s") else None
         bf = cs[b]["images_per_s"]["median"] if b else None
         ok = "✓" if correct(ours) else ("✗" if of else "error")
-        rows.append(f"| images (JPEG+PNG) | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
-                    f"| {r} | – | – |")
+        rows.append(
+            f"| images (JPEG+PNG) | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
+            f"| {r} | – | – |"
+        )
     if rows:
-        L.append("Frames (images) per second, median; best peer = fastest peer that returned the "
-                 "right frames.")
+        L.append(
+            "Frames (images) per second, median; best peer = fastest peer that returned the "
+            "right frames."
+        )
         L.append("")
-        L.append("| workload | ours | best peer | ours / best peer | ≥ 1.5x (issue target) | "
-                 "ours: frames decoded / minimal |")
+        L.append(
+            "| workload | ours | best peer | ours / best peer | ≥ 1.5x (issue target) | "
+            "ours: frames decoded / minimal |"
+        )
         L.append("|---|---|---|---|---|---|")
         L.extend(rows)
         L.append("")
     s = suites.get("serialization", {}).get("contestants")
     if s and "ours" in s and "bare_msgspec" in s:
-        L.append("| serialization, ns/ref (200,000 refs) | ours | bare msgspec.Struct | ours / bare "
-                 "| issue target | PyPI mediaref 2.1 |")
+        L.append(
+            "| serialization, ns/ref (200,000 refs) | ours | bare msgspec.Struct | ours / bare "
+            "| issue target | PyPI mediaref 2.1 |"
+        )
         L.append("|---|---|---|---|---|---|")
         for op in ("construct", "json_encode", "json_decode", "msgpack_encode", "msgpack_decode"):
             o = s["ours"].get("ns_per_ref", {}).get(op)
@@ -229,10 +262,16 @@ def summary(res: dict[str, Any]) -> list[str]:
             if not o or not b:
                 continue
             goal = {"construct": 2.0, "json_encode": 1.5, "json_decode": 1.5}.get(op)
-            met = "–" if goal is None else (
-                f"≤ {goal}x " + ("✓" if o["median"] <= goal * b["median"] else "✗"))
-            L.append(f"| {op} | {o['median']:.0f} | {b['median']:.0f} | {o['median'] / b['median']:.2f}x "
-                     f"| {met} | {fmt(p['median']) if p else 'n/a'} |")
+            met = (
+                "–"
+                if goal is None
+                else (f"≤ {goal}x " + ("✓" if o["median"] <= goal * b["median"] else "✗"))
+            )
+            L.append(
+                f"| {op} | {o['median']:.0f} | {b['median']:.0f} "
+                f"| {o['median'] / b['median']:.2f}x "
+                f"| {met} | {fmt(p['median']) if p else 'n/a'} |"
+            )
         L.append("")
     imp = suites.get("import", {}).get("cases")
     if imp:
@@ -244,7 +283,9 @@ def summary(res: dict[str, Any]) -> list[str]:
         b = imp.get("baseline: import msgspec, pluggy", {}).get("ms")
         if o and b:
             r = o["median"] / b["median"]
-            L.append(f"| ours / baseline (issue target ≤ 1.5x) | {r:.2f}x {'✓' if r <= 1.5 else '✗'} |")
+            L.append(
+                f"| ours / baseline (issue target ≤ 1.5x) | {r:.2f}x {'✓' if r <= 1.5 else '✗'} |"
+            )
         L.append("")
     return L
 
@@ -256,8 +297,10 @@ def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
     for mname, mv in v.items():
         if not isinstance(mv, dict) or "workloads" not in mv:
             continue
-        L.append(f"## Video, media {mname}: {MEDIA_DESC.get(mname, '')}, "
-                 f"{mv['duration_s']:.0f} s ({mv['frames']} frames, `{mv['file']}`)")
+        L.append(
+            f"## Video, media {mname}: {MEDIA_DESC.get(mname, '')}, "
+            f"{mv['duration_s']:.0f} s ({mv['frames']} frames, `{mv['file']}`)"
+        )
         L.append("")
         wls = mv["workloads"]
         cids: list[str] = []
@@ -272,18 +315,29 @@ def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
         for wl, w in wls.items():
             cs = w["contestants"]
             r, b = ratio(cs, "fps")
-            L.append(f"| {wl} | " + " | ".join(cell(cs.get(c), "fps") for c in cids)
-                     + f" | {r} vs {name(res, b) if b else '–'} |")
+            L.append(
+                f"| {wl} | "
+                + " | ".join(cell(cs.get(c), "fps") for c in cids)
+                + f" | {r} vs {name(res, b) if b else '–'} |"
+            )
         L.append("")
-        L.append("Peak RSS (MB, VmHWM of the contestant's process during the workload) and work done:")
+        L.append(
+            "Peak RSS (MB, VmHWM of the contestant's process during the workload) and work done:"
+        )
         L.append("")
-        L.append("| workload | " + " | ".join(name(res, c) for c in cids)
-                 + " | ours: frames decoded / minimal |")
+        L.append(
+            "| workload | "
+            + " | ".join(name(res, c) for c in cids)
+            + " | ours: frames decoded / minimal |"
+        )
         L.append("|---|" + "---|" * (len(cids) + 1))
         for wl, w in wls.items():
             cs = w["contestants"]
-            L.append(f"| {wl} | " + " | ".join(fmt(cs.get(c, {}).get("peak_rss_mb")) for c in cids)
-                     + f" | {decoded_vs_min(w)} |")
+            L.append(
+                f"| {wl} | "
+                + " | ".join(fmt(cs.get(c, {}).get("peak_rss_mb")) for c in cids)
+                + f" | {decoded_vs_min(w)} |"
+            )
         L.append("")
         L.extend(wrong_notes(res, wls))
     L.append("Workloads: " + "; ".join(f"{k}: {d}" for k, d in WORKLOAD_DESC.items()) + ".")
@@ -302,12 +356,18 @@ def wrong_notes(res: dict[str, Any], wls: dict[str, Any]) -> list[str]:
             if c == "ours" and ctr:
                 pass
     if L:
-        L = ["Wrong frames and errors:", ""] + L + [""]
-    ours_ctr = [(wl, w["contestants"].get("ours", {}).get("counters_last_rep")) for wl, w in wls.items()]
+        L = ["Wrong frames and errors:", "", *L, ""]
+    ours_ctr = [
+        (wl, w["contestants"].get("ours", {}).get("counters_last_rep")) for wl, w in wls.items()
+    ]
     ours_ctr = [(wl, c) for wl, c in ours_ctr if c]
     if ours_ctr:
-        L.append("Our counters, last repetition: " + "; ".join(
-            f"{wl}: " + ", ".join(f"{k}={v:g}" for k, v in c.items()) for wl, c in ours_ctr))
+        L.append(
+            "Our counters, last repetition: "
+            + "; ".join(
+                f"{wl}: " + ", ".join(f"{k}={v:g}" for k, v in c.items()) for wl, c in ours_ctr
+            )
+        )
         L.append("")
     return L
 
@@ -316,17 +376,22 @@ def multifile_section(res: dict[str, Any], mf: dict[str, Any]) -> list[str]:
     if "contestants" not in mf:
         return ["## Multi-file", "", f"Suite failed: {mf.get('error')}", ""]
     cs = mf["contestants"]
-    L = [f"## Multi-file: {len(mf['files'])} episodes of media-A shape "
-         f"({mf['frames_per_file']} frames each), 32 random timestamps per file, shuffled, "
-         "in one call (peers: their multi-video call or one call per file)", ""]
+    L = [
+        f"## Multi-file: {len(mf['files'])} episodes of media-A shape "
+        f"({mf['frames_per_file']} frames each), 32 random timestamps per file, shuffled, "
+        "in one call (peers: their multi-video call or one call per file)",
+        "",
+    ]
     r, b = ratio(cs, "fps")
     L.append("| contestant | frames/s, median (min–max) | peak RSS MB |")
     L.append("|---|---|---|")
     for c, d in cs.items():
         L.append(f"| {name(res, c)} | {cell(d, 'fps')} | {fmt(d.get('peak_rss_mb'))} |")
     L.append("")
-    L.append(f"Ours / best peer: {r} ({name(res, b) if b else '–'}); "
-             f"ours frames decoded / minimal: {decoded_vs_min(mf)}")
+    L.append(
+        f"Ours / best peer: {r} ({name(res, b) if b else '–'}); "
+        f"ours frames decoded / minimal: {decoded_vs_min(mf)}"
+    )
     L.append("")
     L.extend(wrong_notes(res, {"multifile": mf}))
     return L
@@ -336,14 +401,18 @@ def images_section(res: dict[str, Any], im: dict[str, Any]) -> list[str]:
     if "contestants" not in im:
         return ["## Images", "", f"Suite failed: {im.get('error')}", ""]
     cs = im["contestants"]
-    L = [f"## Images: {im['n_images']} files (half JPEG q90, half PNG), 640x360, "
-         f"decoded to RGB arrays in calls of {im['batch_size']}", ""]
+    L = [
+        f"## Images: {im['n_images']} files (half JPEG q90, half PNG), 640x360, "
+        f"decoded to RGB arrays in calls of {im['batch_size']}",
+        "",
+    ]
     L.append("| contestant | images/s, median (min–max) | bit-exact vs Pillow | peak RSS MB |")
     L.append("|---|---|---|---|")
     for c, d in cs.items():
         pct = f"{100 * d['bit_exact'] / d['checked']:.0f}%" if d.get("checked") else "–"
-        L.append(f"| {name(res, c)} | {cell(d, 'images_per_s')} | {pct} "
-                 f"| {fmt(d.get('peak_rss_mb'))} |")
+        L.append(
+            f"| {name(res, c)} | {cell(d, 'images_per_s')} | {pct} | {fmt(d.get('peak_rss_mb'))} |"
+        )
     r, b = ratio(cs, "images_per_s")
     L.append("")
     L.append(f"Ours / best peer: {r} ({name(res, b) if b else '–'})")
@@ -359,8 +428,11 @@ def serial_section(res: dict[str, Any], s: dict[str, Any]) -> list[str]:
     if "contestants" not in s:
         return ["## Serialization", "", f"Suite failed: {s.get('error')}", ""]
     cs = s["contestants"]
-    L = [f"## Serialization: {s['n']:,} references (90% video frames, 10% images), "
-         "ns per reference, median (min–max)", ""]
+    L = [
+        f"## Serialization: {s['n']:,} references (90% video frames, 10% images), "
+        "ns per reference, median (min–max)",
+        "",
+    ]
     ops = ["construct", "json_encode", "json_decode", "msgpack_encode", "msgpack_decode"]
     L.append("| operation | " + " | ".join(name(res, c) for c in cs) + " | ours / bare |")
     L.append("|---|" + "---|" * (len(cs) + 1))
@@ -379,9 +451,17 @@ def serial_section(res: dict[str, Any], s: dict[str, Any]) -> list[str]:
         for c, h in shas.items():
             if c == "ours":
                 continue
-            same = "identical to ours" if h == shas["ours"] else (
-                "differ from ours; an image reference: `" + cs[c].get("json_image_ref", "?")
-                + "` vs ours `" + cs["ours"].get("json_image_ref", "?") + "`")
+            same = (
+                "identical to ours"
+                if h == shas["ours"]
+                else (
+                    "differ from ours; an image reference: `"
+                    + cs[c].get("json_image_ref", "?")
+                    + "` vs ours `"
+                    + cs["ours"].get("json_image_ref", "?")
+                    + "`"
+                )
+            )
             L.append(f"- JSON bytes (all 200,000 refs) of {name(res, c)}: {same}")
         L.append("")
     for c, d in cs.items():
@@ -392,15 +472,22 @@ def serial_section(res: dict[str, Any], s: dict[str, Any]) -> list[str]:
 
 
 def import_section(imp: dict[str, Any]) -> list[str]:
-    L = [f"## Import time: fresh interpreter per run, {imp.get('runs')} runs, alternating; "
-         "time of the import statement only", ""]
-    L.append("| case | ms, median (min–max) | heavy modules loaded (numpy, PIL, av, torch, pydantic) |")
+    L = [
+        f"## Import time: fresh interpreter per run, {imp.get('runs')} runs, alternating; "
+        "time of the import statement only",
+        "",
+    ]
+    L.append(
+        "| case | ms, median (min–max) | heavy modules loaded (numpy, PIL, av, torch, pydantic) |"
+    )
     L.append("|---|---|---|")
     for k, d in imp.get("cases", {}).items():
         if "ms" in d:
             ms = d["ms"]
-            L.append(f"| {k} | {ms['median']:.1f} ({ms['min']:.1f}–{ms['max']:.1f}) | "
-                     f"{d.get('heavy_modules_loaded')} |")
+            L.append(
+                f"| {k} | {ms['median']:.1f} ({ms['min']:.1f}–{ms['max']:.1f}) | "
+                f"{d.get('heavy_modules_loaded')} |"
+            )
         else:
             L.append(f"| {k} | error: {d.get('error')} | |")
     L.append("")

@@ -50,15 +50,26 @@ CONTESTANTS: dict[str, tuple[str, str, str | None]] = {
     "pyav_naive": ("pyav", "pyav_naive", None),
     "bare_msgspec": ("pyav", "bare_msgspec", None),
 }
-VIDEO_CONTESTANTS = ["ours", "pypi_tensorcodec", "pypi_pyav", "torchcodec", "torchcodec_auto",
-                     "decord", "pyav_naive"]
+VIDEO_CONTESTANTS = [
+    "ours",
+    "pypi_tensorcodec",
+    "pypi_pyav",
+    "torchcodec",
+    "torchcodec_auto",
+    "decord",
+    "pyav_naive",
+]
 IMAGE_CONTESTANTS = ["ours", "pypi_tensorcodec", "pyav_naive"]
 SERIAL_CONTESTANTS = ["ours", "bare_msgspec", "pypi_tensorcodec"]
 SHORT = {
-    "ours": "ours", "pypi_tensorcodec": "PyPI mediaref 2.1 (TensorCodec)",
-    "pypi_pyav": "PyPI mediaref 2.1 (pyav)", "torchcodec": "TorchCodec exact (1 thread, default)",
-    "torchcodec_auto": "TorchCodec exact (threads=auto)", "decord": "decord",
-    "pyav_naive": "plain PyAV/Pillow (naive)", "bare_msgspec": "bare msgspec.Struct",
+    "ours": "ours",
+    "pypi_tensorcodec": "PyPI mediaref 2.1 (TensorCodec)",
+    "pypi_pyav": "PyPI mediaref 2.1 (pyav)",
+    "torchcodec": "TorchCodec exact (1 thread, default)",
+    "torchcodec_auto": "TorchCodec exact (threads=auto)",
+    "decord": "decord",
+    "pyav_naive": "plain PyAV/Pillow (naive)",
+    "bare_msgspec": "bare msgspec.Struct",
 }
 DEFAULT_SUITES = ["video", "multifile", "images", "serialization", "import"]
 ALL_SUITES = [*DEFAULT_SUITES, "soak"]
@@ -89,12 +100,19 @@ def setup_env(env: str) -> dict[str, Any]:
     log(f"setting up venv {env} (log: {logf.relative_to(REPO)})")
     with open(logf, "w") as lf:
         if not py.exists():
-            r = subprocess.run([sys.executable, "-m", "venv", str(VENVS / env)], stdout=lf,
-                               stderr=subprocess.STDOUT)
+            r = subprocess.run(
+                [sys.executable, "-m", "venv", str(VENVS / env)],
+                stdout=lf,
+                stderr=subprocess.STDOUT,
+            )
             if r.returncode:
                 return {"ok": False, "error": "python -m venv failed"}
-        r = subprocess.run([str(py), "-m", "pip", "install", "-q", "-r", str(req)], cwd=REPO,
-                           stdout=lf, stderr=subprocess.STDOUT)
+        r = subprocess.run(
+            [str(py), "-m", "pip", "install", "-q", "-r", str(req)],
+            cwd=REPO,
+            stdout=lf,
+            stderr=subprocess.STDOUT,
+        )
     if r.returncode:
         tail = [ln for ln in logf.read_text().splitlines() if "Location" not in ln][-6:]
         return {"ok": False, "error": "pip install failed: " + " | ".join(tail)}
@@ -104,8 +122,10 @@ def setup_env(env: str) -> dict[str, Any]:
 
 def check_ffmpeg_libs() -> str | None:
     if shutil.which("ffmpeg") is None:
-        return ("Debian's ffmpeg is not installed (TorchCodec needs its shared libraries): "
-                "apt-get install -y ffmpeg")
+        return (
+            "Debian's ffmpeg is not installed (TorchCodec needs its shared libraries): "
+            "apt-get install -y ffmpeg"
+        )
     return None
 
 
@@ -123,9 +143,16 @@ class Worker:
         self.errf = open(errpath, "a")
         cmd = [str(venv_python(env)), str(WORKER), module] + ([arg] if arg is not None else [])
         env_vars = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
-        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=self.errf, text=True, bufsize=1, env=env_vars,
-                                  cwd=str(BENCH / "contestants"))
+        self.p = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errf,
+            text=True,
+            bufsize=1,
+            env=env_vars,
+            cwd=str(BENCH / "contestants"),
+        )
         self.q: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.ready = self._get(timeout=180)
@@ -145,8 +172,11 @@ class Worker:
             return {"ok": False, "error": f"timed out after {timeout:.0f} s"}
         if line is None:
             self.dead = True
-            return {"ok": False, "error": f"worker exited (code {self.p.poll()}); "
-                    f"see bench/.cache/logs/{self.cid}.stderr"}
+            return {
+                "ok": False,
+                "error": f"worker exited (code {self.p.poll()}); "
+                f"see bench/.cache/logs/{self.cid}.stderr",
+            }
         return json.loads(line)
 
     def ask(self, job: dict[str, Any], timeout: float = 600) -> dict[str, Any]:
@@ -248,23 +278,30 @@ class Oracle:
         return sum(last - k + 1 for k, last in last_in_gop.items())
 
 
-def check_frames(sigs: list[list[Any]] | None, expected: list[tuple[Oracle, int]]) -> dict[str, Any]:
+def check_frames(
+    sigs: list[list[Any]] | None, expected: list[tuple[Oracle, int]]
+) -> dict[str, Any]:
     """Compare returned signatures with the oracle's frames."""
     if sigs is None:
         return {"checked": 0, "wrong": 0, "exact": 0, "examples": []}
     wrong, exact, ex = 0, 0, []
     if len(sigs) != len(expected):
-        return {"checked": len(expected), "wrong": len(expected), "exact": 0,
-                "examples": [f"returned {len(sigs)} frames for {len(expected)} requests"]}
-    for s, (orc, f) in zip(sigs, expected):
+        return {
+            "checked": len(expected),
+            "wrong": len(expected),
+            "exact": 0,
+            "examples": [f"returned {len(sigs)} frames for {len(expected)} requests"],
+        }
+    for s, (orc, f) in zip(sigs, expected, strict=True):
         code, h, grid, shape = s
-        diff = sum(abs(a - b) for a, b in zip(grid, orc.grids[f])) / max(1, len(grid))
+        diff = sum(abs(a - b) for a, b in zip(grid, orc.grids[f], strict=False)) / max(1, len(grid))
         ok = code == f and diff <= GRID_TOL and shape[:2] == [360, 640]
         if not ok:
             wrong += 1
             if len(ex) < 5:
-                ex.append(f"wanted frame {f}, got frame {code} (grid diff {diff:.1f}, "
-                          f"shape {shape})")
+                ex.append(
+                    f"wanted frame {f}, got frame {code} (grid diff {diff:.1f}, shape {shape})"
+                )
         elif h == orc.hashes[f]:
             exact += 1
     return {"checked": len(expected), "wrong": wrong, "exact": exact, "examples": ex}
@@ -291,23 +328,41 @@ def workload_calls(name: str, orc: Oracle, rng: random.Random, quick: bool) -> l
     if name == "W4":  # one random frame per call
         return [[rng.randrange(begin, end)] for _ in range(10 if quick else 20)]
     if name == "W5":  # one frame per second of the whole video, one call
-        return [[t for t in range(begin, end, 1_000_000_000)]]
+        return [list(range(begin, end, 1_000_000_000))]
     raise ValueError(name)
 
 
 def run_video_job(
-    ws: dict[str, Worker], files: list[str], orcs: list[Oracle], reps: int,
-    seed_calls: Any, label: str, timeout: float, warmup: bool = True,
+    ws: dict[str, Worker],
+    files: list[str],
+    orcs: list[Oracle],
+    reps: int,
+    seed_calls: Any,
+    label: str,
+    timeout: float,
+    warmup: bool = True,
 ) -> dict[str, Any]:
     """[Warm-up +] `reps` repetitions; each repetition draws new timestamps (same for all).
 
     Repetition 0 is the warm-up: its frames are checked but it is not timed.
     """
     cids = list(ws)
-    res: dict[str, dict[str, Any]] = {c: {"fps": [], "seconds": [], "frames": 0, "wrong": 0,
-                                          "checked": 0, "exact": 0, "examples": [],
-                                          "errors": [], "decoded": [], "minimal_own": [],
-                                          "counters": None} for c in cids}
+    res: dict[str, dict[str, Any]] = {
+        c: {
+            "fps": [],
+            "seconds": [],
+            "frames": 0,
+            "wrong": 0,
+            "checked": 0,
+            "exact": 0,
+            "examples": [],
+            "errors": [],
+            "decoded": [],
+            "minimal_own": [],
+            "counters": None,
+        }
+        for c in cids
+    }
     minimal_h: list[int] = []
     for c in cids:
         ws[c].ask({"op": "peak_reset"})
@@ -324,8 +379,10 @@ def run_video_job(
                 per_call_min.append(sum(orcs[fi].minimal(fs) for fi, fs in by.items()))
             minimal_h.append(sum(per_call_min))
         for c in order_for(rep, cids):
-            r = ws[c].ask({"op": "video", "files": files, "calls": items, "minimal": rep == 1},
-                          timeout=timeout)
+            r = ws[c].ask(
+                {"op": "video", "files": files, "calls": items, "minimal": rep == 1},
+                timeout=timeout,
+            )
             rr = res[c]
             if not r.get("ok"):
                 rr["errors"].append(r.get("error"))
@@ -335,8 +392,11 @@ def run_video_job(
             flat = [s for call in out["sigs"] if call is not None for s in call]
             ok_calls = [i for i, call in enumerate(out["sigs"]) if call is not None]
             exp = [e for i in ok_calls for e in [(orcs[fi], f) for fi, _, f in items[i]]]
-            chk = check_frames(flat, exp) if ok_calls else {"checked": 0, "wrong": 0,
-                                                             "exact": 0, "examples": []}
+            chk = (
+                check_frames(flat, exp)
+                if ok_calls
+                else {"checked": 0, "wrong": 0, "exact": 0, "examples": []}
+            )
             if len(ok_calls) < len(items):
                 chk["wrong"] += sum(len(items[i]) for i in range(len(items)) if i not in ok_calls)
                 chk["checked"] += sum(len(items[i]) for i in range(len(items)) if i not in ok_calls)
@@ -364,8 +424,11 @@ def run_video_job(
                     rr["decoded"].append(tot["frames_decoded"])
             if out.get("minimal") is not None:
                 rr["minimal_own"].append(out["minimal"])
-        done = ", ".join(f"{c}={res[c]['fps'][-1]:.0f}" for c in cids if res[c]["fps"]
-                         and rep) if rep else "warm-up"
+        done = (
+            ", ".join(f"{c}={res[c]['fps'][-1]:.0f}" for c in cids if res[c]["fps"] and rep)
+            if rep
+            else "warm-up"
+        )
         log(f"  {label} rep {rep}/{reps}: {done}")
     for c in cids:
         p = ws[c].ask({"op": "peak"})
@@ -373,9 +436,12 @@ def run_video_job(
     summary = {}
     for c, rr in res.items():
         d: dict[str, Any] = {
-            "errors": sorted(set(e for e in rr["errors"] if e))[:3],
-            "frames_per_rep": rr["frames"], "checked": rr["checked"], "wrong": rr["wrong"],
-            "bit_exact": rr["exact"], "wrong_examples": rr["examples"],
+            "errors": sorted({e for e in rr["errors"] if e})[:3],
+            "frames_per_rep": rr["frames"],
+            "checked": rr["checked"],
+            "wrong": rr["wrong"],
+            "bit_exact": rr["exact"],
+            "wrong_examples": rr["examples"],
         }
         if rr["fps"]:
             d["fps"] = stats(rr["fps"])
@@ -405,31 +471,51 @@ def suite_video(args: Any, media: dict[str, Any], unavailable: dict[str, str]) -
         files = [media[mname]["path"]]
         log(f"video: media {mname} ({orc.n} frames) -- starting workers")
         ws = start_workers(args.video_contestants, unavailable)
-        out[mname] = {"file": os.path.basename(files[0]), "frames": orc.n,
-                      "duration_s": (orc.end_ns - orc.pts_ns[0]) / 1e9, "workloads": {},
-                      "skipped": sorted(f"{c} {w}" for c, m, w in SKIP if m == mname)}
+        out[mname] = {
+            "file": os.path.basename(files[0]),
+            "frames": orc.n,
+            "duration_s": (orc.end_ns - orc.pts_ns[0]) / 1e9,
+            "workloads": {},
+            "skipped": sorted(f"{c} {w}" for c, m, w in SKIP if m == mname),
+        }
         try:
             # One warm-up per contestant and file (imports, index, page cache, first
             # open), checked for correctness: 16 random timestamps, then one single frame.
-            def warm(rep: int) -> list[list[tuple[int, int]]]:
+            def warm(
+                rep: int, mname: str = mname, orc: Oracle = orc
+            ) -> list[list[tuple[int, int]]]:
                 rng = random.Random(hash_seed(mname, "warm-up"))
-                return [[(0, rng.randrange(orc.pts_ns[0], orc.end_ns)) for _ in range(16)],
-                        [(0, rng.randrange(orc.pts_ns[0], orc.end_ns))]]
+                return [
+                    [(0, rng.randrange(orc.pts_ns[0], orc.end_ns)) for _ in range(16)],
+                    [(0, rng.randrange(orc.pts_ns[0], orc.end_ns))],
+                ]
 
-            out[mname]["warm_up"] = run_video_job(ws, files, [orc], 1, warm, f"{mname}/warm-up",
-                                                  args.timeout, warmup=False)
+            out[mname]["warm_up"] = run_video_job(
+                ws, files, [orc], 1, warm, f"{mname}/warm-up", args.timeout, warmup=False
+            )
             for wl in args.workloads:
                 seed = hash_seed(mname, wl)
 
-                def seed_calls(rep: int, wl: str = wl, seed: int = seed) -> list[list[tuple[int, int]]]:
+                def seed_calls(
+                    rep: int, wl: str = wl, seed: int = seed, orc: Oracle = orc
+                ) -> list[list[tuple[int, int]]]:
                     rng = random.Random(seed + rep)
-                    return [[(0, t) for t in call] for call in workload_calls(wl, orc, rng, args.quick)]
+                    return [
+                        [(0, t) for t in call] for call in workload_calls(wl, orc, rng, args.quick)
+                    ]
 
                 t0 = time.time()
                 sub = {c: w for c, w in ws.items() if (c, mname, wl) not in SKIP}
                 out[mname]["workloads"][wl] = run_video_job(
-                    sub, files, [orc], args.reps, seed_calls, f"{mname}/{wl}", args.timeout,
-                    warmup=False)
+                    sub,
+                    files,
+                    [orc],
+                    args.reps,
+                    seed_calls,
+                    f"{mname}/{wl}",
+                    args.timeout,
+                    warmup=False,
+                )
                 out[mname]["workloads"][wl]["wall_s"] = round(time.time() - t0, 1)
         finally:
             for w in ws.values():
@@ -441,7 +527,9 @@ def hash_seed(*parts: str) -> int:
     return int(hashlib.sha1("/".join(parts).encode()).hexdigest()[:8], 16)
 
 
-def suite_multifile(args: Any, media: dict[str, Any], unavailable: dict[str, str]) -> dict[str, Any]:
+def suite_multifile(
+    args: Any, media: dict[str, Any], unavailable: dict[str, str]
+) -> dict[str, Any]:
     eps = media["multifile"]
     orcs = [Oracle(e["oracle"]) for e in eps]
     files = [e["path"] for e in eps]
@@ -449,8 +537,11 @@ def suite_multifile(args: Any, media: dict[str, Any], unavailable: dict[str, str
 
     def seed_calls(rep: int) -> list[list[tuple[int, int]]]:
         rng = random.Random(hash_seed("multifile") + rep)
-        call = [(fi, rng.randrange(o.pts_ns[0], o.end_ns)) for fi, o in enumerate(orcs)
-                for _ in range(per_file)]
+        call = [
+            (fi, rng.randrange(o.pts_ns[0], o.end_ns))
+            for fi, o in enumerate(orcs)
+            for _ in range(per_file)
+        ]
         rng.shuffle(call)
         return [call]
 
@@ -480,8 +571,10 @@ def suite_images(args: Any, media: dict[str, Any], unavailable: dict[str, str]) 
     orc.grids, orc.hashes = grids, hashes  # type: ignore[attr-defined]
     expected = [(orc, i) for i in range(len(files))]
     ws = start_workers(IMAGE_CONTESTANTS, unavailable)
-    res: dict[str, Any] = {c: {"ips": [], "errors": [], "wrong": 0, "checked": 0, "exact": 0,
-                               "examples": []} for c in ws}
+    res: dict[str, Any] = {
+        c: {"ips": [], "errors": [], "wrong": 0, "checked": 0, "exact": 0, "examples": []}
+        for c in ws
+    }
     try:
         for c in ws:
             ws[c].ask({"op": "peak_reset"})
@@ -504,8 +597,10 @@ def suite_images(args: Any, media: dict[str, Any], unavailable: dict[str, str]) 
                 rr["checked"] += chk["checked"]
                 rr["exact"] += chk["exact"]
                 rr["examples"] = (rr["examples"] + chk["examples"])[:5]
-            log(f"  images rep {rep}/{args.reps}: " + ", ".join(
-                f"{c}={res[c]['ips'][-1]:.0f}/s" for c in ws if res[c]["ips"] and rep))
+            log(
+                f"  images rep {rep}/{args.reps}: "
+                + ", ".join(f"{c}={res[c]['ips'][-1]:.0f}/s" for c in ws if res[c]["ips"] and rep)
+            )
         for c in ws:
             p = ws[c].ask({"op": "peak"}).get("result") or {}
             res[c]["peak_rss_mb"] = round(p.get("vm_hwm_kb", 0) / 1024, 1)
@@ -514,9 +609,14 @@ def suite_images(args: Any, media: dict[str, Any], unavailable: dict[str, str]) 
             w.close()
     out = {}
     for c, rr in res.items():
-        d = {"errors": sorted(set(e for e in rr["errors"] if e))[:3], "wrong": rr["wrong"],
-             "checked": rr["checked"], "bit_exact": rr["exact"], "wrong_examples": rr["examples"],
-             "peak_rss_mb": rr["peak_rss_mb"]}
+        d = {
+            "errors": sorted({e for e in rr["errors"] if e})[:3],
+            "wrong": rr["wrong"],
+            "checked": rr["checked"],
+            "bit_exact": rr["exact"],
+            "wrong_examples": rr["examples"],
+            "peak_rss_mb": rr["peak_rss_mb"],
+        }
         if rr["ips"]:
             d["images_per_s"] = stats(rr["ips"])
         out[c] = d
@@ -548,17 +648,22 @@ def suite_serialization(args: Any, unavailable: dict[str, str]) -> dict[str, Any
         for w in ws.values():
             w.close()
     out = {}
-    for c in acc:
-        out[c] = {"ns_per_ref": {k: stats(v) for k, v in acc[c].items()}, **info[c],
-                  "errors": sorted(set(errors[c]))[:3]}
+    for c, per_op in acc.items():
+        out[c] = {
+            "ns_per_ref": {k: stats(v) for k, v in per_op.items()},
+            **info[c],
+            "errors": sorted(set(errors[c]))[:3],
+        }
     return {"n": n, "contestants": out}
 
 
 def suite_import(args: Any, unavailable: dict[str, str]) -> dict[str, Any]:
     runs = 10 if not args.quick else 5
-    code = ("import time, sys; t = time.perf_counter(); import {m}; "
-            "d = time.perf_counter() - t; "
-            "print(d, sorted({{'numpy', 'PIL', 'av', 'torch', 'pydantic'}} & sys.modules.keys()))")
+    code = (
+        "import time, sys; t = time.perf_counter(); import {m}; "
+        "d = time.perf_counter() - t; "
+        "print(d, sorted({{'numpy', 'PIL', 'av', 'torch', 'pydantic'}} & sys.modules.keys()))"
+    )
     cases = {
         "ours: import mediaref": ("ours", "mediaref"),
         "baseline: import msgspec, pluggy": ("ours", "msgspec, pluggy"),
@@ -574,8 +679,12 @@ def suite_import(args: Any, unavailable: dict[str, str]) -> dict[str, Any]:
             if not venv_python(env).exists():
                 errors[k] = f"venv {env} missing"
                 continue
-            r = subprocess.run([str(venv_python(env)), "-c", code.format(m=mod)],
-                               capture_output=True, text=True, cwd="/")
+            r = subprocess.run(
+                [str(venv_python(env)), "-c", code.format(m=mod)],
+                capture_output=True,
+                text=True,
+                cwd="/",
+            )
             if r.returncode:
                 errors[k] = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else "failed"
                 continue
@@ -593,22 +702,30 @@ def suite_soak(args: Any) -> dict[str, Any]:
     n = 5_000 if args.quick else 100_000
     out = RESULTS / ("soak-quick.md" if args.quick else "soak.md")
     log(f"soak: {n} frames (bench/soak.py), report in {out.relative_to(REPO)}")
-    r = subprocess.run([str(venv_python("ours")), str(BENCH / "soak.py"), "--frames", str(n),
-                        "--out", str(out)], capture_output=True, text=True)
-    return {"frames": n, "returncode": r.returncode, "report": str(out.relative_to(REPO)),
-            "tail": r.stdout.strip().splitlines()[-4:] + r.stderr.strip().splitlines()[-3:]}
+    r = subprocess.run(
+        [str(venv_python("ours")), str(BENCH / "soak.py"), "--frames", str(n), "--out", str(out)],
+        capture_output=True,
+        text=True,
+    )
+    return {
+        "frames": n,
+        "returncode": r.returncode,
+        "report": str(out.relative_to(REPO)),
+        "tail": r.stdout.strip().splitlines()[-4:] + r.stderr.strip().splitlines()[-3:],
+    }
 
 
 # ---------------------------------------------------------------- machine & versions
 
 
 def machine() -> dict[str, Any]:
-    m: dict[str, Any] = {"platform": platform.platform(), "python_harness": platform.python_version()}
+    m: dict[str, Any] = {
+        "platform": platform.platform(),
+        "python_harness": platform.python_version(),
+    }
     m["nproc"] = os.cpu_count()
-    try:
+    if hasattr(os, "sched_getaffinity"):
         m["nproc_affinity"] = len(os.sched_getaffinity(0))
-    except AttributeError:
-        pass
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -634,8 +751,11 @@ def git_state() -> dict[str, Any]:
         return r.stdout.strip()
 
     dirty = g("status", "--porcelain", "--", "mediaref_core", "mediaref_av", "mediaref_pil")
-    return {"commit": g("rev-parse", "--short", "HEAD"), "library_dirty": bool(dirty),
-            "dirty_files": dirty.splitlines()[:20]}
+    return {
+        "commit": g("rev-parse", "--short", "HEAD"),
+        "library_dirty": bool(dirty),
+        "dirty_files": dirty.splitlines()[:20],
+    }
 
 
 def contestant_versions(cids: list[str], unavailable: dict[str, str]) -> dict[str, Any]:
@@ -659,14 +779,20 @@ def contestant_versions(cids: list[str], unavailable: dict[str, str]) -> dict[st
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="30 s media, fewer repetitions (~minutes)")
-    ap.add_argument("--suites", default=",".join(DEFAULT_SUITES),
-                    help=f"comma-separated, from {','.join(ALL_SUITES)}")
+    ap.add_argument(
+        "--suites",
+        default=",".join(DEFAULT_SUITES),
+        help=f"comma-separated, from {','.join(ALL_SUITES)}",
+    )
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions (after 1 warm-up)")
     ap.add_argument("--workloads", default="W1,W2,W3,W4,W5")
-    ap.add_argument("--contestants", default=",".join(VIDEO_CONTESTANTS),
-                    help="video contestants to run")
+    ap.add_argument(
+        "--contestants", default=",".join(VIDEO_CONTESTANTS), help="video contestants to run"
+    )
     ap.add_argument("--skip-setup", action="store_true", help="use the venvs as they are")
     ap.add_argument("--timeout", type=float, default=900, help="seconds per job")
     ap.add_argument("--out", default=str(RESULTS / "latest"), help="path prefix for .json/.md")
@@ -703,16 +829,22 @@ def main() -> int:
     if "multifile" in args.suites:
         what.add("multifile")
     log("making media (cached in bench/.cache)")
-    mk = subprocess.run([str(venv_python("pyav")), str(BENCH / "media.py"), "--out", str(CACHE)]
-                        + (["--quick"] if args.quick else []) + ["--what", ",".join(sorted(what)) or "none"],
-                        capture_output=True, text=True)
+    mk = subprocess.run(
+        [str(venv_python("pyav")), str(BENCH / "media.py"), "--out", str(CACHE)]
+        + (["--quick"] if args.quick else [])
+        + ["--what", ",".join(sorted(what)) or "none"],
+        capture_output=True,
+        text=True,
+    )
     if mk.returncode:
         log("media failed:\n" + mk.stderr[-3000:])
         return 2
     media = json.loads(mk.stdout.strip().splitlines()[-1])
 
-    all_cids = sorted(set(args.video_contestants) | set(IMAGE_CONTESTANTS) | set(SERIAL_CONTESTANTS),
-                      key=list(CONTESTANTS).index)
+    all_cids = sorted(
+        set(args.video_contestants) | set(IMAGE_CONTESTANTS) | set(SERIAL_CONTESTANTS),
+        key=list(CONTESTANTS).index,
+    )
     log("asking every contestant for its versions")
     versions = contestant_versions(all_cids, unavailable)
 
@@ -720,8 +852,12 @@ def main() -> int:
         "mode": "quick" if args.quick else "full",
         "date_utc": started.isoformat(timespec="seconds"),
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
-        "machine": machine(), "git": git_state(), "versions": versions,
-        "unavailable": unavailable, "reps": args.reps, "suites": {},
+        "machine": machine(),
+        "git": git_state(),
+        "versions": versions,
+        "unavailable": unavailable,
+        "reps": args.reps,
+        "suites": {},
         "contestant_names": SHORT,
     }
     suites = {
@@ -738,8 +874,10 @@ def main() -> int:
             results["suites"][s] = suites[s]()
         except Exception as e:
             log(f"suite {s} failed: {e}")
-            results["suites"][s] = {"error": f"{type(e).__name__}: {e}",
-                                    "traceback": traceback.format_exc()[-3000:]}
+            results["suites"][s] = {
+                "error": f"{type(e).__name__}: {e}",
+                "traceback": traceback.format_exc()[-3000:],
+            }
         results["suites"][s]["suite_wall_s"] = round(time.time() - t0, 1)
         write(results, args.out)  # keep partial results if a later suite dies
     results["machine"]["loadavg_end"] = os.getloadavg()

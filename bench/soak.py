@@ -102,9 +102,11 @@ def main() -> int:
         if frames >= next_report:
             s = (frames, calls, time.perf_counter() - t0, rss_mb(), fds(), threads())
             samples.append(s)
-            print(f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB "
-                  f"fds={s[4]} threads={s[5]} wrong={wrong} errors={sum(errors.values())}",
-                  flush=True)
+            print(
+                f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB "
+                f"fds={s[4]} threads={s[5]} wrong={wrong} errors={sum(errors.values())}",
+                flush=True,
+            )
             next_report += every
         kind = rng.random()
         calls += 1
@@ -120,20 +122,24 @@ def main() -> int:
                     fi = chosen[0]
                     o = oracles[fi]
                     s0 = rng.randrange(0, len(o["pts_ns"]) - 16)
-                    pairs = [(MediaRef(uri=files[fi], pts_ns=o["pts_ns"][i]), i)
-                             for i in range(s0, s0 + 16)]
+                    pairs = [
+                        (MediaRef(uri=files[fi], pts_ns=o["pts_ns"][i]), i)
+                        for i in range(s0, s0 + 16)
+                    ]
                 refs = [r for r, _ in pairs]
                 wants = [w for _, w in pairs]
                 if kind > 0.97:  # bad references mixed in: they must not harm the others
-                    refs += [MediaRef(uri=files[0], pts_ns=10**15),
-                             MediaRef(uri=str(cache / "does-not-exist.mp4"), pts_ns=0)]
+                    refs += [
+                        MediaRef(uri=files[0], pts_ns=10**15),
+                        MediaRef(uri=str(cache / "does-not-exist.mp4"), pts_ns=0),
+                    ]
                     got = batch_decode(refs, on_error="return")
                     bad_refs += 2
                     caught += sum(isinstance(x, MediaRefError) for x in got[-2:])
                     got = got[:-2]
                 else:
                     got = batch_decode(refs)
-            for g, w in zip(got, wants):
+            for g, w in zip(got, wants, strict=False):
                 if isinstance(g, Exception) or barcode(g) != w:
                     wrong += 1
             frames += len(got)
@@ -146,8 +152,11 @@ def main() -> int:
                 break
     s = (frames, calls, time.perf_counter() - t0, rss_mb(), fds(), threads())
     samples.append(s)
-    print(f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB fds={s[4]} "
-          f"threads={s[5]} wrong={wrong} errors={sum(errors.values())}", flush=True)
+    print(
+        f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB fds={s[4]} "
+        f"threads={s[5]} wrong={wrong} errors={sum(errors.values())}",
+        flush=True,
+    )
 
     base = samples[min(len(samples) - 1, max(1, len(samples) // 5))]  # after warm-up
     last = samples[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import time
 from collections.abc import Callable, Sequence
@@ -37,7 +38,7 @@ def per_file(items: Sequence[Item], decode: Callable[[int, list[Item]], list[Any
     out: list[Any] = [None] * len(items)
     for fi, positions in group_by_file(items).items():
         frames = decode(fi, [items[p] for p in positions])
-        for p, f in zip(positions, frames):
+        for p, f in zip(positions, frames, strict=True):
             out[p] = f
     return out
 
@@ -69,23 +70,42 @@ def msgspec_serialization(cls: type, n: int, reps: int) -> dict[str, Any]:
     data = serial_data(n)
     jenc, menc = msgspec.json.Encoder(), msgspec.msgpack.Encoder()
     jdec, mdec = msgspec.json.Decoder(list[cls]), msgspec.msgpack.Decoder(list[cls])
-    res: dict[str, list[float]] = {k: [] for k in (
-        "construct", "json_encode", "json_decode", "msgpack_encode", "msgpack_decode")}
+    res: dict[str, list[float]] = {
+        k: []
+        for k in ("construct", "json_encode", "json_decode", "msgpack_encode", "msgpack_decode")
+    }
     jb = mb = b""
     for _ in range(reps):
-        dt, refs = timed(lambda: [cls(uri=u, pts_ns=t) for u, t in data])
-        res["construct"].append(dt * 1e9 / n)
-        dt, jb = timed(lambda: jenc.encode(refs))
-        res["json_encode"].append(dt * 1e9 / n)
-        dt, back = timed(lambda: jdec.decode(jb))
-        res["json_decode"].append(dt * 1e9 / n)
+        gc.collect()
+        t0 = time.perf_counter()
+        refs = [cls(uri=u, pts_ns=t) for u, t in data]
+        t1 = time.perf_counter()
+        jb = jenc.encode(refs)
+        t2 = time.perf_counter()
+        back = jdec.decode(jb)
+        t3 = time.perf_counter()
         assert back == refs
-        dt, mb = timed(lambda: menc.encode(refs))
-        res["msgpack_encode"].append(dt * 1e9 / n)
-        dt, back = timed(lambda: mdec.decode(mb))
-        res["msgpack_decode"].append(dt * 1e9 / n)
+        del back
+        gc.collect()
+        t4 = time.perf_counter()
+        mb = menc.encode(refs)
+        t5 = time.perf_counter()
+        back = mdec.decode(mb)
+        t6 = time.perf_counter()
         assert back == refs
         del back, refs
-    return {"ns_per_ref": res, "json_sha": hashlib.sha1(jb).hexdigest()[:12],
-            "json_sample": jb[:120].decode(), "msgpack_sha": hashlib.sha1(mb).hexdigest()[:12],
-            "json_image_ref": jenc.encode(cls(uri="img.png", pts_ns=None)).decode()}
+        for k, d in (
+            ("construct", t1 - t0),
+            ("json_encode", t2 - t1),
+            ("json_decode", t3 - t2),
+            ("msgpack_encode", t5 - t4),
+            ("msgpack_decode", t6 - t5),
+        ):
+            res[k].append(d * 1e9 / n)
+    return {
+        "ns_per_ref": res,
+        "json_sha": hashlib.sha1(jb).hexdigest()[:12],
+        "json_sample": jb[:120].decode(),
+        "msgpack_sha": hashlib.sha1(mb).hexdigest()[:12],
+        "json_image_ref": jenc.encode(cls(uri="img.png", pts_ns=None)).decode(),
+    }

@@ -40,7 +40,7 @@ def signature(frame: Any) -> dict[str, Any]:
     grid = sub[: sh - sh % gh, : sw - sw % gw].reshape(gh, sh // gh, gw, sw // gw).mean(axis=(1, 3))
     return {
         "code": code,
-        "grid": [int(round(v)) for v in grid.ravel()],
+        "grid": [round(float(v)) for v in grid.ravel()],
         "hash": hashlib.blake2b(a.tobytes(), digest_size=8).hexdigest(),
         "shape": list(a.shape),
     }

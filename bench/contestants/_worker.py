@@ -27,7 +27,7 @@ import traceback
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _sig import signature  # noqa: E402
+from _sig import signature
 
 
 def _status_kb(key: str) -> int:
@@ -92,8 +92,13 @@ def run_video(ad: Any, job: dict[str, Any]) -> dict[str, Any]:
             minimal = sum(ad.minimal_frames(files, [tuple(x) for x in c]) for c in job["calls"])
         except Exception as e:
             minimal = f"{type(e).__name__}: {e}"[:300]
-    return {"times": times, "sigs": sigs, "counters": counters, "errors": errors,
-            "minimal": minimal}
+    return {
+        "times": times,
+        "sigs": sigs,
+        "counters": counters,
+        "errors": errors,
+        "minimal": minimal,
+    }
 
 
 def run_images(ad: Any, job: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +132,11 @@ def main() -> None:
         ready: dict[str, Any] = {"ok": True}
     except Exception as e:
         ad = None
-        ready = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+        ready = {
+            "ok": False,
+            "error": f"{type(e).__name__}: {e}",
+            "traceback": traceback.format_exc(),
+        }
     out.write(json.dumps(ready) + "\n")
     for line in sys.stdin:
         job = json.loads(line)
@@ -154,8 +163,11 @@ def main() -> None:
                 raise ValueError(f"unknown op {op!r}")
             reply = {"ok": True, "result": res}
         except Exception as e:
-            reply = {"ok": False, "error": f"{type(e).__name__}: {e}"[:1000],
-                     "traceback": traceback.format_exc()[-3000:]}
+            reply = {
+                "ok": False,
+                "error": f"{type(e).__name__}: {e}"[:1000],
+                "traceback": traceback.format_exc()[-3000:],
+            }
         out.write(json.dumps(reply) + "\n")
 
 

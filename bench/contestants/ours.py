@@ -6,8 +6,15 @@ from typing import Any
 
 from _common import Item, msgspec_serialization, versions
 
-COUNTER_KEYS = ("frames_decoded", "frames_converted", "frames_skipped", "seeks", "index_hits",
-                "index_misses", "containers_opened")
+COUNTER_KEYS = (
+    "frames_decoded",
+    "frames_converted",
+    "frames_skipped",
+    "seeks",
+    "index_hits",
+    "index_misses",
+    "containers_opened",
+)
 
 
 def _as_dict(snap: Any) -> dict[str, Any]:
@@ -16,7 +23,9 @@ def _as_dict(snap: Any) -> dict[str, Any]:
     try:
         import msgspec
 
-        return {k: v for k, v in msgspec.structs.asdict(snap).items() if isinstance(v, (int, float))}
+        return {
+            k: v for k, v in msgspec.structs.asdict(snap).items() if isinstance(v, (int, float))
+        }
     except Exception:
         pass
     try:
@@ -49,11 +58,22 @@ class Adapter:
             self.minimal_frames = self._minimal
 
     def versions(self) -> dict[str, str]:
-        v = versions("mediaref-core", "mediaref-av", "mediaref-pil", "av", "pillow", "numpy",
-                     "msgspec", "pluggy")
+        v = versions(
+            "mediaref-core",
+            "mediaref-av",
+            "mediaref-pil",
+            "av",
+            "pillow",
+            "numpy",
+            "msgspec",
+            "pluggy",
+        )
         try:
-            v["plugins"] = ", ".join(
-                f"{p.name}" for p in self.mr.plugins()) if hasattr(self.mr, "plugins") else ""
+            v["plugins"] = (
+                ", ".join(f"{p.name}" for p in self.mr.plugins())
+                if hasattr(self.mr, "plugins")
+                else ""
+            )
         except Exception as e:
             v["plugins"] = f"error: {e}"
         return v

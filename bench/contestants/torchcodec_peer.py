@@ -27,8 +27,9 @@ class Adapter:
     def _dec(self, path: str) -> Any:
         d = self.decoders.get(path)
         if d is None:
-            d = self.VideoDecoder(path, seek_mode="exact", dimension_order="NHWC",
-                                  num_ffmpeg_threads=self.threads)
+            d = self.VideoDecoder(
+                path, seek_mode="exact", dimension_order="NHWC", num_ffmpeg_threads=self.threads
+            )
             self.decoders[path] = d
         return d
 
