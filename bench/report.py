@@ -133,6 +133,8 @@ def render(res: dict[str, Any]) -> str:
         f"- Repository: commit {g.get('commit')}"
         + (" with uncommitted library changes" if g.get("library_dirty") else "")
     )
+    for pkg, last in (g.get("last_commit_per_package") or {}).items():
+        L.append(f"  - last commit touching `{pkg}/`: {last}")
     L.append(
         f"- Repetitions: {res.get('reps')} timed after 1 warm-up, contestants alternating "
         "(order rotated each repetition), each in its own process and venv"

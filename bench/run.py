@@ -91,7 +91,12 @@ def setup_env(env: str) -> dict[str, Any]:
     """Create/update the venv from its requirements file; reinstall only when it changed."""
     req = BENCH / "requirements" / f"{env}.txt"
     marker = VENVS / env / ".bench-requirements.sha1"
-    digest = hashlib.sha1(req.read_bytes()).hexdigest()
+    h = hashlib.sha1(req.read_bytes())
+    if env == "ours":  # editable installs: reinstall when a package's metadata changes
+        for pkg in ("mediaref_core", "mediaref_pil", "mediaref_av"):
+            pp = REPO / pkg / "pyproject.toml"
+            h.update(pp.read_bytes() if pp.exists() else b"")
+    digest = h.hexdigest()
     py = venv_python(env)
     if py.exists() and marker.exists() and marker.read_text() == digest:
         return {"ok": True, "cached": True}
@@ -658,7 +663,7 @@ def suite_serialization(args: Any, unavailable: dict[str, str]) -> dict[str, Any
 
 
 def suite_import(args: Any, unavailable: dict[str, str]) -> dict[str, Any]:
-    runs = 10 if not args.quick else 5
+    runs = 20 if not args.quick else 5
     code = (
         "import time, sys; t = time.perf_counter(); import {m}; "
         "d = time.perf_counter() - t; "
@@ -751,7 +756,12 @@ def git_state() -> dict[str, Any]:
         return r.stdout.strip()
 
     dirty = g("status", "--porcelain", "--", "mediaref_core", "mediaref_av", "mediaref_pil")
+    last = {
+        p: g("log", "-1", "--format=%h %cI %s", "--", p)
+        for p in ("mediaref_core", "mediaref_pil", "mediaref_av")
+    }
     return {
+        "last_commit_per_package": last,
         "commit": g("rev-parse", "--short", "HEAD"),
         "library_dirty": bool(dirty),
         "dirty_files": dirty.splitlines()[:20],
