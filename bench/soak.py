@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import contextlib
 import datetime as dt
 import json
 import os
@@ -34,6 +35,17 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return 0.0
+
+
+def trimmed_rss_mb() -> float:
+    """RSS after a full GC and glibc's malloc_trim: memory really held, not allocator cache."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    with contextlib.suppress(OSError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_mb()
 
 
 def fds() -> int:
@@ -85,9 +97,24 @@ def main() -> int:
     except Exception as e:  # still soak what is there
         versions = f"mediaref-av not importable: {e}"
 
+    import subprocess
+
+    git = subprocess.run(
+        ["git", "log", "-1", "--format=%h %cI %s", "--", "mediaref_av", "mediaref_core"],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "mediaref_av", "mediaref_core"],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    versions += f"; library at {git}" + (" (with uncommitted changes)" if dirty else "")
     rng = random.Random(a.seed)
     frames = calls = wrong = bad_refs = caught = 0
-    samples: list[tuple[int, int, float, float, int, int]] = []
+    samples: list[tuple[int, int, float, float, float, int, int]] = []
     t0 = time.perf_counter()
     next_report = 0
     errors: dict[str, int] = {}
@@ -100,11 +127,20 @@ def main() -> int:
 
     while frames < a.frames:
         if frames >= next_report:
-            s = (frames, calls, time.perf_counter() - t0, rss_mb(), fds(), threads())
+            s = (
+                frames,
+                calls,
+                time.perf_counter() - t0,
+                rss_mb(),
+                trimmed_rss_mb(),
+                fds(),
+                threads(),
+            )
             samples.append(s)
             print(
                 f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB "
-                f"fds={s[4]} threads={s[5]} wrong={wrong} errors={sum(errors.values())}",
+                f"(trimmed {s[4]:7.1f}) fds={s[5]} threads={s[6]} wrong={wrong} "
+                f"errors={sum(errors.values())}",
                 flush=True,
             )
             next_report += every
@@ -150,17 +186,19 @@ def main() -> int:
             if sum(errors.values()) > 50:
                 print("too many errors, stopping", flush=True)
                 break
-    s = (frames, calls, time.perf_counter() - t0, rss_mb(), fds(), threads())
+    s = (frames, calls, time.perf_counter() - t0, rss_mb(), trimmed_rss_mb(), fds(), threads())
     samples.append(s)
     print(
-        f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB fds={s[4]} "
-        f"threads={s[5]} wrong={wrong} errors={sum(errors.values())}",
+        f"  frames={s[0]:>7} calls={s[1]:>6} t={s[2]:7.1f}s rss={s[3]:7.1f} MB "
+        f"(trimmed {s[4]:7.1f}) fds={s[5]} threads={s[6]} wrong={wrong} "
+        f"errors={sum(errors.values())}",
         flush=True,
     )
 
     base = samples[min(len(samples) - 1, max(1, len(samples) // 5))]  # after warm-up
     last = samples[-1]
     growth = last[3] - base[3]
+    growth_t = last[4] - base[4]
     L = [
         "# Soak run",
         "",
@@ -175,13 +213,18 @@ def main() -> int:
         f"- Unexpected exceptions: {sum(errors.values())}"
         + ("" if not errors else " — " + "; ".join(f"{k} (x{n})" for k, n in errors.items())),
         f"- RSS after warm-up ({base[0]:,} frames): {base[3]:.1f} MB; at the end: {last[3]:.1f} MB "
-        f"(growth {growth:+.1f} MB); file descriptors {base[4]} → {last[4]}; "
-        f"threads {base[5]} → {last[5]}",
+        f"(growth {growth:+.1f} MB)",
+        f"- RSS after gc + malloc_trim (memory really held, not the allocator's free lists): "
+        f"{base[4]:.1f} MB → {last[4]:.1f} MB (growth {growth_t:+.1f} MB)",
+        f"- Open file descriptors {base[5]} → {last[5]}; threads {base[6]} → {last[6]}",
         "",
-        "| frames | calls | seconds | RSS MB | open fds | threads |",
-        "|---|---|---|---|---|---|",
+        "| frames | calls | seconds | RSS MB | RSS MB after malloc_trim | open fds | threads |",
+        "|---|---|---|---|---|---|---|",
     ]
-    L += [f"| {f:,} | {c:,} | {t:.1f} | {r:.1f} | {d} | {th} |" for f, c, t, r, d, th in samples]
+    L += [
+        f"| {f:,} | {c:,} | {t:.1f} | {r:.1f} | {rt:.1f} | {d} | {th} |"
+        for f, c, t, r, rt, d, th in samples
+    ]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text("\n".join(L) + "\n")
     print(f"wrote {a.out}")
