@@ -121,6 +121,13 @@ def render(res: dict[str, Any]) -> str:
         L.append("")
     L.append(f"- Date (UTC): {res.get('date_utc')} → {res.get('finished_utc', 'unfinished')}")
     L.append(f"- Command: `{res.get('command')}`")
+    req = res.get("suites_requested") or list(res.get("suites", {}))
+    done = [s for s in req if s in res.get("suites", {})]
+    missing = [s for s in req if s not in done]
+    L.append(
+        f"- Suites: {', '.join(done) or 'none'}"
+        + (f" — **not run / unfinished: {', '.join(missing)}**" if missing else "")
+    )
     L.append(
         f"- Machine: {m.get('cpu_model')}, {m.get('nproc')} CPUs "
         f"({m.get('nproc_affinity')} usable), {m.get('memory_gib')} GiB, {m.get('platform')}; "

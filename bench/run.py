@@ -71,7 +71,8 @@ SHORT = {
     "pyav_naive": "plain PyAV/Pillow (naive)",
     "bare_msgspec": "bare msgspec.Struct",
 }
-DEFAULT_SUITES = ["video", "multifile", "images", "serialization", "import"]
+# Quick suites first: a run stopped early still has them (results are written after each suite).
+DEFAULT_SUITES = ["serialization", "import", "video", "multifile", "images"]
 ALL_SUITES = [*DEFAULT_SUITES, "soak"]
 GRID_TOL = 4.0  # mean |grey difference| per 40x40 block allowed vs the oracle (0-255)
 
@@ -867,6 +868,7 @@ def main() -> int:
         "versions": versions,
         "unavailable": unavailable,
         "reps": args.reps,
+        "suites_requested": args.suites,
         "suites": {},
         "contestant_names": SHORT,
     }
