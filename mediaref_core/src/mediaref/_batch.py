@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Sequence
+from functools import partial
 from typing import Any, Literal, get_args
 
 from ._errors import (
@@ -15,6 +16,7 @@ from ._errors import (
 from ._plugins import image_backend, open_source, video_backend
 from ._protocols import ImageBackend, ImageFormat, VideoBackend
 from ._ref import MediaRef
+from ._threads import run_parallel
 
 __all__ = ["batch_decode", "decode_one"]
 
@@ -209,17 +211,8 @@ def batch_decode(
         for n, i in enumerate(idx):
             out[i] = img.copy() if n and not isinstance(img, MediaRefError) else img
 
-    tasks = [(run_video, u) for u in videos] + [(run_image, u) for u in images]
-    workers = min(len(tasks), max_workers or os.cpu_count() or 1)
-    if workers <= 1:
-        for fn, uri in tasks:
-            fn(uri)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(workers, thread_name_prefix="mediaref") as pool:
-            for fut in [pool.submit(fn, uri) for fn, uri in tasks]:
-                fut.result()
+    tasks = [partial(run_video, u) for u in videos] + [partial(run_image, u) for u in images]
+    run_parallel(tasks, min(len(tasks), max_workers or os.cpu_count() or 1))
     if not isolate:
         for item in out:
             if isinstance(item, MediaRefError):
