@@ -120,9 +120,9 @@ GROWTH_LIMIT = 4 << 20
 
 @pytest.mark.xfail(
     strict=True,
-    reason="mediaref_av (or PyAV/FFmpeg under it; not isolated): native memory grows "
-    "without bound when videos are decoded from short-lived threads, as batch_decode "
-    "does with a new ThreadPoolExecutor per call. mediaref_av.open(...).frames_played_at "
+    reason="native memory grows when videos are decoded from several threads, most of it "
+    "glibc heap fragmentation once its dynamic mmap threshold rises (docs/reliability.md; "
+    "batch_decode itself now keeps one pool). mediaref_av.open(...).frames_played_at "
     "from a fresh ThreadPoolExecutor(2) per batch of 40 frames over 8 files: RSS 87 -> "
     "135 -> 153 -> 170 -> 181 MB at 0/16k/32k/48k/64k frames (threads=1: 76 -> 120 MB); "
     "the same calls on one persistent pool: 111 -> 118 MB; tracemalloc sees no growth "
