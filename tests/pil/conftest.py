@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from mediaref import _plugins
 from numpy.typing import NDArray
 from PIL import Image
 from pil_media import random_image
+
+from mediaref import _plugins
 
 
 @pytest.fixture

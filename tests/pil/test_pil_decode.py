@@ -7,12 +7,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from mediaref import MediaRef
 from numpy.typing import NDArray
 from PIL import Image, JpegImagePlugin
 from pil_media import encode, random_image, smooth_rgb
 
 import mediaref_pil
+from mediaref import MediaRef
 
 Write = Callable[..., str]
 

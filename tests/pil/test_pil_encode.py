@@ -6,12 +6,12 @@ from typing import Any
 
 import numpy as np
 import pytest
-from mediaref import DataURI, MediaRef
 from numpy.typing import NDArray
 from PIL import Image
 from pil_media import random_image, smooth_rgb
 
 import mediaref_pil
+from mediaref import DataURI, MediaRef
 
 
 def round_trip(uri: DataURI, format: str = "rgb", **options: Any) -> NDArray[Any]:

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from mediaref import DataURI, MediaRef, MediaRefError, UndecodableMediaError, batch_decode
 from numpy.typing import NDArray
 from PIL import Image
 from pil_media import encode, random_image, smooth_rgb
 
 import mediaref_pil
+from mediaref import DataURI, MediaRef, MediaRefError, UndecodableMediaError, batch_decode
 
 Write = Callable[..., str]
 

@@ -7,11 +7,11 @@ from collections.abc import Iterator
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from mediaref import UndecodableMediaError
 from PIL import Image
 from pil_media import encode, smooth_rgb
 
 import mediaref_pil
+from mediaref import UndecodableMediaError
 
 SAMPLES = {
     fmt: encode(Image.fromarray(smooth_rgb(12, 16)), fmt)

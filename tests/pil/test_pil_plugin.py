@@ -4,15 +4,15 @@ import subprocess
 import sys
 from collections.abc import Callable
 
-import mediaref
 import numpy as np
 import pytest
-from mediaref import MediaRef, batch_decode
 from numpy.typing import NDArray
 from PIL import Image
 from pil_media import encode
 
+import mediaref
 import mediaref_pil
+from mediaref import MediaRef, batch_decode
 
 
 def test_plugin_declares_itself_with_its_formats() -> None:

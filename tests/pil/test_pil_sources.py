@@ -5,10 +5,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mediaref import DataURI, MediaRef, SourceNotFoundError, batch_decode
 from numpy.typing import NDArray
 from PIL import Image
 from pil_media import encode, random_image
+
+from mediaref import DataURI, MediaRef, SourceNotFoundError, batch_decode
 
 
 @pytest.fixture
