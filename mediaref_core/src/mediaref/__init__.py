@@ -1,11 +1,14 @@
 """mediaref: references to images and video frames, ``(uri, pts_ns)``, decoded lazily.
 
 Plugins (``mediaref-pil`` for images, ``mediaref-av`` for video) are found through
-the ``mediaref`` entry-point group on first need.
+the ``mediaref`` entry-point group on first need. What only decoding needs is imported
+on first use of its name, so that ``import mediaref`` stays as cheap as msgspec.
 """
 
-from ._batch import batch_decode
-from ._datauri import DataURI
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from ._errors import (
     BackendNotInstalledError,
     InvalidReferenceError,
@@ -15,21 +18,25 @@ from ._errors import (
     TimestampOutOfRangeError,
     UndecodableMediaError,
 )
-from ._plugins import PluginInfo, open_source, plugins
-from ._protocols import (
-    ByteSource,
-    ImageBackend,
-    ImageEncoder,
-    ImageFormat,
-    VideoBackend,
-    VideoDecoder,
-    VideoMetadata,
-)
 from ._ref import MediaRef
-from ._sources import Limits, limits
 from ._time import ns_to_pts, pts_to_ns
 from ._uri import ParsedURI, normalize_uri, parse_uri, uris_equivalent
-from .hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from ._batch import batch_decode
+    from ._datauri import DataURI
+    from ._plugins import PluginInfo, open_source, plugins
+    from ._protocols import (
+        ByteSource,
+        ImageBackend,
+        ImageEncoder,
+        ImageFormat,
+        VideoBackend,
+        VideoDecoder,
+        VideoMetadata,
+    )
+    from ._sources import Limits, limits
+    from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 
@@ -65,3 +72,36 @@ __all__ = [
     "pts_to_ns",
     "uris_equivalent",
 ]
+
+_LAZY = {
+    "batch_decode": "_batch",
+    "DataURI": "_datauri",
+    "PluginInfo": "_plugins",
+    "open_source": "_plugins",
+    "plugins": "_plugins",
+    "ByteSource": "_protocols",
+    "ImageBackend": "_protocols",
+    "ImageEncoder": "_protocols",
+    "ImageFormat": "_protocols",
+    "VideoBackend": "_protocols",
+    "VideoDecoder": "_protocols",
+    "VideoMetadata": "_protocols",
+    "Limits": "_sources",
+    "limits": "_sources",
+    "hookimpl": "hookspecs",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mediaref' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 from ._errors import InvalidReferenceError
-from ._protocols import ImageFormat
 from ._uri import normalize_uri, parse_uri
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
+
+    from ._protocols import ImageFormat
 
 __all__ = ["MediaRef"]
 
