@@ -805,7 +805,7 @@ def main() -> int:
         "--contestants", default=",".join(VIDEO_CONTESTANTS), help="video contestants to run"
     )
     ap.add_argument("--skip-setup", action="store_true", help="use the venvs as they are")
-    ap.add_argument("--timeout", type=float, default=900, help="seconds per job")
+    ap.add_argument("--timeout", type=float, default=180, help="seconds per job")
     ap.add_argument("--out", default=str(RESULTS / "latest"), help="path prefix for .json/.md")
     args = ap.parse_args()
     args.suites = [s for s in args.suites.split(",") if s]
