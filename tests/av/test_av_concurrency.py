@@ -16,9 +16,9 @@ from tests.media import Clip, ClipFactory
 
 def _decode_in_child(uri: str, times: list[int]) -> list[np.ndarray]:
     before = mediaref_av.counters()
-    with mediaref_av.open(uri) as video:
+    with mediaref_av.open(uri, workers=1) as video:  # one decoder: any cache hit is the parent's
         frames = video.frames_played_at(times)
-    # The child opened its own containers instead of reusing the parent's cached ones.
+    # The child opened its own container instead of reusing the parent's cached one.
     after = mediaref_av.counters()
     assert after.containers_opened > before.containers_opened
     assert after.container_hits == before.container_hits
@@ -64,7 +64,7 @@ def test_forked_child_decodes_with_its_own_container(clip_factory: ClipFactory) 
     with mediaref_av.open(clip.uri) as video:  # leaves a cached, threaded container behind
         parent = video.frames_played_at(times)
     ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(2) as pool:
+    with ctx.Pool(2, maxtasksperchild=1) as pool:  # each task in a fresh child
         children = pool.starmap(_decode_in_child, [(clip.uri, times), (clip.uri, times[::-1])])
     _check(clip, times, parent)
     _check(clip, times, children[0])

@@ -165,7 +165,7 @@ class AVVideoDecoder:
 
     def _configure(self, h: _pool.Handle) -> None:
         cc = h.stream.codec_context
-        threads = self._threads or 0
+        threads = h.key[2] or 0  # type: ignore[index]
         if threads == 1:
             cc.thread_count = 1
         else:
@@ -344,24 +344,30 @@ class AVVideoDecoder:
     def _decode_all(
         self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
-        h = self._acquire()
         parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
         if len(parts) == 1:
-            self._decode(h, parts[0], got, fmt)
+            self._decode(self._acquire(), parts[0], got, fmt)
             return
+        # Independent runs decode in parallel, each on a single-threaded codec unless the
+        # caller chose `threads`: the parallelism is then across runs, which measured
+        # faster than FFmpeg's frame threads inside each decoder (2 cores, 640x360 H.264,
+        # 64 random frames per call: +17% without B-frames, +18% with).
+        key = self._pool_key if self._threads else (*self._pool_key[:2], 1)  # type: ignore[misc]
         pool = _executor()
-        futures = [pool.submit(self._decode_elsewhere, p, fmt) for p in parts[1:]]
+        futures = [pool.submit(self._decode_elsewhere, p, fmt, key) for p in parts[1:]]
         try:
-            self._decode(h, parts[0], got, fmt)
+            got.update(self._decode_elsewhere(parts[0], fmt, key))
         finally:
             for fut in futures:
                 got.update(fut.result())
 
-    def _decode_elsewhere(self, frames: set[int], fmt: ImageFormat) -> dict[int, NDArray[np.uint8]]:
-        """Decode `frames` with another container of the same file (in a worker thread)."""
-        h = _pool.checkout(self._pool_key)
+    def _decode_elsewhere(
+        self, frames: set[int], fmt: ImageFormat, key: Hashable
+    ) -> dict[int, NDArray[np.uint8]]:
+        """Decode `frames` with another container of the same file, cached under `key`."""
+        h = _pool.checkout(key)
         if h is None:
-            h = _pool.open_handle(self._pool_key, self._source, self._stream_option)
+            h = _pool.open_handle(key, self._source, self._stream_option)
             self._configure(h)
         got: dict[int, NDArray[np.uint8]] = {}
         try:
