@@ -28,6 +28,7 @@ from ._convert import FORMATS, orientation
 from ._index import Index, build_index, cache_dir, index_cache
 from ._plan import split
 from ._runs import RunDecoder
+from ._trim import note_returned
 
 __all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
 
@@ -342,6 +343,7 @@ class AVVideoDecoder:
             arr = got[f]
             out.append(arr.copy() if f in seen else arr)  # callers may write to their arrays
             seen.add(f)
+        note_returned(len(out), sum(a.nbytes for a in out))
         return out
 
     # -- the work ---------------------------------------------------------------------
