@@ -48,27 +48,7 @@ def test_rotation_matches_what_ffmpeg_shows(clip_factory: ClipFactory) -> None:
         frame = video.frames_played_at([clip.starts_ns[4]])[0]
     assert meta.rotation == 270  # clockwise; the display matrix says 90 counter-clockwise
     assert (meta.width, meta.height) == (72, 128) and frame.shape == (128, 72, 3)
-    raw = subprocess.run(
-        [
-            ffmpeg,
-            "-v",
-            "error",
-            "-i",
-            clip.uri,
-            "-vf",
-            "select=eq(n\\,4)",
-            "-frames:v",
-            "1",
-            "-f",
-            "rawvideo",
-            "-pix_fmt",
-            "rgb24",
-            "-",
-        ],
-        check=True,
-        capture_output=True,
-    ).stdout
-    shown = np.frombuffer(raw, np.uint8).reshape(frame.shape)
+    shown = ffmpeg_frame(ffmpeg, clip.uri, 4, frame.shape)
     assert mean_error(frame, shown) < 3
     assert mean_error(frame, np.rot90(shown, 2)) > 10
 
