@@ -228,6 +228,20 @@ def make(kind: str, directory: Path) -> Clip:
             n=50,
             options={"x264-params": f"keyint=12:min-keyint=12:bframes=3:{X264}"},
         )
+    elif kind == "h264_slices_mp4":  # 4 slices per picture: decoded with slice threads
+        f = encode(
+            p / "slices.mp4",
+            "libx264",
+            n=50,
+            options={"x264-params": f"slices=4:keyint=12:min-keyint=12:bframes=3:{X264}"},
+        )
+    elif kind == "h264_slices_ts":  # the same in Annex B
+        f = encode(
+            p / "slices.ts",
+            "libx264",
+            n=50,
+            options={"x264-params": f"slices=3:open-gop=1:keyint=10:bframes=2:{X264}"},
+        )
     elif kind == "h264_open_gop_mkv":
         f = encode(
             p / "opengop.mkv",
@@ -409,6 +423,8 @@ def make(kind: str, directory: Path) -> Clip:
 
 KINDS = [
     "h264_bframes_mp4",
+    "h264_slices_mp4",
+    "h264_slices_ts",
     "h264_open_gop_mkv",
     "h264_open_gop_mp4",
     "hevc_mkv",

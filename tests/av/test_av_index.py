@@ -163,3 +163,29 @@ def test_video_in_a_data_uri_decodes_through_a_file_object(clip_factory: ClipFac
         frames = video.frames_played_at(times)
     for t, f in zip(times, frames, strict=True):
         np.testing.assert_array_equal(f, clip.frame_on_screen_at(t))
+
+
+@pytest.mark.parametrize(
+    ("kind", "slices"), [("h264_slices_mp4", 4), ("h264_slices_ts", 3), ("h264_bframes_mp4", 1)]
+)
+def test_slices_per_picture_choose_the_codec_threading(
+    clip_factory: ClipFactory, kind: str, slices: int
+) -> None:
+    clip = clip_factory(kind)
+    cpus = len(os.sched_getaffinity(0))
+    with mediaref_av.open(clip.uri) as video:
+        assert video.index.data.slices == slices
+        assert video.frames_played_at([clip.starts_ns[-1]])[0].shape == clip.frames[-1].shape
+        handle = video._handle
+        assert handle is not None
+        cc = handle.stream.codec_context
+        if slices > 1 and cpus > 1:
+            assert (cc.thread_type.name, cc.thread_count) == ("SLICE", min(cpus, slices))
+        elif cpus > 1:
+            assert cc.thread_type.name != "SLICE"
+    with mediaref_av.open(clip.uri, threads=1) as video:
+        video.frames_played_at([clip.starts_ns[-1]])
+        assert video._handle is not None
+        assert video._handle.stream.codec_context.thread_count == 1
+    # The index build's container is the decoding one: one open per file and threading.
+    assert mediaref_av.counters().containers_opened == 2

@@ -7,7 +7,7 @@ pictures a decoder can start from count as keyframes. Decoding still verifies ea
 
 from __future__ import annotations
 
-__all__ = ["h264_key", "hevc_irap", "skip_nonref_safe"]
+__all__ = ["h264_key", "h264_slices", "hevc_irap", "skip_nonref_safe"]
 
 
 def hevc_irap(data: bytes, length_size: int) -> bool | None:
@@ -101,6 +101,12 @@ def h264_key(data: bytes, length_size: int) -> bool | None:
                 return None
             return slice_type % 5 in (2, 4)  # I or SI
     return None
+
+
+def h264_slices(data: bytes, length_size: int) -> int:
+    """How many slices code an H.264 access unit's picture (coded slice NAL units)."""
+    starts = _nal_starts(data, length_size)
+    return sum(1 for i in starts if i < len(data) and data[i] & 0x1F in (1, 5))
 
 
 _NONREF_NEVER_REFERENCED = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})

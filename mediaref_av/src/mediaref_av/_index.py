@@ -15,7 +15,7 @@ import struct
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from mediaref import UndecodableMediaError, pts_to_ns
 
 from . import _counters
-from ._bitstream import h264_key, hevc_irap, skip_nonref_safe
+from ._bitstream import h264_key, h264_slices, hevc_irap, skip_nonref_safe
 
 if TYPE_CHECKING:
     import av.container
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData", "build_index", "index_cache"]
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 _NS_PER_S = 1_000_000_000
 _INT64_MAX = (1 << 63) - 1
 
@@ -66,6 +66,8 @@ class IndexData(msgspec.Struct, kw_only=True):
     """The 3x3 display matrix the decoder attached to frames (16.16 fixed point)."""
     pts_may_be_decode_times: bool = False
     """The container (AVI) may store decode times as pts: check output order when decoding."""
+    slices: int = 1
+    """Slices per picture (H.264, counted in the first keyframe): what slice threads can share."""
 
 
 class Index:
@@ -177,11 +179,15 @@ def _is_image_format(container: av.container.InputContainer) -> bool:
 
 
 def build_index(
-    container: av.container.InputContainer, stream: av.video.stream.VideoStream
+    container: av.container.InputContainer,
+    stream: av.video.stream.VideoStream,
+    configure: Callable[[int], None] = lambda slices: None,
 ) -> IndexData:
-    """Demux the whole stream (no decoding) and describe every packet.
+    """Demux the whole stream (decoding only its first picture) and describe every packet.
 
     Leaves the container at an unknown position; the caller seeks before decoding.
+    `configure` is called with the slices per picture before the codec opens, so that
+    the caller can choose the codec's threading.
 
     Raises:
         UndecodableMediaError: An image file, no frames, or a demuxing error.
@@ -208,6 +214,7 @@ def build_index(
     elif check_h264 and len(extradata) > 6 and extradata[0] == 1:
         length_size = (extradata[4] & 3) + 1
     h264_verdicts: list[bool | None] = []
+    slices = 0  # counted in the first packet
     # Decode up to the first picture: it carries what only frames do (display matrix,
     # real pixel format) and shows which leading packets the decoder drops.
     first = None
@@ -219,6 +226,10 @@ def build_index(
     for pkt in container.demux(stream):
         if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
             continue  # the flush packet PyAV yields at the end
+        if not probed:
+            if check_h264:
+                slices = h264_slices(bytes(pkt), length_size)
+            configure(max(slices, 1))
         if first is None or (probe_order and probed < 48):
             probed += 1
             out = cc.decode(pkt)
@@ -296,6 +307,7 @@ def build_index(
         skip_nonref_safe=skip_nonref_safe(codec, cc.extradata),
         pts_may_be_decode_times=probe_order,
         display_matrix=matrix,
+        slices=max(slices, 1),
     )
 
 
