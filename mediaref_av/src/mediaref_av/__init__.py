@@ -47,8 +47,12 @@ def __dir__() -> list[str]:
 
 
 def clear_caches() -> None:
-    """Close every idle container and forget every cached packet index of this process."""
-    from . import _index, _pool
+    """Close every idle container, forget every packet index and free pooled frame memory.
+
+    Only this process's caches are cleared.
+    """
+    from . import _buffers, _index, _pool
 
     _pool.close_all()
     _index.index_cache.clear()
+    _buffers.clear()

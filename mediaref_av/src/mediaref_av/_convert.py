@@ -15,12 +15,12 @@ from numpy.typing import NDArray
 
 from mediaref import ImageFormat
 
-from . import _counters
+from . import _buffers, _counters
 
 if TYPE_CHECKING:
     import av
 
-__all__ = ["FORMATS", "Converter", "orientation"]
+__all__ = ["CHANNELS", "FORMATS", "Converter", "orientation"]
 
 FORMATS: dict[str, str] = {
     "rgb": "rgb24",
@@ -30,6 +30,7 @@ FORMATS: dict[str, str] = {
     "gray": "gray",
 }
 """Our format names -> FFmpeg pixel formats."""
+CHANNELS: dict[str, int] = {"rgb": 3, "bgr": 3, "rgba": 4, "bgra": 4, "gray": 1}
 
 
 def orientation(matrix: Sequence[int] | None, rotation_ccw: int = 0) -> tuple[int, tuple[str, ...]]:
@@ -79,7 +80,7 @@ def _apply(arr: NDArray[np.uint8], ops: tuple[str, ...]) -> NDArray[np.uint8]:
             arr = arr[:, ::-1]
         elif op == "vflip":
             arr = arr[::-1]
-    return np.ascontiguousarray(arr)
+    return arr
 
 
 class Converter:
@@ -116,5 +117,9 @@ class Converter:
         arr: NDArray[np.uint8] = out.to_ndarray()  # type: ignore[assignment]
         if self._ops:
             arr = _apply(arr, self._ops)
+        # The caller gets pooled memory (no page faults); PyAV's frame is freed at once, so
+        # the next conversion reuses its (warm) buffer.
+        owned = _buffers.take(arr.shape)
+        np.copyto(owned, arr)
         _counters.add(frames_converted=1)
-        return arr
+        return owned

@@ -23,8 +23,8 @@ from mediaref import (
     open_source,
 )
 
-from . import _counters, _pool
-from ._convert import FORMATS, orientation
+from . import _buffers, _counters, _pool
+from ._convert import CHANNELS, FORMATS, orientation
 from ._index import Index, build_index, cache_dir, index_cache
 from ._plan import split
 from ._runs import RunDecoder
@@ -351,6 +351,10 @@ class AVVideoDecoder:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
         if not indices:
             return []
+        md = self._metadata
+        channels = CHANNELS[format]
+        shape = (md.height, md.width, channels) if channels > 1 else (md.height, md.width)
+        _buffers.reserve(shape, len(set(indices)))
         got: dict[int, NDArray[np.uint8]] = {}
         with self._lock:
             if self._closed:
@@ -423,6 +427,7 @@ class AVVideoDecoder:
 
     def _reopen(self, h: _pool.Handle) -> None:
         """Replace `h`'s container by a fresh one (at the first packet)."""
+        h.reader = None
         h.container.close()
         if h.fileobj is not None:
             h.fileobj.close()

@@ -83,9 +83,13 @@ class RunDecoder:
         raise UndecodableMediaError("no usable keyframe found", uri=self.uri)
 
     def _packets(self, h: Handle) -> Iterator[_Packet]:
-        for pkt in h.container.demux(h.stream):
+        """The demuxer's packets from where it stands (it reads on after a seek)."""
+        if h.reader is None:
+            h.reader = h.container.demux(h.stream)
+        for pkt in h.reader:
             if not _is_flush(pkt):
                 yield pkt
+        h.reader = None  # ended (EOF): the next read needs a new one
 
     def _seek(self, h: Handle, dpos: int) -> tuple[_Packet, Iterator[_Packet]]:
         """Position the demuxer so that its next packet is `dpos`, with a flushed decoder."""

@@ -1,0 +1,74 @@
+"""Returned frames live in pooled memory: reused once dropped, never while any view lives."""
+
+from __future__ import annotations
+
+import gc
+
+import numpy as np
+import pytest
+
+import mediaref_av
+from mediaref_av import _buffers
+from tests.media import Clip, ClipFactory
+
+
+@pytest.fixture
+def clip(clip_factory: ClipFactory) -> Clip:
+    mediaref_av.clear_caches()
+    return clip_factory("h264_bframes_mp4")
+
+
+def _address(a: np.ndarray) -> int:
+    return int(a.__array_interface__["data"][0])
+
+
+def _decode(clip: Clip, times: list[int], fmt: str = "rgb") -> list[np.ndarray]:
+    with mediaref_av.open(clip.uri) as video:
+        return video.frames_played_at(times, format=fmt)  # type: ignore[arg-type]
+
+
+def test_memory_of_dropped_frames_is_reused_by_the_next_request(clip: Clip) -> None:
+    times = clip.starts_ns[:8]
+    first = _decode(clip, times)
+    addresses = {_address(a) for a in first}
+    del first
+    gc.collect()
+    second = _decode(clip, clip.starts_ns[20:28])
+    assert {_address(a) for a in second} == addresses
+    for t, a in zip(clip.starts_ns[20:28], second, strict=True):
+        np.testing.assert_array_equal(a, clip.frame_on_screen_at(t))
+
+
+def test_a_frame_kept_by_the_caller_or_by_a_view_of_it_is_never_overwritten(clip: Clip) -> None:
+    kept = _decode(clip, clip.starts_ns[:3])
+    view = kept[1][::2, 1:]  # the caller keeps only a view of the second frame
+    kept_addresses = {_address(kept[0]), _address(kept[2])}
+    del kept[1]
+    gc.collect()
+    for start in range(0, len(clip.starts_ns) - 4, 4):
+        for a in _decode(clip, clip.starts_ns[start : start + 4]):
+            assert _address(a) not in kept_addresses
+    np.testing.assert_array_equal(kept[0], clip.frames[0])
+    np.testing.assert_array_equal(kept[1], clip.frames[2])
+    np.testing.assert_array_equal(view, clip.frames[1][::2, 1:])
+
+
+def test_the_pool_keeps_no_more_blocks_than_the_largest_recent_request(clip: Clip) -> None:
+    frames = _decode(clip, clip.starts_ns[:6])
+    frames += _decode(clip, clip.starts_ns[6:8])
+    del frames
+    gc.collect()
+    (free,) = _buffers._sizes.values()
+    assert len(free.blocks) == 6 and free.nbytes == clip.frames[0].nbytes
+    mediaref_av.clear_caches()
+    assert not _buffers._sizes
+
+
+def test_each_format_gets_arrays_of_its_own_shape(clip: Clip) -> None:
+    t = clip.starts_ns[5]
+    rgb, gray, bgra = (_decode(clip, [t], fmt)[0] for fmt in ("rgb", "gray", "bgra"))
+    h, w = rgb.shape[:2]
+    assert (gray.shape, bgra.shape) == ((h, w), (h, w, 4))
+    np.testing.assert_array_equal(bgra[..., 2::-1], rgb)
+    for a in (rgb, gray, bgra):
+        assert a.dtype == np.uint8 and a.flags.c_contiguous and a.flags.writeable
