@@ -83,6 +83,11 @@ def reserve(shape: tuple[int, ...], count: int) -> None:
         _sizes.move_to_end(n)
     free.recent.append(count)
     free.limit = min(max(free.recent), _CAP // n)
+    while len(free.blocks) > free.limit:  # fewer are worth keeping now: free the rest
+        try:
+            free.blocks.popleft()
+        except IndexError:
+            break
 
 
 def take(shape: tuple[int, ...]) -> NDArray[np.uint8]:
