@@ -6,7 +6,6 @@ import os
 import threading
 import traceback
 from collections.abc import Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +27,7 @@ from ._convert import CHANNELS, FORMATS, orientation
 from ._index import Index, build_index, cache_dir, index_cache
 from ._plan import split
 from ._runs import RunDecoder
+from ._threads import codec_threading, cpus, executor
 from ._trim import note_returned
 
 __all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
@@ -37,52 +37,8 @@ _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
 
-def _cpus() -> int:
-    try:
-        return len(os.sched_getaffinity(0)) or 1
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 _PoolKey = tuple[Hashable, int | None, str, int]
 """(file identity, stream option, FFmpeg thread type, codec threads: 0 = FFmpeg's choice)."""
-
-
-def _threading(threads: int | None, slices: int) -> tuple[str, int]:
-    """The codec threading for a stream: FFmpeg thread type and thread count.
-
-    Pictures coded as several slices decode fastest with one thread per slice: on 2
-    cores (640x360 H.264, 2 slices) slice threads decoded 1.5x faster than one thread
-    both sequentially and in 10-frame runs from a keyframe, where frame threads gained
-    at most 1.15x (they pay a pipeline fill and drain on every seek).
-    """
-    if threads == 1:
-        return "NONE", 1
-    if slices >= 2:
-        return "SLICE", min(threads or _cpus(), slices)
-    return "AUTO", threads or 0
-
-
-_executor_lock = threading.Lock()
-_executor_state: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _executor() -> ThreadPoolExecutor:
-    """The process's worker threads (a forked child makes its own: threads do not fork)."""
-    global _executor_state
-    with _executor_lock:
-        if _executor_state is None or _executor_state[0] != os.getpid():
-            pool = ThreadPoolExecutor(_cpus(), thread_name_prefix="mediaref_av")
-            _executor_state = (os.getpid(), pool)
-        return _executor_state[1]
-
-
-def _after_fork_in_child() -> None:
-    global _executor_lock
-    _executor_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _forget_frames(error: BaseException) -> None:
@@ -150,7 +106,7 @@ class AVVideoDecoder:
         self.uri = source.uri
         self._stream_option = stream
         self._threads = threads
-        self._workers = workers if workers is not None else min(_cpus(), 4)
+        self._workers = workers if workers is not None else min(cpus(), 4)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._index_key: Hashable = (source.identity, stream)
@@ -187,7 +143,7 @@ class AVVideoDecoder:
         return h
 
     def _key(self, slices: int) -> _PoolKey:
-        return (self._source.identity, self._stream_option, *_threading(self._threads, slices))
+        return (self._source.identity, self._stream_option, *codec_threading(self._threads, slices))
 
     @staticmethod
     def _configure(h: _pool.Handle) -> None:
@@ -390,7 +346,7 @@ class AVVideoDecoder:
         # faster than FFmpeg's frame threads inside each decoder (2 cores, 640x360 H.264,
         # 64 random frames per call: +17% without B-frames, +18% with).
         key = self._pool_key if self._threads else (*self._pool_key[:2], "NONE", 1)
-        pool = _executor()
+        pool = executor()
         futures = [pool.submit(self._decode_elsewhere, p, fmt, key) for p in parts[1:]]
         try:
             got.update(self._decode_elsewhere(parts[0], fmt, key))
