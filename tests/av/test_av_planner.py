@@ -122,6 +122,21 @@ def test_parallel_workers_split_the_runs_without_decoding_more(bframes: Clip) ->
     check(bframes, times, two)
 
 
+@pytest.mark.parametrize("last", [24, 26, 30, 34, 40, 46])
+def test_the_parallel_split_balances_the_packets_of_its_parts(bframes: Clip, last: int) -> None:
+    # Whole GOPs of 12 then a part of the next: the best cut puts the middle GOP with the
+    # smaller side (a cut after the first block that holds half the packets did not).
+    with mediaref_av.open(bframes.uri) as video:
+        idx = video.index
+        frames = video.frame_indices(bframes.starts_ns[0:last])
+    blocks = [run.packets for run in _plan.groups(idx, frames)]
+    parts = _plan.split(idx, frames, 2, 1)
+    sizes = [_plan.minimal_frame_count(idx, p) for p in parts]
+    assert sum(sizes) == sum(blocks)
+    best = min(max(sum(blocks[:k]), sum(blocks[k:])) for k in range(1, len(blocks)))
+    assert max(sizes) == best, (blocks, sizes)
+
+
 def test_gops_far_apart_take_one_seek_each_and_nothing_in_between(bframes: Clip) -> None:
     s = bframes.starts_ns
     times = [s[1], s[40]]

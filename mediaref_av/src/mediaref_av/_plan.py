@@ -89,8 +89,8 @@ def split(index: Index, frames: Iterable[int], parts: int, min_packets: int) -> 
     """Partition `frames` into at most `parts` sets that decode independently, in parallel.
 
     Cuts fall only between runs that do not overlap, so no packet is decoded twice; each
-    part gets about the same number of packets. Fewer than `min_packets` packets in all
-    stay in one part.
+    part gets about the same number of packets (a run goes to the part that holds its
+    middle packet). Fewer than `min_packets` packets in all stay in one part.
     """
     blocks = _merge(groups(index, frames), touching=False)
     total = sum(b.packets for b in blocks)
@@ -100,7 +100,7 @@ def split(index: Index, frames: Iterable[int], parts: int, min_packets: int) -> 
     out: list[set[int]] = [set()]
     done = 0
     for b in blocks:
-        if out[-1] and len(out) < parts and done >= total * len(out) / parts:
+        if out[-1] and len(out) < parts and done + b.packets / 2 > total * len(out) / parts:
             out.append(set())
         out[-1].update(b.frames)
         done += b.packets
