@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import threading
 
 import numpy as np
 import pytest
@@ -75,3 +76,28 @@ def test_each_format_gets_arrays_of_its_own_shape(clip: Clip) -> None:
     np.testing.assert_array_equal(bgra[..., 2::-1], rgb)
     for a in (rgb, gray, bgra):
         assert a.dtype == np.uint8 and a.flags.c_contiguous and a.flags.writeable
+
+
+def test_threads_sharing_the_pool_across_sizes_get_their_own_frames(
+    clip: Clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_buffers, "_SIZES", 2)  # three formats: sizes evict each other
+    times = clip.starts_ns[::3]
+    expected = {fmt: _decode(clip, times, fmt) for fmt in ("rgb", "gray", "bgra")}
+    errors: list[BaseException] = []
+
+    def work(fmt: str) -> None:
+        try:
+            for _ in range(15):
+                for a, b in zip(_decode(clip, times, fmt), expected[fmt], strict=True):
+                    np.testing.assert_array_equal(a, b)
+        except BaseException as e:  # reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(f,)) for f in ("rgb", "gray", "bgra") * 2]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    np.testing.assert_array_equal(expected["rgb"][0], clip.frame_on_screen_at(times[0]))

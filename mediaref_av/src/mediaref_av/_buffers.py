@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import os
+import threading
 from collections import OrderedDict, deque
 
 import numpy as np
@@ -48,6 +49,7 @@ class _Free:
                 return
 
 
+_lock = threading.Lock()
 _sizes: OrderedDict[int, _Free] = OrderedDict()
 """By block size in bytes, the most recently requested size last."""
 
@@ -74,15 +76,16 @@ def reserve(shape: tuple[int, ...], count: int) -> None:
     n = math.prod(shape)
     if n == 0 or n > _CAP:
         return
-    free = _sizes.get(n)
-    if free is None:
-        free = _sizes[n] = _Free(n)
-        while len(_sizes) > _SIZES:
-            _sizes.popitem(last=False)
-    else:
-        _sizes.move_to_end(n)
-    free.recent.append(count)
-    free.limit = min(max(free.recent), _CAP // n)
+    with _lock:  # never taken by `_Lender.__del__`, which may run inside it (GC)
+        free = _sizes.get(n)
+        if free is None:
+            free = _sizes[n] = _Free(n)
+            while len(_sizes) > _SIZES:
+                _sizes.popitem(last=False)
+        else:
+            _sizes.move_to_end(n)
+        free.recent.append(count)
+        free.limit = min(max(free.recent), _CAP // n)
     while len(free.blocks) > free.limit:  # fewer are worth keeping now: free the rest
         try:
             free.blocks.popleft()
@@ -107,4 +110,13 @@ def take(shape: tuple[int, ...]) -> NDArray[np.uint8]:
 
 def clear() -> None:
     """Free every pooled block."""
-    _sizes.clear()
+    with _lock:
+        _sizes.clear()
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
