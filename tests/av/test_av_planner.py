@@ -8,6 +8,8 @@ import av
 import msgspec
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import mediaref_av
 from mediaref import open_source
@@ -293,3 +295,47 @@ def test_a_call_that_starts_where_the_last_one_stopped_does_not_seek(
     check(clip, s[8:11], decode(clip, s[8:11], workers=1))
     check(clip, s[16:18], decode(clip, s[16:18], workers=1))
     assert work().seeks == 2  # the first call and the jump over frames 11-15
+
+
+@st.composite
+def _streams(draw: st.DrawFn) -> tuple[_index.Index, list[int]]:
+    """A stream of closed GOPs without B-frames, and some of its frames."""
+    gops = draw(st.lists(st.integers(1, 30), min_size=1, max_size=12))
+    key = [k == 0 for g in gops for k in range(g)]
+    n = len(key)
+    data = _index.IndexData(
+        stream_index=0,
+        time_base=(1, 20),
+        codec="h264",
+        width=64,
+        height=64,
+        pixel_format="yuv420p",
+        rotation=0,
+        pts=list(range(n)),
+        dts=list(range(n)),
+        key=key,
+        duration=[1] * n,
+        discard=[False] * n,
+        default_duration=(1, 20),
+    )
+    frames = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=40))
+    return _index.Index(data), frames
+
+
+@settings(max_examples=300, deadline=None)
+@given(_streams())
+def test_the_parallel_split_never_decodes_more_and_is_balanced(
+    stream: tuple[_index.Index, list[int]],
+) -> None:
+    idx, frames = stream
+    parts = _plan.split(idx, frames, 2, 1)
+    assert set().union(*parts) == set(frames)
+    assert sum(len(p) for p in parts) == len(set(frames))  # disjoint
+    sizes = [_plan.minimal_frame_count(idx, p) for p in parts]
+    assert sum(sizes) == _plan.minimal_frame_count(idx, frames)  # no packet twice
+    blocks = [run.packets for run in _plan.groups(idx, frames)]
+    best = min(
+        (max(sum(blocks[:k]), sum(blocks[k:])) for k in range(1, len(blocks))),
+        default=sum(blocks),
+    )
+    assert max(sizes) == best
