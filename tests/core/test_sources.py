@@ -28,6 +28,17 @@ def test_path_and_percent_encoded_file_uri_read_the_same_bytes(tmp_path: Path) -
     assert src.identity == (str(f), st.st_size, st.st_mtime_ns)
 
 
+def test_file_uri_escapes_of_non_utf8_bytes_name_those_bytes(tmp_path: Path) -> None:
+    # POSIX file names are bytes; RFC 8089 escapes them byte by byte.
+    name = os.fsencode(tmp_path) + b"/caf\xe9-\x80.bin"
+    with open(name, "wb") as f:
+        f.write(b"latin-1 name")
+    uri = "file://" + os.fsdecode(os.fsencode(tmp_path)) + "/caf%E9-%80.bin"
+    assert open_source(uri).read_all() == b"latin-1 name"
+    with pytest.raises(SourceNotFoundError, match="no such file"):
+        open_source(uri.replace("%80", "%81")).read_all()
+
+
 def test_missing_file(tmp_path: Path) -> None:
     missing = str(tmp_path / "nope.png")
     with pytest.raises(SourceNotFoundError, match="no such file") as info:

@@ -84,7 +84,9 @@ def _file_uri_path(uri: str) -> str:
     rest = rest.split("?", 1)[0].split("#", 1)[0]
     from urllib.parse import unquote
 
-    path = unquote(rest, errors="strict")
+    # Escapes of bytes that are not UTF-8 name such bytes in POSIX file names: keep them
+    # as surrogate escapes, which os functions turn back into those bytes.
+    path = unquote(rest, errors="surrogateescape")
     if _DRIVE.match(path[1:3] + "/") and path.startswith("/"):
         path = path[1:]
     if not path:
