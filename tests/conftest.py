@@ -9,10 +9,18 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from hypothesis import settings
 
 from tests.httpserver import LoopbackServer, serve
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# CI runs the property tests on a fixed sequence of examples, so that a landing never
+# depends on luck; developers' runs explore new ones (and keep failures in .hypothesis/).
+# HYPOTHESIS_PROFILE=thorough tries 20 times more examples.
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if CI else "default"))
 
 
 def need(module: str) -> ModuleType:

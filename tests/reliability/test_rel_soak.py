@@ -122,8 +122,9 @@ by this much over 16,000 frames: a guard against gross leaks (a container per op
 a frame per batch). It runs in a fresh process, away from the heap state of other tests
 (in the same process as the whole suite, samples scattered more and the test failed
 at random). Samples scatter by a few MB (thread stacks, arenas); measured growth was
-+1.5 to +2.8 MB (a residual ~0.1 MB per 1,000 frames, not isolated). Smaller leaks are below this noise: the PyAV demux leak
-(test_a_handle_reads_every_run_with_one_demux_generator) grew 0.1-0.3 MB/1,000 frames."""
++1.5 to +2.8 MB (a residual ~0.1 MB per 1,000 frames, not isolated). Smaller leaks are
+below this noise: the PyAV demux leak (test_a_handle_reads_every_run_with_one_demux_generator)
+grew 0.1-0.3 MB/1,000 frames."""
 
 
 def test_decoding_from_short_lived_threads_keeps_memory_flat(
