@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 import mediaref_av
 from mediaref import open_source
-from mediaref_av import _bitstream, _index, _plan
+from mediaref_av import _bitstream, _index, _plan, _runs
 from tests.media import Clip, ClipFactory
 
 
@@ -268,6 +268,32 @@ def test_consecutive_calls_reuse_the_container_and_the_index(bframes: Clip) -> N
     c = work()
     assert (c.containers_opened, c.index_builds) == (1, 1)
     assert c.index_hits == 9 and c.container_hits == 9
+
+
+@pytest.mark.parametrize(("kind", "extra_seeks"), [("h264_bframes_mp4", 0), ("h264_mpegts", 1)])
+def test_seeks_land_on_the_keyframe_and_read_nothing_before_it(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch, kind: str, extra_seeks: int
+) -> None:
+    # MP4 seeks by pts: a keyframe's earlier dts (B-frames) landed a whole GOP early.
+    # MPEG-TS seeks by dts: its pts went past the keyframe once, then dts comes first.
+    clip = clip_factory(kind)
+    mediaref_av.clear_caches()
+    read = [0]
+    is_flush = _runs._is_flush
+
+    def counting(pkt: object) -> bool:
+        read[0] += 1
+        return is_flush(pkt)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_runs, "_is_flush", counting)
+    with mediaref_av.open(clip.uri, workers=1) as video:
+        times = clip.starts_ns[::3][::-1]  # backwards: every call seeks
+        for t in times:
+            check(clip, [t], video.frames_played_at([t]))
+    c = work()
+    assert c.seeks == len(times) + extra_seeks
+    overshoot = 1 if extra_seeks else 0  # the packet after the keyframe, read once
+    assert read[0] == c.frames_decoded + c.frames_skipped + overshoot
 
 
 def test_a_handle_reads_every_run_with_one_demux_generator(bframes: Clip) -> None:

@@ -98,9 +98,7 @@ class RunDecoder:
         idx = self.index
         targets: list[int] = []
         for d in (dpos, 0):
-            t = idx.seek_ts(d)
-            if t is not None and t not in targets:
-                targets.append(t)
+            targets += [t for t in idx.seek_targets(d) if t not in targets]
         for target in targets:
             try:
                 h.container.seek(target, stream=h.stream, backward=True, any_frame=False)
@@ -112,6 +110,8 @@ class RunDecoder:
             first = self._advance(it, dpos)
             if first is not None:
                 return first, it
+            if target == idx.data.pts[dpos] != idx.data.dts[dpos]:
+                idx.pts_seek_overshoots = True
         # Last resort: a fresh container starts at the first packet.
         self.reopen(h)
         _counters.add(seeks=1)
