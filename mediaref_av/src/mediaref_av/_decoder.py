@@ -198,7 +198,6 @@ class AVVideoDecoder:
         # A fresh container: demuxing starts at the first packet. Its key (codec
         # threading) is known once the first packet shows how many slices pictures have.
         h = self._handle = _pool.open_handle(None, self._source, self._stream_option)
-        h.fresh = False
 
         def configure(slices: int) -> None:
             h.key = self._key(slices)
@@ -345,7 +344,7 @@ class AVVideoDecoder:
         # caller chose `threads`: the parallelism is then across runs, which measured
         # faster than FFmpeg's frame threads inside each decoder (2 cores, 640x360 H.264,
         # 64 random frames per call: +17% without B-frames, +18% with).
-        key = self._pool_key if self._threads else (*self._pool_key[:2], "NONE", 1)
+        key = self._pool_key if self._threads else (*self._pool_key[:2], *codec_threading(1, 1))
         pool = executor()
         futures = [pool.submit(self._decode_elsewhere, p, fmt, key) for p in parts[1:]]
         try:

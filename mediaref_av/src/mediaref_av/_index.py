@@ -67,7 +67,7 @@ class IndexData(msgspec.Struct, kw_only=True):
     pts_may_be_decode_times: bool = False
     """The container (AVI) may store decode times as pts: check output order when decoding."""
     slices: int = 1
-    """Slices per picture (H.264, counted in the first keyframe): what slice threads can share."""
+    """Slices per picture (H.264, counted in the first packet): what slice threads can share."""
 
 
 class Index:

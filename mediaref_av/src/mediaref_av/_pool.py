@@ -64,8 +64,6 @@ class Handle:
         self.reader: Any = None
         """PyAV's demux generator, kept across seeks: each one dropped before its end
         leaked native memory (~0.2-2 KB; PyAV 18.1)."""
-        self.fresh = True
-        """Nothing was read yet: the demuxer is at the first packet."""
 
     def close(self) -> None:
         """Close the container and the file object; safe to call twice."""

@@ -154,7 +154,7 @@ class RunDecoder:
                 pkt = None
         if pkt is None or it is None:
             pkt, it = self._seek(h, run.start)
-        h.demux, h.next_dpos, h.fresh = it, None, False
+        h.demux, h.next_dpos = it, None
         needed = {int(idx.frame_dpos[f]): f for f in run.frames}
         verify = run.start not in idx.good_keys
         start_pts = idx.data.pts[run.start]

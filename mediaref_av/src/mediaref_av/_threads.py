@@ -37,7 +37,12 @@ _executor_state: tuple[int, ThreadPoolExecutor] | None = None
 
 
 def executor() -> ThreadPoolExecutor:
-    """The process's worker threads (a forked child makes its own: threads do not fork)."""
+    """The process's worker threads (a forked child makes its own: threads do not fork).
+
+    Not the core's pool that runs `batch_decode`: a decoder running on one of those
+    threads waits for its parallel runs, which on the same saturated pool would wait
+    forever.
+    """
     global _executor_state
     with _executor_lock:
         if _executor_state is None or _executor_state[0] != os.getpid():
