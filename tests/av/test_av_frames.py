@@ -35,6 +35,18 @@ def test_single_calls_in_random_order_match_sequential_decode(clip: Clip) -> Non
         np.testing.assert_array_equal(actual, clip.frame_on_screen_at(t), err_msg=f"pts_ns={t}")
 
 
+def test_stepping_forward_one_call_per_frame_matches_sequential_decode(clip: Clip) -> None:
+    # Calls that step forward go on from the decoder the previous call left live: every
+    # frame in turn (at its start, then mid-frame), every third, then a step back.
+    s = clip.starts_ns
+    n = len(s)
+    mid = [(a + b) // 2 for a, b in zip(s, [*s[1:], clip.end_ns], strict=True)]
+    times = [*s[:60], *mid[:60], *s[::3], s[n // 2], s[n // 2 - 1], s[-1], s[0]]
+    for t in times:
+        actual = MediaRef(clip.uri, t).to_ndarray()
+        np.testing.assert_array_equal(actual, clip.frame_on_screen_at(t), err_msg=f"pts_ns={t}")
+
+
 def test_random_subsets_with_repeats_match_sequential_decode(clip: Clip) -> None:
     rnd = random.Random(3)
     times = clip.probe_times()

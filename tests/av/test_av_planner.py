@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import mediaref_av
-from mediaref import open_source
-from mediaref_av import _bitstream, _index, _plan, _runs
+from mediaref import MediaRef, open_source
+from mediaref_av import _bitstream, _index, _plan, _pool, _runs
 from tests.media import Clip, ClipFactory
 
 
@@ -22,9 +22,16 @@ def bframes(clip_factory: ClipFactory) -> Clip:
     return clip_factory("h264_bframes_mp4")
 
 
+def alone() -> None:
+    """Measure the next request alone: zero counters, and no decoder left live by earlier
+    calls to go on from (a request that steps forward may do less work than its plan)."""
+    _pool.close_all()
+    mediaref_av.reset_counters()
+
+
 @pytest.fixture(autouse=True)
 def fresh_counters() -> None:
-    mediaref_av.reset_counters()
+    alone()
 
 
 def work() -> mediaref_av.Counters:
@@ -52,7 +59,7 @@ def test_consecutive_frames_decode_exactly_the_minimal_plan(
     for first in (0, 5, 13, len(starts) - 20):
         times = starts[first : first + 16]
         minimal = mediaref_av.minimal_frames(clip.uri, times)
-        mediaref_av.reset_counters()
+        alone()
         check(clip, times, decode(clip, times))
         c = work()
         assert c.frames_decoded + c.frames_skipped == minimal
@@ -70,7 +77,7 @@ def test_random_timestamps_decode_exactly_the_minimal_plan(
     for _ in range(5):
         times = sorted(rnd.sample(range(clip.begin_ns, clip.end_ns), 8), key=lambda _: rnd.random())
         minimal = mediaref_av.minimal_frames(clip.uri, times)
-        mediaref_av.reset_counters()
+        alone()
         check(clip, times, decode(clip, times))
         c = work()
         assert c.frames_decoded + c.frames_skipped == minimal
@@ -111,13 +118,13 @@ def test_adjacent_gops_are_decoded_in_one_run_without_a_second_seek(bframes: Cli
 def test_parallel_workers_split_the_runs_without_decoding_more(bframes: Clip) -> None:
     times = bframes.starts_ns[3:45]
     one = decode(bframes, times, workers=1)
-    alone = work()
-    mediaref_av.reset_counters()
+    single = work()
+    alone()
     two = decode(bframes, times, workers=2)
     shared = work()
     assert shared.seeks == 2  # the two halves run in parallel, each from its keyframe
     assert shared.frames_decoded + shared.frames_skipped == (
-        alone.frames_decoded + alone.frames_skipped
+        single.frames_decoded + single.frames_skipped
     )
     for a, b in zip(one, two, strict=True):
         np.testing.assert_array_equal(a, b)
@@ -145,7 +152,7 @@ def test_gops_far_apart_take_one_seek_each_and_nothing_in_between(bframes: Clip)
     with mediaref_av.open(bframes.uri) as video:
         runs = _plan.plan(video.index, video.frame_indices(times))
     assert len(runs) == 2
-    mediaref_av.reset_counters()
+    alone()
     check(bframes, times, decode(bframes, times))
     c = work()
     assert c.seeks == 2
@@ -321,6 +328,70 @@ def test_a_call_that_starts_where_the_last_one_stopped_does_not_seek(
     check(clip, s[8:11], decode(clip, s[8:11], workers=1))
     check(clip, s[16:18], decode(clip, s[16:18], workers=1))
     assert work().seeks == 2  # the first call and the jump over frames 11-15
+
+
+@pytest.mark.parametrize(
+    "kind", ["h264_bframes_mp4", "h264_open_gop_mkv", "hevc_mkv", "h264_slices_mp4", "vfr_mkv"]
+)
+def test_stepping_forward_one_frame_per_call_decodes_each_packet_once(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    # A dataset read in order asks for one frame per call. After the first steps, each
+    # call goes on from the live decoder: no seek back to the keyframe, no packet twice
+    # (without this, every call decoded from its keyframe: quadratic in the GOP length).
+    clip = clip_factory(kind)
+    s = clip.starts_ns
+    with mediaref_av.open(clip.uri) as video:
+        packets = video.index.num_packets
+    for t in s[:3]:
+        check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+    mediaref_av.reset_counters()
+    for t in s[3:]:
+        check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+    c = work()
+    assert c.seeks == 0
+    assert c.frames_decoded + c.frames_skipped <= packets - 3  # the rest, once at most
+    assert c.frames_converted == len(s) - 3
+
+
+def test_stepping_without_reordering_never_decodes_ahead(clip_factory: ClipFactory) -> None:
+    # No B-frames and no frame threads: every frame comes out with its packet, so the
+    # decoder stays live from the first call and each call decodes exactly its packet.
+    clip = clip_factory("vfr_mkv")
+    s = clip.starts_ns
+    with mediaref_av.open(clip.uri, threads=1) as video:
+        for f, t in enumerate(s):
+            check(clip, [t], video.frames_played_at([t]))
+            assert work().frames_decoded == f + 1
+    assert work().seeks == 1
+
+
+def test_random_single_calls_decode_exactly_their_plans(bframes: Clip) -> None:
+    # Going on from a live decoder is never more work than the plan; reading past a run
+    # to keep the decoder live is only done after two steps forward in a row.
+    rnd = random.Random(5)
+    times = [rnd.choice(bframes.starts_ns) for _ in range(30)]
+    minimal = [mediaref_av.minimal_frames(bframes.uri, [t]) for t in times]
+    alone()
+    for t in times:
+        check(bframes, [t], [MediaRef(bframes.uri, t).to_ndarray()])
+    c = work()
+    assert c.frames_decoded + c.frames_skipped <= sum(minimal)
+
+
+def test_a_frame_the_live_decoder_no_longer_holds_is_decoded_again(bframes: Clip) -> None:
+    # The safety net: if going on from a live decoder misses a frame (here by faking
+    # that frame 10 was never shown), the request is planned again from its keyframe.
+    s = bframes.starts_ns
+    with mediaref_av.open(bframes.uri, workers=1) as video:
+        for t in s[10:16]:
+            check(bframes, [t], video.frames_played_at([t]))
+        h = video._handle
+        assert h is not None and h.live
+        h.delivered_pts = h.shown_pts = -1
+        alone_seeks = work().seeks
+        check(bframes, [s[12]], video.frames_played_at([s[12]]))
+    assert work().seeks == alone_seeks + 1
 
 
 @st.composite

@@ -58,9 +58,26 @@ class Handle:
         self.pid = os.getpid()
         _alive.add(self)
         self.converter: Converter | None = None
-        self.next_dpos: int | None = None
-        """Decode position of the next packet the demuxer returns, with a flushed decoder."""
         self.demux: Any = None
+        """Packets from where the demuxer stands (`next_dpos`), if that is known."""
+        self.next_dpos: int | None = None
+        """Decode position of the next packet `demux` returns."""
+        self.live = False
+        """The decoder was not flushed after its last packet: it holds the pictures decoded
+        from `base` on, and may still output some of them."""
+        self.base: int | None = None
+        """Where the decoding that ended at `next_dpos` started (a keyframe)."""
+        self.shown_pts = 0
+        """The pts of the last picture the decoder output."""
+        self.delivered_pts = 0
+        """The latest pts the last run delivered."""
+        self.steps = 0
+        """How many runs in a row went forward from where the one before stopped."""
+        self.leftover: dict[int, Any] = {}
+        """Frames (VideoFrame by decode position) drained at the end of the stream while
+        stepping forward, for the next steps."""
+        self.skipped_pts = 0
+        """The latest pts of a picture the decoder may have skipped (``skip_frame``)."""
         self.reader: Any = None
         """PyAV's demux generator, kept across seeks: each one dropped before its end
         leaked native memory (~0.2-2 KB; PyAV 18.1)."""
@@ -71,6 +88,7 @@ class Handle:
             _orphans.append(self)
             return
         self.demux = self.reader = self.converter = None  # generators refer back to us
+        self.leftover = {}
         # Closing must not mask the error that led here.
         with contextlib.suppress(Exception):
             self.container.close()

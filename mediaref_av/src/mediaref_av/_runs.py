@@ -33,6 +33,11 @@ class _BadStart(Exception):
         self.dpos = dpos
 
 
+_NO_PTS = -(1 << 63)
+_READ_AHEAD = 16
+"""Most packets decoded past a run to let its last frames out of a decoder kept live."""
+
+
 def _is_key(frame: av.VideoFrame) -> bool:
     return bool(frame.key_frame) or int(frame.pict_type) == 1  # PictureType.I
 
@@ -55,22 +60,30 @@ class RunDecoder:
         self, index: Index, uri: str, skip_nonref: bool, reopen: Callable[[Handle], None]
     ) -> None:
         self.index, self.uri, self.skip_nonref, self.reopen = index, uri, skip_nonref, reopen
+        self.resume = True
+        """Go on from a live decoder where a run allows it (off for a retry)."""
 
     def decode(
         self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
         idx = self.index
-        for _ in range(len(idx.flagged_keys) + 2):
+        for _ in range(len(idx.flagged_keys) + 3):
             missing = wanted - got.keys()
             if not missing:
                 return
+            resumed = False
             try:
                 for run in plan(idx, missing):
-                    self._run(h, run, got, fmt)
+                    resumed |= self._run(h, run, got, fmt)
             except _BadStart as e:
                 idx.learn_key(e.dpos, False)
                 continue
             missing = wanted - got.keys()
+            if missing and resumed and self.resume:
+                # A frame the live decoder should have held never came out: try again
+                # the plain way, from keyframes.
+                self.resume = False
+                continue
             if missing:
                 f = min(missing)
                 raise UndecodableMediaError(
@@ -136,86 +149,87 @@ class RunDecoder:
                 return None
         return None
 
+    def _follows(self, h: Handle, run: Run) -> bool:
+        """Whether `run` goes on forward from where the last run on `h` stopped.
+
+        True when the run starts at or after that decoding's start and no later than
+        where it stopped, and asks only for frames shown after those delivered: then a
+        decoder left live has every reference the run needs.
+        """
+        if h.base is None or h.next_dpos is None or not h.base <= run.start <= h.next_dpos:
+            return False
+        pts = self.index.frame_pts
+        return all(pts[f] > h.delivered_pts for f in run.frames)
+
+    def _position(
+        self, h: Handle, run: Run, resume: bool
+    ) -> tuple[_Packet | None, Iterator[_Packet], int, bool]:
+        """Return the first packet to send, the packets after it, its position, and liveness.
+
+        Live means the decoder goes on from the last run unflushed; the packet is `None`
+        when only the frames still inside a live decoder are left (end of the stream).
+        """
+        if h.demux is not None and h.next_dpos is not None and (resume or h.next_dpos == run.start):
+            # Go on without a seek: forward in a live decoder, or the previous run ended
+            # just before this run's keyframe.
+            it, d = h.demux, h.next_dpos
+            pkt = next(it, None)
+            if pkt is None:
+                if resume and d == self.index.num_packets:
+                    return None, it, d, True  # only the frames in the decoder are left
+            elif self.index.packet_of(pkt.pts, pkt.dts) == d:
+                return pkt, it, d, h.live
+        pkt, it = self._seek(h, run.start)
+        return pkt, it, run.start, False
+
     def _run(
         self, h: Handle, run: Run, got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
-    ) -> None:
+    ) -> bool:
+        """Decode `run` on `h`; return whether it went on from a live decoder (no seek)."""
         idx = self.index
         cc = h.stream.codec_context
         if h.converter is None:
             h.converter = Converter(orientation(idx.data.display_matrix, idx.data.rotation)[1])
-        convert = h.converter
-        pkt: _Packet | None = None
-        it: Iterator[_Packet] | None = None
-        if h.next_dpos == run.start and h.demux is not None:
-            # The previous run ended just before this keyframe: go on without a seek.
-            it = h.demux
-            pkt = next(it, None)
-            if pkt is None or idx.packet_of(pkt.pts, pkt.dts) != run.start:
-                pkt = None
-        if pkt is None or it is None:
-            pkt, it = self._seek(h, run.start)
-        h.demux, h.next_dpos = it, None
-        needed = {int(idx.frame_dpos[f]): f for f in run.frames}
-        verify = run.start not in idx.good_keys
-        start_pts = idx.data.pts[run.start]
-        verified = not verify
+        # Calls that step forward through a video (one frame per call) go on from where the
+        # decoder stands instead of seeking back to the keyframe each time.
+        follows = self._follows(h, run)
+        h.steps = h.steps + 1 if follows else 0
+        # A second step forward in a row: expect more, and keep the decoder live for them.
+        stepping = h.steps >= 2
+        leftover, h.leftover = h.leftover, {}
+        if leftover and follows and self._from_leftover(h, run, leftover, got, fmt):
+            return False
+        first_pts = min(idx.frame_pts[f] for f in run.frames)
+        resume = follows and h.live and self.resume and first_pts > max(h.shown_pts, h.skipped_pts)
+        pkt, it, d, live = self._position(h, run, resume)
+        h.demux, h.next_dpos, h.live = it, None, False
+        base, skipped_pts = (h.base, h.skipped_pts) if live else (run.start, _NO_PTS)
+        # A live decoder went through the keyframe already: nothing to verify.
+        out = _Output(self, run, got, fmt, h.converter, verified=live or run.start in idx.good_keys)
         skip_ok = self.skip_nonref and idx.data.skip_nonref_safe
+        # Stepping forward, the next call wants the frames shown next: skip none of them.
+        horizon = max(idx.frame_pts[f] for f in run.frames) if stepping else None
+        packet_pts = idx.data.pts
         skipping = False
         sent = 0
         sent_skippable: list[int] = []
-        output: set[int] = set()
-
-        last_pts: list[int] = []
-        check_order = idx.data.pts_may_be_decode_times
-
-        def take(frames: list[av.VideoFrame]) -> None:
-            nonlocal verified
-            for frame in frames:
-                p = frame.pts
-                dd = idx.pts_dpos.get(p) if p is not None else None
-                if dd is None:
-                    continue
-                if check_order and last_pts and p is not None and p < last_pts[0]:
-                    # Pictures come out in display order, so their pts must grow. If not,
-                    # the container stores decode times as pts (AVI with B-frames):
-                    # display times are unknown, and guessing would return wrong frames.
-                    raise UndecodableMediaError(
-                        "the container's timestamps are not presentation timestamps "
-                        f"(the decoder output pts {p} after {last_pts[0]}; e.g. AVI with "
-                        "B-frames): frames cannot be selected by time; remux it to MP4/MKV",
-                        uri=self.uri,
-                    )
-                if p is not None:
-                    last_pts[:] = [p]
-                output.add(dd)
-                key = _is_key(frame)
-                if idx.data.key[dd]:
-                    idx.learn_key(dd, key)
-                if not verified:
-                    if dd == run.start:
-                        if not key:
-                            raise _BadStart(run.start)
-                        verified = True
-                    elif start_pts is not None and p is not None and p > start_pts:
-                        raise _BadStart(run.start)  # the keyframe's picture never came out
-                    else:
-                        continue
-                f = needed.get(dd)
-                if f is not None and f not in got:
-                    got[f] = convert(frame, fmt)
-
-        d = run.start
         try:
             while pkt is not None:
                 if skip_ok:
-                    want = d in needed or d == run.start
+                    want = d in out.needed or d == run.start
+                    if horizon is not None and not want:
+                        p = packet_pts[d]
+                        want = p is None or p > horizon
                     if skipping == want:  # only touch the codec when the mode changes
                         skipping = not want
                         cc.skip_frame = "NONREF" if skipping else "DEFAULT"
-                take(cc.decode(pkt))
+                out.take(cc.decode(pkt))
                 sent += 1
                 if skipping:
                     sent_skippable.append(d)
+                    p = packet_pts[d]
+                    if p is not None and p > skipped_pts:
+                        skipped_pts = p
                 if d >= run.stop:
                     break
                 pkt = next(it, None)
@@ -225,18 +239,139 @@ class RunDecoder:
             if skipping:
                 cc.skip_frame = "DEFAULT"
                 skipping = False
-            take(cc.decode(None))
+            done = out.delivered()
+            if pkt is not None and not done and stepping:
+                # Frames still inside the decoder (B-frame reordering, frame threads):
+                # feed it the next packets rather than drain it, so that it stays live
+                # for the next step forward.
+                for _ in range(_READ_AHEAD):
+                    pkt = next(it, None)
+                    if pkt is None:
+                        break
+                    dd = idx.packet_of(pkt.pts, pkt.dts)
+                    d = dd if dd is not None else d + 1
+                    out.take(cc.decode(pkt))
+                    sent += 1
+                    if out.delivered():
+                        done = True
+                        break
+            if not done:
+                if stepping and pkt is None:
+                    out.rest = {}
+                out.take(cc.decode(None))
         except _BadStart:
             if skipping:
                 cc.skip_frame = "DEFAULT"
             cc.flush_buffers()
-            h.demux = h.next_dpos = None
+            h.demux = h.next_dpos = h.base = None
             _counters.add(frames_decoded=sent)
             raise
-        cc.flush_buffers()
-        skipped = sum(1 for x in sent_skippable if x not in output)
+        if not done:
+            cc.flush_buffers()
+        skipped = sum(1 for x in sent_skippable if x not in out.output)
         _counters.add(frames_decoded=sent - skipped, frames_skipped=skipped)
+        h.live = done and out.verified
+        h.base = base
         if pkt is not None:
             h.next_dpos = d + 1
-        if not verified:
+        else:  # the demuxer is at the end: only a live decoder's pictures are left
+            h.next_dpos = idx.num_packets if done or out.rest else None
+            h.leftover = out.rest or {}
+        if out.last_pts is not None:
+            h.shown_pts = out.last_pts
+        elif not live:
+            h.shown_pts = _NO_PTS
+        h.delivered_pts = max(idx.frame_pts[f] for f in run.frames)
+        h.skipped_pts = skipped_pts
+        if not out.verified:
             raise _BadStart(run.start)
+        return live
+
+    def _from_leftover(
+        self,
+        h: Handle,
+        run: Run,
+        leftover: dict[int, av.VideoFrame],
+        got: dict[int, NDArray[np.uint8]],
+        fmt: ImageFormat,
+    ) -> bool:
+        """Take the run's frames from those the last step drained; return whether all were."""
+        idx = self.index
+        assert h.converter is not None
+        for f in run.frames:
+            frame = leftover.get(int(idx.frame_dpos[f]))
+            if frame is not None and f not in got:
+                got[f] = h.converter(frame, fmt)
+        if not all(f in got for f in run.frames):
+            return False
+        h.leftover = leftover
+        h.delivered_pts = max(idx.frame_pts[f] for f in run.frames)
+        return True
+
+
+class _Output:
+    """What a run does with the pictures the decoder outputs: verify, convert, keep."""
+
+    def __init__(
+        self,
+        runs: RunDecoder,
+        run: Run,
+        got: dict[int, NDArray[np.uint8]],
+        fmt: ImageFormat,
+        convert: Converter,
+        verified: bool,
+    ) -> None:
+        idx = runs.index
+        self.index, self.uri, self.run, self.got = idx, runs.uri, run, got
+        self.fmt, self.convert = fmt, convert
+        self.needed = {int(idx.frame_dpos[f]): f for f in run.frames}
+        self.verified = verified
+        """The run's start was seen to be a keyframe (or needs no check)."""
+        self.start_pts = idx.data.pts[run.start]
+        self.output: set[int] = set()
+        """Decode positions of the pictures output."""
+        self.last_pts: int | None = None
+        self.rest: dict[int, av.VideoFrame] | None = None
+        """When a dict: collects the frames not needed (draining the end of the stream
+        while stepping forward, for the next steps)."""
+
+    def delivered(self) -> bool:
+        return all(f in self.got for f in self.run.frames)
+
+    def take(self, frames: list[av.VideoFrame]) -> None:
+        idx, run = self.index, self.run
+        for frame in frames:
+            p = frame.pts
+            dd = idx.pts_dpos.get(p) if p is not None else None
+            if p is None or dd is None:
+                continue
+            last = self.last_pts
+            if idx.data.pts_may_be_decode_times and last is not None and p < last:
+                # Pictures come out in display order, so their pts must grow. If not,
+                # the container stores decode times as pts (AVI with B-frames):
+                # display times are unknown, and guessing would return wrong frames.
+                raise UndecodableMediaError(
+                    "the container's timestamps are not presentation timestamps "
+                    f"(the decoder output pts {p} after {last}; e.g. AVI with "
+                    "B-frames): frames cannot be selected by time; remux it to MP4/MKV",
+                    uri=self.uri,
+                )
+            self.last_pts = p
+            self.output.add(dd)
+            key = _is_key(frame)
+            if idx.data.key[dd]:
+                idx.learn_key(dd, key)
+            if not self.verified:
+                if dd == run.start:
+                    if not key:
+                        raise _BadStart(run.start)
+                    self.verified = True
+                elif self.start_pts is not None and p > self.start_pts:
+                    raise _BadStart(run.start)  # the keyframe's picture never came out
+                else:
+                    continue
+            f = self.needed.get(dd)
+            if f is not None and f not in self.got:
+                self.got[f] = self.convert(frame, self.fmt)
+            elif f is None and self.rest is not None:
+                self.rest[dd] = frame
