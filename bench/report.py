@@ -20,6 +20,7 @@ WORKLOAD_DESC = {
     "W3": "every frame of a random 10 s window, one call",
     "W4": "one random timestamp per call",
     "W5": "one frame per second of the whole video, one call",
+    "W6": "100 consecutive frames from a random start, one call per frame",
 }
 
 

@@ -351,6 +351,10 @@ def workload_calls(name: str, orc: Oracle, rng: random.Random, quick: bool) -> l
         return [[rng.randrange(begin, end)] for _ in range(10 if quick else 20)]
     if name == "W5":  # one frame per second of the whole video, one call
         return [list(range(begin, end, 1_000_000_000))]
+    if name == "W6":  # consecutive frames from a random start, one call per frame
+        n = 50 if quick else 100
+        s = rng.randrange(0, orc.n - n)
+        return [[p] for p in pts[s : s + n]]
     raise ValueError(name)
 
 
@@ -816,7 +820,7 @@ def main() -> int:
         help=f"comma-separated, from {','.join(ALL_SUITES)}",
     )
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions (after 1 warm-up)")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6")
     ap.add_argument(
         "--contestants", default=",".join(VIDEO_CONTESTANTS), help="video contestants to run"
     )

@@ -43,6 +43,20 @@ def decode(clip: Clip, times: list[int], **options: object) -> list[np.ndarray]:
         return video.frames_played_at(times)
 
 
+def check_plan_work(clip: Clip, times: list[int], minimal: int) -> None:
+    """A request alone sends its plan's packets to the decoder, and no more unless a run's
+    frame is far from its keyframe: then it may decode a few packets past the run (the
+    frames B-frame reordering or frame threads hold back), to keep the decoder live for
+    a next step forward instead of draining it."""
+    c = work()
+    with mediaref_av.open(clip.uri) as video:
+        idx = video.index
+        runs = _plan.plan(idx, video.frame_indices(times))
+    far = any(min(int(idx.frame_dpos[f]) for f in r.frames) - r.start >= _runs._FAR for r in runs)
+    extra = c.frames_decoded + c.frames_skipped - minimal
+    assert 0 <= extra <= (8 if far else 0), (extra, far)
+
+
 def check(clip: Clip, times: list[int], frames: list[np.ndarray]) -> None:
     for t, f in zip(times, frames, strict=True):
         np.testing.assert_array_equal(f, clip.frame_on_screen_at(t), err_msg=str(t))
@@ -51,9 +65,7 @@ def check(clip: Clip, times: list[int], frames: list[np.ndarray]) -> None:
 @pytest.mark.parametrize(
     "kind", ["h264_bframes_mp4", "h264_open_gop_mkv", "hevc_mkv", "mkv_sparse_keyframes"]
 )
-def test_consecutive_frames_decode_exactly_the_minimal_plan(
-    clip_factory: ClipFactory, kind: str
-) -> None:
+def test_consecutive_frames_decode_the_minimal_plan(clip_factory: ClipFactory, kind: str) -> None:
     clip = clip_factory(kind)
     starts = clip.starts_ns
     for first in (0, 5, 13, len(starts) - 20):
@@ -61,17 +73,14 @@ def test_consecutive_frames_decode_exactly_the_minimal_plan(
         minimal = mediaref_av.minimal_frames(clip.uri, times)
         alone()
         check(clip, times, decode(clip, times))
-        c = work()
-        assert c.frames_decoded + c.frames_skipped == minimal
-        assert c.frames_converted == len(times)
+        check_plan_work(clip, times, minimal)
+        assert work().frames_converted == len(times)
 
 
 @pytest.mark.parametrize(
     "kind", ["h264_bframes_mp4", "h264_open_gop_mp4", "hevc_mkv", "vp9_webm", "vfr_mp4"]
 )
-def test_random_timestamps_decode_exactly_the_minimal_plan(
-    clip_factory: ClipFactory, kind: str
-) -> None:
+def test_random_timestamps_decode_the_minimal_plan(clip_factory: ClipFactory, kind: str) -> None:
     clip = clip_factory(kind)
     rnd = random.Random(11)
     for _ in range(5):
@@ -79,10 +88,9 @@ def test_random_timestamps_decode_exactly_the_minimal_plan(
         minimal = mediaref_av.minimal_frames(clip.uri, times)
         alone()
         check(clip, times, decode(clip, times))
-        c = work()
-        assert c.frames_decoded + c.frames_skipped == minimal
+        check_plan_work(clip, times, minimal)
         unique = {clip.index_at(t) for t in times}
-        assert c.frames_converted == len(unique)
+        assert work().frames_converted == len(unique)
 
 
 def test_minimal_plan_is_keyframe_to_frame_for_one_frame(bframes: Clip) -> None:
@@ -309,7 +317,7 @@ def test_a_handle_reads_every_run_with_one_demux_generator(bframes: Clip) -> Non
     mediaref_av.clear_caches()
     readers = []  # kept alive, so that no two can share an id
     with mediaref_av.open(bframes.uri, workers=1) as video:
-        for t in bframes.starts_ns[::7]:
+        for t in bframes.starts_ns[::-7]:  # backwards: every call seeks
             check(bframes, [t], video.frames_played_at([t]))
             assert video._handle is not None
             readers.append(video._handle.reader)
@@ -364,6 +372,25 @@ def test_stepping_without_reordering_never_decodes_ahead(clip_factory: ClipFacto
             check(clip, [t], video.frames_played_at([t]))
             assert work().frames_decoded == f + 1
     assert work().seeks == 1
+
+
+def test_a_first_step_from_a_far_keyframe_does_not_seek_again(
+    clip_factory: ClipFactory,
+) -> None:
+    # One keyframe, B-frames: frame 60 is decoded from packet 0. Its call keeps the
+    # decoder live (a few packets past frame 60), so the next frames go on from there.
+    clip = clip_factory("mkv_sparse_keyframes")
+    s = clip.starts_ns
+    minimal = mediaref_av.minimal_frames(clip.uri, [s[60]])
+    alone()
+    check(clip, [s[60]], [MediaRef(clip.uri, s[60]).to_ndarray()])
+    first = work().frames_decoded + work().frames_skipped
+    assert minimal < first <= minimal + 4
+    for t in s[61:70]:
+        check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+    c = work()
+    assert c.seeks == 1
+    assert c.frames_decoded + c.frames_skipped <= 70 + 4
 
 
 def test_random_single_calls_decode_exactly_their_plans(bframes: Clip) -> None:

@@ -71,11 +71,11 @@ class Handle:
         """The pts of the last picture the decoder output."""
         self.delivered_pts = 0
         """The latest pts the last run delivered."""
+        self.ready: dict[int, Any] = {}
+        """Frames (VideoFrames by decode position) the decoder output while stepping
+        forward that are shown after those delivered: for the next steps."""
         self.steps = 0
-        """How many runs in a row went forward from where the one before stopped."""
-        self.leftover: dict[int, Any] = {}
-        """Frames (VideoFrame by decode position) drained at the end of the stream while
-        stepping forward, for the next steps."""
+        """How many calls in a row stepped forward from where the one before stopped."""
         self.skipped_pts = 0
         """The latest pts of a picture the decoder may have skipped (``skip_frame``)."""
         self.reader: Any = None
@@ -88,7 +88,7 @@ class Handle:
             _orphans.append(self)
             return
         self.demux = self.reader = self.converter = None  # generators refer back to us
-        self.leftover = {}
+        self.ready = {}
         # Closing must not mask the error that led here.
         with contextlib.suppress(Exception):
             self.container.close()

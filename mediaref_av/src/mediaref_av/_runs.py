@@ -34,6 +34,8 @@ class _BadStart(Exception):
 
 
 _NO_PTS = -(1 << 63)
+_FAR = 32
+"""Packets from its keyframe to a frame that make a call keep the decoder live."""
 _READ_AHEAD = 16
 """Most packets decoded past a run to let its last frames out of a decoder kept live."""
 
@@ -72,9 +74,20 @@ class RunDecoder:
             if not missing:
                 return
             resumed = False
+            runs = plan(idx, missing)
+            # A call whose first frames come after the last call's, from the same decoding,
+            # steps forward. Its last run keeps the decoder live for a next step when that
+            # pays: a few packets decoded ahead (the frames waiting in the decoder for
+            # B-frame reordering or frame threads), against a seek and a decode from the
+            # keyframe. So on a second step in a row, or when the keyframe is far.
+            h.steps = h.steps + 1 if self._follows(h, runs[0]) else 0
+            last = runs[-1]
+            lead_in = min(int(idx.frame_dpos[f]) for f in last.frames) - last.start
+            stepping = h.steps >= 2 or lead_in >= _FAR
             try:
-                for run in plan(idx, missing):
-                    resumed |= self._run(h, run, got, fmt)
+                for i, run in enumerate(runs):
+                    ahead = stepping and i == len(runs) - 1
+                    resumed |= self._run(h, run, got, fmt, ahead)
             except _BadStart as e:
                 idx.learn_key(e.dpos, False)
                 continue
@@ -183,9 +196,19 @@ class RunDecoder:
         return pkt, it, run.start, False
 
     def _run(
-        self, h: Handle, run: Run, got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+        self,
+        h: Handle,
+        run: Run,
+        got: dict[int, NDArray[np.uint8]],
+        fmt: ImageFormat,
+        ahead: bool,
     ) -> bool:
-        """Decode `run` on `h`; return whether it went on from a live decoder (no seek)."""
+        """Decode `run` on `h`; return whether it went on from a live decoder (no seek).
+
+        With `ahead`, leave the decoder live for the frames shown next: decode past the
+        run until its frames are out, skip none shown after them, keep those that come
+        out (`Handle.ready`).
+        """
         idx = self.index
         cc = h.stream.codec_context
         if h.converter is None:
@@ -193,22 +216,21 @@ class RunDecoder:
         # Calls that step forward through a video (one frame per call) go on from where the
         # decoder stands instead of seeking back to the keyframe each time.
         follows = self._follows(h, run)
-        h.steps = h.steps + 1 if follows else 0
-        # A second step forward in a row: expect more, and keep the decoder live for them.
-        stepping = h.steps >= 2
-        leftover, h.leftover = h.leftover, {}
-        if leftover and follows and self._from_leftover(h, run, leftover, got, fmt):
+        ready, h.ready = h.ready, {}
+        if ready and follows and self._from_ready(h, run, ready, got, fmt):
             return False
-        first_pts = min(idx.frame_pts[f] for f in run.frames)
+        first_pts = min(idx.frame_pts[f] for f in run.frames if f not in got)
         resume = follows and h.live and self.resume and first_pts > max(h.shown_pts, h.skipped_pts)
         pkt, it, d, live = self._position(h, run, resume)
         h.demux, h.next_dpos, h.live = it, None, False
         base, skipped_pts = (h.base, h.skipped_pts) if live else (run.start, _NO_PTS)
         # A live decoder went through the keyframe already: nothing to verify.
         out = _Output(self, run, got, fmt, h.converter, verified=live or run.start in idx.good_keys)
+        if ahead:
+            out.rest = {}
         skip_ok = self.skip_nonref and idx.data.skip_nonref_safe
         # Stepping forward, the next call wants the frames shown next: skip none of them.
-        horizon = max(idx.frame_pts[f] for f in run.frames) if stepping else None
+        horizon = max(idx.frame_pts[f] for f in run.frames) if ahead else None
         packet_pts = idx.data.pts
         skipping = False
         sent = 0
@@ -240,7 +262,7 @@ class RunDecoder:
                 cc.skip_frame = "DEFAULT"
                 skipping = False
             done = out.delivered()
-            if pkt is not None and not done and stepping:
+            if pkt is not None and not done and ahead:
                 # Frames still inside the decoder (B-frame reordering, frame threads):
                 # feed it the next packets rather than drain it, so that it stays live
                 # for the next step forward.
@@ -256,8 +278,6 @@ class RunDecoder:
                         done = True
                         break
             if not done:
-                if stepping and pkt is None:
-                    out.rest = {}
                 out.take(cc.decode(None))
         except _BadStart:
             if skipping:
@@ -272,40 +292,43 @@ class RunDecoder:
         _counters.add(frames_decoded=sent - skipped, frames_skipped=skipped)
         h.live = done and out.verified
         h.base = base
+        last = max(idx.frame_pts[f] for f in run.frames)
+        if out.rest:
+            h.ready = {dd: fr for dd, fr in out.rest.items() if (fr.pts or 0) > last}
         if pkt is not None:
             h.next_dpos = d + 1
         else:  # the demuxer is at the end: only a live decoder's pictures are left
-            h.next_dpos = idx.num_packets if done or out.rest else None
-            h.leftover = out.rest or {}
+            h.next_dpos = idx.num_packets if done or h.ready else None
         if out.last_pts is not None:
             h.shown_pts = out.last_pts
         elif not live:
             h.shown_pts = _NO_PTS
-        h.delivered_pts = max(idx.frame_pts[f] for f in run.frames)
+        h.delivered_pts = last
         h.skipped_pts = skipped_pts
         if not out.verified:
             raise _BadStart(run.start)
         return live
 
-    def _from_leftover(
+    def _from_ready(
         self,
         h: Handle,
         run: Run,
-        leftover: dict[int, av.VideoFrame],
+        ready: dict[int, av.VideoFrame],
         got: dict[int, NDArray[np.uint8]],
         fmt: ImageFormat,
     ) -> bool:
-        """Take the run's frames from those the last step drained; return whether all were."""
+        """Take the run's frames from those decoded ahead; return whether all were."""
         idx = self.index
         assert h.converter is not None
         for f in run.frames:
-            frame = leftover.get(int(idx.frame_dpos[f]))
+            frame = ready.get(int(idx.frame_dpos[f]))
             if frame is not None and f not in got:
                 got[f] = h.converter(frame, fmt)
         if not all(f in got for f in run.frames):
             return False
-        h.leftover = leftover
-        h.delivered_pts = max(idx.frame_pts[f] for f in run.frames)
+        last = max(idx.frame_pts[f] for f in run.frames)
+        h.ready = {dd: fr for dd, fr in ready.items() if (fr.pts or 0) > last}
+        h.delivered_pts = last
         return True
 
 
@@ -332,8 +355,8 @@ class _Output:
         """Decode positions of the pictures output."""
         self.last_pts: int | None = None
         self.rest: dict[int, av.VideoFrame] | None = None
-        """When a dict: collects the frames not needed (draining the end of the stream
-        while stepping forward, for the next steps)."""
+        """When a dict: collects the frames not needed (stepping forward: the next steps
+        may want them)."""
 
     def delivered(self) -> bool:
         return all(f in self.got for f in self.run.frames)
