@@ -8,9 +8,11 @@ import random
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pytest
 
 import mediaref_av
 from mediaref import MediaRef
+from mediaref_av import _runs
 from tests.media import Clip, ClipFactory
 
 
@@ -49,6 +51,25 @@ def test_threads_decoding_the_same_file_get_the_right_frames(clip_factory: ClipF
             fut.result()
 
 
+@pytest.mark.parametrize("ahead", [False, True], ids=["tight-loop", "decoding-ahead"])
+def test_threads_stepping_through_one_file_swap_live_decoders_safely(
+    clip_factory: ClipFactory, ahead: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each thread reads its own stretch in order, one frame per call; the cached
+    # containers (and the live decoders in them, decoding ahead) pass between threads.
+    monkeypatch.setattr(_runs, "_IDLE", 0.0 if ahead else float("inf"))
+    clip = clip_factory("mkv_sparse_keyframes")  # one keyframe, B-frames: long lead-ins
+    s = clip.starts_ns
+
+    def work(first: int) -> None:
+        for t in s[first : first + 20]:
+            _check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+
+    with ThreadPoolExecutor(4) as pool:
+        for fut in [pool.submit(work, first) for first in (0, 10, 30, 50, 5, 40)]:
+            fut.result()
+
+
 def test_one_decoder_object_shared_by_threads(clip_factory: ClipFactory) -> None:
     clip = clip_factory("hevc_mkv")
     times = clip.probe_times()
@@ -71,6 +92,19 @@ def test_forked_child_decodes_with_its_own_container(clip_factory: ClipFactory) 
     _check(clip, times[::-1], children[1])
     with mediaref_av.open(clip.uri) as video:  # the parent's container still works
         _check(clip, times, video.frames_played_at(times))
+
+
+def test_forked_child_while_the_parent_decodes_ahead(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    clip = clip_factory("mkv_sparse_keyframes")
+    s = clip.starts_ns
+    ctx = multiprocessing.get_context("fork")
+    for i in range(40, 46):  # each step leaves a job decoding the next frame
+        _check(clip, [s[i]], [MediaRef(clip.uri, s[i]).to_ndarray()])
+        with ctx.Pool(1, maxtasksperchild=1) as pool:
+            _check(clip, s[i : i + 3], pool.apply(_decode_in_child, (clip.uri, s[i : i + 3])))
 
 
 def test_forked_child_holding_a_parents_decoder_reopens(clip_factory: ClipFactory) -> None:

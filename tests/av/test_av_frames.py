@@ -10,6 +10,7 @@ import pytest
 
 import mediaref_av
 from mediaref import MediaRef, TimestampOutOfRangeError, batch_decode
+from mediaref_av import _runs
 from tests.media import KINDS, Clip, ClipFactory
 
 
@@ -35,9 +36,15 @@ def test_single_calls_in_random_order_match_sequential_decode(clip: Clip) -> Non
         np.testing.assert_array_equal(actual, clip.frame_on_screen_at(t), err_msg=f"pts_ns={t}")
 
 
-def test_stepping_forward_one_call_per_frame_matches_sequential_decode(clip: Clip) -> None:
+@pytest.mark.parametrize("ahead", [False, True], ids=["tight-loop", "decoding-ahead"])
+def test_stepping_forward_one_call_per_frame_matches_sequential_decode(
+    clip: Clip, ahead: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Calls that step forward go on from the decoder the previous call left live: every
-    # frame in turn (at its start, then mid-frame), every third, then a step back.
+    # frame in turn (at its start, then mid-frame), every third, then a step back. With
+    # `ahead`, each step also decodes the next frame in a worker thread (as it does when
+    # the caller spends time between calls).
+    monkeypatch.setattr(_runs, "_IDLE", 0.0 if ahead else float("inf"))
     s = clip.starts_ns
     n = len(s)
     mid = [(a + b) // 2 for a, b in zip(s, [*s[1:], clip.end_ns], strict=True)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 
 import av
 import msgspec
@@ -29,8 +30,14 @@ def alone() -> None:
     mediaref_av.reset_counters()
 
 
+IDLE = _runs._IDLE
+
+
 @pytest.fixture(autouse=True)
-def fresh_counters() -> None:
+def fresh_counters(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Counters are exact only without decoding ahead, which starts when a caller spends
+    # time between calls: these tests turn it on where they test it.
+    monkeypatch.setattr(_runs, "_IDLE", float("inf"))
     alone()
 
 
@@ -360,6 +367,61 @@ def test_stepping_forward_one_frame_per_call_decodes_each_packet_once(
     assert c.seeks == 0
     assert c.frames_decoded + c.frames_skipped <= packets - 3  # the rest, once at most
     assert c.frames_converted == len(s) - 3
+
+
+def test_time_between_steps_is_used_to_decode_the_next_frame(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A caller that works on each frame before asking for the next one: the next frame
+    # is decoded and converted meanwhile, in a worker thread, and the call only takes it.
+    monkeypatch.setattr(_runs, "_IDLE", IDLE)
+    clip = clip_factory("mkv_sparse_keyframes")
+    s = clip.starts_ns
+    with mediaref_av.open(clip.uri) as video:
+        through = int(video.index.frame_dpos[:71].max()) + 1  # packets up to frame 70
+    for t in s[40:70]:  # one keyframe, 40+ packets back: the first call keeps it live
+        check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+        time.sleep(0.003)
+    c = work()
+    assert c.seeks == 1
+    # Every packet once, up to the frame after the last one asked for (converted ahead).
+    assert c.frames_decoded + c.frames_skipped <= through + 4
+    assert c.frames_converted == 31
+
+    # The same steps in a tight loop: nothing is decoded ahead.
+    alone()
+    for t in s[40:70]:
+        check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+    assert work().frames_converted == 30
+
+
+def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(
+    bframes: Clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    s = bframes.starts_ns
+    with mediaref_av.open(bframes.uri, workers=1) as video:
+        for t in s[20:24]:
+            check(bframes, [t], video.frames_played_at([t]))
+
+        def broken(*args: object) -> bool:
+            raise RuntimeError("decoder broke")
+
+        monkeypatch.setattr(_runs.RunDecoder, "_keep", broken)
+        check(bframes, [s[24]], video.frames_played_at([s[24]]))  # its job fails
+        seeks = work().seeks
+        monkeypatch.undo()
+        check(bframes, [s[25]], video.frames_played_at([s[25]]))
+        assert work().seeks == seeks + 1
+
+
+def test_closing_while_decoding_ahead_waits_for_it(
+    bframes: Clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    for t in bframes.starts_ns[:10]:
+        check(bframes, [t], [MediaRef(bframes.uri, t).to_ndarray()])
+        mediaref_av.clear_caches()  # closes the container its job may still be using
 
 
 def test_stepping_without_reordering_never_decodes_ahead(clip_factory: ClipFactory) -> None:

@@ -14,6 +14,7 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
+from concurrent.futures import Future
 from typing import IO, TYPE_CHECKING, Any
 
 from mediaref import ByteSource, UndecodableMediaError
@@ -74,6 +75,10 @@ class Handle:
         self.ready: dict[int, Any] = {}
         """Frames (VideoFrames by decode position) the decoder output while stepping
         forward that are shown after those delivered: for the next steps."""
+        self.ahead: Future[None] | None = None
+        """Decoding ahead for the next step forward, in a worker thread (see `settle`)."""
+        self.returned_at = 0.0
+        """`time.perf_counter()` when the last call on this handle returned."""
         self.steps = 0
         """How many calls in a row stepped forward from where the one before stopped."""
         self.skipped_pts = 0
@@ -82,11 +87,18 @@ class Handle:
         """PyAV's demux generator, kept across seeks: each one dropped before its end
         leaked native memory (~0.2-2 KB; PyAV 18.1)."""
 
+    def settle(self) -> None:
+        """Wait for the decoding ahead, or cancel it if it has not started."""
+        job, self.ahead = self.ahead, None
+        if job is not None and not job.cancel():
+            job.result()  # it catches its own errors
+
     def close(self) -> None:
         """Close the container and the file object; safe to call twice."""
         if self.pid != os.getpid():
             _orphans.append(self)
             return
+        self.settle()
         self.demux = self.reader = self.converter = None  # generators refer back to us
         self.ready = {}
         # Closing must not mask the error that led here.

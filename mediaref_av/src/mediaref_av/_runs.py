@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from ._convert import Converter, orientation
 from ._index import Index
 from ._plan import Run, plan
 from ._pool import Handle
+from ._threads import executor
 
 if TYPE_CHECKING:
     import av
@@ -33,9 +35,15 @@ class _BadStart(Exception):
         self.dpos = dpos
 
 
+Ready = tuple["av.VideoFrame", tuple[str, NDArray[np.uint8]] | None]
+"""A frame the decoder output before a call asked for it, and its array if converted."""
+
 _NO_PTS = -(1 << 63)
 _FAR = 32
 """Packets from its keyframe to a frame that make a call keep the decoder live."""
+_IDLE = 0.001
+"""Seconds a caller spends between two steps forward that make decoding ahead pay (in a
+tight loop, handing the decoder to a worker thread and back cost more than it saved)."""
 _READ_AHEAD = 16
 """Most packets decoded past a run to let its last frames out of a decoder kept live."""
 
@@ -66,6 +74,18 @@ class RunDecoder:
         """Go on from a live decoder where a run allows it (off for a retry)."""
 
     def decode(
+        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+    ) -> None:
+        """Decode the frames `wanted` into `got` on `h` (the caller's until it returns)."""
+        h.settle()
+        idle = time.perf_counter() - h.returned_at
+        self._decode(h, wanted, got, fmt)
+        if h.live and h.steps and idle >= _IDLE and not self.index.data.pts_may_be_decode_times:
+            # Stepping forward, with time between the calls: decode the next frame then.
+            h.ahead = executor().submit(self._decode_ahead, h, fmt)
+        h.returned_at = time.perf_counter()
+
+    def _decode(
         self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
         idx = self.index
@@ -294,7 +314,7 @@ class RunDecoder:
         h.base = base
         last = max(idx.frame_pts[f] for f in run.frames)
         if out.rest:
-            h.ready = {dd: fr for dd, fr in out.rest.items() if (fr.pts or 0) > last}
+            h.ready = {dd: (fr, None) for dd, fr in out.rest.items() if (fr.pts or 0) > last}
         if pkt is not None:
             h.next_dpos = d + 1
         else:  # the demuxer is at the end: only a live decoder's pictures are left
@@ -313,7 +333,7 @@ class RunDecoder:
         self,
         h: Handle,
         run: Run,
-        ready: dict[int, av.VideoFrame],
+        ready: dict[int, Ready],
         got: dict[int, NDArray[np.uint8]],
         fmt: ImageFormat,
     ) -> bool:
@@ -321,15 +341,55 @@ class RunDecoder:
         idx = self.index
         assert h.converter is not None
         for f in run.frames:
-            frame = ready.get(int(idx.frame_dpos[f]))
-            if frame is not None and f not in got:
-                got[f] = h.converter(frame, fmt)
+            r = ready.get(int(idx.frame_dpos[f]))
+            if r is not None and f not in got:
+                frame, done = r
+                got[f] = done[1] if done is not None and done[0] == fmt else h.converter(frame, fmt)
         if not all(f in got for f in run.frames):
             return False
         last = max(idx.frame_pts[f] for f in run.frames)
-        h.ready = {dd: fr for dd, fr in ready.items() if (fr.pts or 0) > last}
+        h.ready = {dd: r for dd, r in ready.items() if (r[0].pts or 0) > last}
         h.delivered_pts = last
         return True
+
+    def _decode_ahead(self, h: Handle, fmt: ImageFormat) -> None:
+        """Decode a live decoder's packets until a frame comes out, into `h.ready`.
+
+        The frame is converted to `fmt`, what the last call asked for. Runs in a worker
+        thread while the caller uses the frames of its last step; the next call on `h`
+        waits for it first (`Handle.settle`). FFmpeg decodes without the GIL. An error
+        leaves `h` to seek.
+        """
+        idx = self.index
+        cc = h.stream.codec_context
+        try:
+            for _ in range(_READ_AHEAD):
+                pkt = next(h.demux, None) if h.demux is not None else None
+                if pkt is None:  # the end of the stream: drain the decoder
+                    frames = cc.decode(None)
+                    cc.flush_buffers()
+                    h.live, h.next_dpos = False, idx.num_packets
+                    self._keep(h, frames, fmt)
+                    return
+                dd = idx.packet_of(pkt.pts, pkt.dts)
+                h.next_dpos = dd + 1 if dd is not None else (h.next_dpos or 0) + 1
+                frames = cc.decode(pkt)
+                _counters.add(frames_decoded=1)
+                if self._keep(h, frames, fmt):
+                    return
+        except Exception:
+            h.live, h.ready, h.demux, h.next_dpos = False, {}, None, None
+
+    def _keep(self, h: Handle, frames: list[av.VideoFrame], fmt: ImageFormat) -> bool:
+        """Add the frames output to `h.ready`; return whether there were any."""
+        assert h.converter is not None
+        for frame in frames:
+            p = frame.pts
+            dd = self.index.pts_dpos.get(p) if p is not None else None
+            if p is not None and dd is not None:
+                h.ready[dd] = (frame, (fmt, h.converter(frame, fmt)))
+                h.shown_pts = p
+        return bool(frames)
 
 
 class _Output:
