@@ -63,10 +63,12 @@ def run_video(ad: Any, job: dict[str, Any]) -> dict[str, Any]:
     files = job["files"]
     times, sigs, counters, errors = [], [], [], []
     has_counters = hasattr(ad, "counters")
+    # Counters per call are differences of snapshots taken after each call's untimed
+    # checks, so that work a decoder does in the background between calls is counted
+    # (resetting them before each call lost it).
+    last = ad.counters() if has_counters else None
     for call in job["calls"]:
         items = [tuple(x) for x in call]
-        if has_counters:
-            ad.reset_counters()
         gc.collect()
         t0 = time.perf_counter()
         try:
@@ -79,13 +81,15 @@ def run_video(ad: Any, job: dict[str, Any]) -> dict[str, Any]:
             counters.append(None)
             continue
         times.append(dt)
-        if has_counters:
-            counters.append(ad.counters())
         frames = list(frames)
         if len(frames) != len(items):
             errors.append(f"returned {len(frames)} frames for {len(items)} timestamps")
         sigs.append([compact_sig(f) for f in frames])
         del frames
+        if has_counters:
+            now = ad.counters()
+            counters.append({k: v - last.get(k, 0) for k, v in now.items()})
+            last = now
     minimal = None
     if job.get("minimal") and hasattr(ad, "minimal_frames"):
         try:

@@ -314,7 +314,7 @@ class RunDecoder:
         h.base = base
         last = max(idx.frame_pts[f] for f in run.frames)
         if out.rest:
-            h.ready = {dd: (fr, None) for dd, fr in out.rest.items() if (fr.pts or 0) > last}
+            h.ready = {dd: (fr, None) for dd, fr in out.rest.items()}
         if pkt is not None:
             h.next_dpos = d + 1
         else:  # the demuxer is at the end: only a live decoder's pictures are left
@@ -414,6 +414,7 @@ class _Output:
         self.output: set[int] = set()
         """Decode positions of the pictures output."""
         self.last_pts: int | None = None
+        self.last_wanted = max(idx.frame_pts[f] for f in run.frames)
         self.rest: dict[int, av.VideoFrame] | None = None
         """When a dict: collects the frames not needed (stepping forward: the next steps
         may want them)."""
@@ -456,5 +457,7 @@ class _Output:
             f = self.needed.get(dd)
             if f is not None and f not in self.got:
                 self.got[f] = self.convert(frame, self.fmt)
-            elif f is None and self.rest is not None:
+            elif f is None and self.rest is not None and p > self.last_wanted:
+                # Shown after the run's frames: a next step may want it. (Holding the
+                # lead-in's frames would pin up to a GOP of decoder buffers.)
                 self.rest[dd] = frame
