@@ -1,4 +1,9 @@
-"""Decode runs of a plan on one container: seek, read to the keyframe, decode, verify, drain."""
+"""Decode runs of a plan on one container: seek, read to the keyframe, decode, verify.
+
+Between calls the decoder stays live where a next call may step forward (see
+mediaref_av/README.md, "Stepping forward"): it goes on from there, takes frames that came
+out early, and, when the caller works between calls, decodes the next frame meanwhile.
+"""
 
 from __future__ import annotations
 
