@@ -255,7 +255,7 @@ class RunDecoder:
             out.rest = {}
         skip_ok = self.skip_nonref and idx.data.skip_nonref_safe
         # Stepping forward, the next call wants the frames shown next: skip none of them.
-        horizon = max(idx.frame_pts[f] for f in run.frames) if ahead else None
+        horizon = out.last_wanted if ahead else None
         packet_pts = idx.data.pts
         skipping = False
         sent = 0
@@ -317,7 +317,6 @@ class RunDecoder:
         _counters.add(frames_decoded=sent - skipped, frames_skipped=skipped)
         h.live = done and out.verified
         h.base = base
-        last = max(idx.frame_pts[f] for f in run.frames)
         if out.rest:
             h.ready = {dd: (fr, None) for dd, fr in out.rest.items()}
         if pkt is not None:
@@ -328,7 +327,7 @@ class RunDecoder:
             h.shown_pts = out.last_pts
         elif not live:
             h.shown_pts = _NO_PTS
-        h.delivered_pts = last
+        h.delivered_pts = out.last_wanted
         h.skipped_pts = skipped_pts
         if not out.verified:
             raise _BadStart(run.start)
@@ -353,7 +352,7 @@ class RunDecoder:
         if not all(f in got for f in run.frames):
             return False
         last = max(idx.frame_pts[f] for f in run.frames)
-        h.ready = {dd: r for dd, r in ready.items() if (r[0].pts or 0) > last}
+        h.ready = {dd: r for dd, r in ready.items() if (r[0].pts or _NO_PTS) > last}
         h.delivered_pts = last
         return True
 
@@ -420,6 +419,7 @@ class _Output:
         """Decode positions of the pictures output."""
         self.last_pts: int | None = None
         self.last_wanted = max(idx.frame_pts[f] for f in run.frames)
+        """The pts of the last frame the run delivers (in display order)."""
         self.rest: dict[int, av.VideoFrame] | None = None
         """When a dict: collects the frames not needed (stepping forward: the next steps
         may want them)."""
