@@ -371,6 +371,22 @@ def make(kind: str, directory: Path) -> Clip:
             pts=[250 + i for i in range(30)],
             options={"x264-params": f"keyint=10:bframes=2:{X264}"},
         )
+    elif kind in ("epoch_pts_mkv", "epoch_pts_mp4"):
+        # Wall-clock timestamps (Unix time, as recorders of robot and game sessions
+        # write): ~1.76e18 ns, where float64 seconds are 256 ns apart, so only exact
+        # integer arithmetic selects the right frame at each frame's first ns and the
+        # ns before it.
+        mkv = kind == "epoch_pts_mkv"
+        tb = Fraction(1, 1000) if mkv else Fraction(1, 90000)
+        first, step = (1_764_650_000_123, 40) if mkv else (1_764_650_000_123 * 90 + 7, 3603)
+        f = encode(
+            p / ("epoch.mkv" if mkv else "epoch.mp4"),
+            "libx264",
+            n=30,
+            pts=[first + i * step for i in range(30)],
+            time_base=tb,
+            options={"x264-params": f"keyint=10:bframes=2:{X264}"},
+        )
     elif kind == "one_frame_mp4":
         f = encode(p / "one.mp4", "libx264", n=1)
     elif kind == "mjpeg_full_range_mkv":
@@ -442,6 +458,8 @@ KINDS = [
     "h264_mpegts",
     "offset_10s_mkv",
     "offset_10s_mp4",
+    "epoch_pts_mkv",
+    "epoch_pts_mp4",
     "one_frame_mp4",
     "mjpeg_full_range_mkv",
     "h264_full_range_mp4",

@@ -56,6 +56,23 @@ def test_end_is_last_pts_plus_its_duration(clip_factory: ClipFactory) -> None:
     assert idx.end_ns == ceil_ns(idx.frame_pts[-1] + idx.data.duration[last], tb)
 
 
+@pytest.mark.parametrize("kind", ["epoch_pts_mkv", "epoch_pts_mp4"])
+def test_wall_clock_timestamps_select_frames_where_float_seconds_cannot(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    clip = clip_factory(kind)
+    starts = clip.starts_ns
+    # The fixture has teeth: at ~1.76e18 ns a frame's first ns and the ns before it are
+    # the same float64 number of seconds.
+    assert all(float(t) / 1e9 == float(t - 1) / 1e9 for t in starts)
+    with mediaref_av.open(clip.uri) as video:
+        assert (video.metadata.begin_ns, video.metadata.end_ns) == (starts[0], clip.end_ns)
+        before = video.frame_indices([t - 1 for t in starts[1:]])
+        at = video.frame_indices(starts)
+    assert at == list(range(len(starts)))
+    assert before == list(range(len(starts) - 1))
+
+
 def test_index_is_cached_in_memory_by_file_identity(clip_factory: ClipFactory) -> None:
     clip = clip_factory("vp9_webm")
     for _ in range(3):
