@@ -183,7 +183,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--what", default="video,images,multifile,soak")
     a = ap.parse_args()
-    cache = Path(a.out)
+    cache = Path(a.out).resolve()
     cache.mkdir(parents=True, exist_ok=True)
     what = set(a.what.split(","))
     seconds = 30 if a.quick else 300

@@ -147,6 +147,11 @@ def render(res: dict[str, Any]) -> str:
         f"- Repetitions: {res.get('reps')} timed after 1 warm-up, contestants alternating "
         "(order rotated each repetition), each in its own process and venv"
     )
+    for r in res.get("reruns", []):
+        L.append(
+            f"- Suite `{r['suite']}` is from a rerun at {r['date_utc']} (`{r['command']}`): "
+            f"{r['reason']}"
+        )
     L.append("")
     L.append("## Contestants and versions")
     L.append("")
