@@ -395,10 +395,39 @@ def test_time_between_steps_is_used_to_decode_the_next_frame(
     assert work().frames_converted == 30
 
 
+@pytest.mark.parametrize("retry", [32, 5], ids=["held-back", "tried-again"])
+def test_decoding_ahead_stops_while_its_jobs_come_late(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch, retry: int
+) -> None:
+    # A caller that works in Python between calls holds the GIL, so the job cannot run
+    # meanwhile and the next call waits for it; here every job is made that slow. After
+    # `_LATE` late jobs the steps decode inline, and every `_RETRY` steps one job is tried.
+    monkeypatch.setattr(_runs, "_IDLE", IDLE)
+    monkeypatch.setattr(_runs, "_RETRY", retry)
+    jobs: list[float] = []
+    ahead = _runs.RunDecoder._decode_ahead
+
+    def slow(self: _runs.RunDecoder, h: _pool.Handle, fmt: str) -> None:
+        jobs.append(time.perf_counter())
+        time.sleep(0.02)
+        ahead(self, h, fmt)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_runs.RunDecoder, "_decode_ahead", slow)
+    clip = clip_factory("mkv_sparse_keyframes")
+    steps = clip.starts_ns[40:70]
+    for t in steps:
+        check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
+        time.sleep(0.003)
+    # Steps 2..30 may decode ahead (the first one makes the decoder live): 29 chances.
+    chances, late = len(steps) - 1, _runs._LATE
+    assert len(jobs) == late + (0 if retry == 32 else (chances - late) // retry)
+
+
 def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(
     bframes: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    monkeypatch.setattr(_runs, "_LATE", 1 << 30)  # decode ahead even in this tight loop
     s = bframes.starts_ns
     with mediaref_av.open(bframes.uri, workers=1) as video:
         for t in s[20:24]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -77,6 +78,13 @@ class Handle:
         forward that are shown after those delivered: for the next steps."""
         self.ahead: Future[None] | None = None
         """Decoding ahead for the next step forward, in a worker thread (see `settle`)."""
+        self.ahead_late = 0
+        """Decoding-ahead jobs the next call waited for (longer than half their CPU time)
+        or cancelled, net of those that were in time."""
+        self.ahead_cost = 0.0
+        """CPU seconds the last decoding-ahead job took (its worker thread's time)."""
+        self.ahead_held_back = 0
+        """Steps forward since decoding ahead was last held back for coming late."""
         self.returned_at = 0.0
         """`time.perf_counter()` when the last call on this handle returned."""
         self.steps = 0
@@ -88,10 +96,22 @@ class Handle:
         leaked native memory (~0.2-2 KB; PyAV 18.1)."""
 
     def settle(self) -> None:
-        """Wait for the decoding ahead, or cancel it if it has not started."""
+        """Wait for the decoding ahead, or cancel it if it has not started; score it.
+
+        A job is late when it had not started, or when waiting for it took more than half
+        of what it cost: then decoding inline would have been about as fast.
+        """
         job, self.ahead = self.ahead, None
-        if job is not None and not job.cancel():
-            job.result()  # it catches its own errors
+        if job is None:
+            return
+        late = False
+        if not job.done():
+            t0 = time.perf_counter()
+            late = job.cancel()
+            if not late:
+                job.result()  # it catches its own errors
+                late = time.perf_counter() - t0 > self.ahead_cost / 2
+        self.ahead_late = self.ahead_late + 1 if late else max(self.ahead_late - 1, 0)
 
     def close(self) -> None:
         """Close the container and the file object; safe to call twice."""
