@@ -427,17 +427,24 @@ def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(
     bframes: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(_runs, "_IDLE", 0.0)
-    monkeypatch.setattr(_runs, "_LATE", 1 << 30)  # decode ahead even in this tight loop
     s = bframes.starts_ns
     with mediaref_av.open(bframes.uri, workers=1) as video:
-        for t in s[20:24]:
+
+        def step(t: int) -> None:
             check(bframes, [t], video.frames_played_at([t]))
+            handle = video._handle
+            job = handle.ahead if handle is not None else None
+            if job is not None:  # a caller that works until the job is done
+                job.result()
+
+        for t in s[20:24]:
+            step(t)
 
         def broken(*args: object) -> bool:
             raise RuntimeError("decoder broke")
 
         monkeypatch.setattr(_runs.RunDecoder, "_keep", broken)
-        check(bframes, [s[24]], video.frames_played_at([s[24]]))  # its job fails
+        step(s[24])  # its job fails
         seeks = work().seeks
         monkeypatch.undo()
         check(bframes, [s[25]], video.frames_played_at([s[25]]))
