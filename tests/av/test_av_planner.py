@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 import av
 import msgspec
@@ -137,7 +138,9 @@ def test_parallel_workers_split_the_runs_without_decoding_more(bframes: Clip) ->
     alone()
     two = decode(bframes, times, workers=2)
     shared = work()
-    assert shared.seeks == 2  # the two halves run in parallel, each from its keyframe
+    # The two halves run in parallel, each from its keyframe; on a loaded machine the second
+    # may start only after the first is done, take its container and go on without a seek.
+    assert (shared.seeks, shared.container_hits) in {(2, 0), (1, 1)}, shared
     assert shared.frames_decoded + shared.frames_skipped == (
         single.frames_decoded + single.frames_skipped
     )
@@ -404,13 +407,20 @@ def test_decoding_ahead_stops_while_its_jobs_come_late(
     # `_LATE` late jobs the steps decode inline, and every `_RETRY` steps one job is tried.
     monkeypatch.setattr(_runs, "_IDLE", IDLE)
     monkeypatch.setattr(_runs, "_RETRY", retry)
-    jobs: list[float] = []
+    jobs: list[object] = []  # submitted (a job may also be cancelled before it starts)
+    pool = _runs.executor()
+
+    class Counting:
+        def submit(self, fn: Any, *args: Any) -> Any:
+            jobs.append(fn)
+            return pool.submit(fn, *args)
+
+    monkeypatch.setattr(_runs, "executor", Counting)
     ahead = _runs.RunDecoder._decode_ahead
 
-    def slow(self: _runs.RunDecoder, h: _pool.Handle, fmt: str) -> None:
-        jobs.append(time.perf_counter())
+    def slow(self: _runs.RunDecoder, h: _pool.Handle, fmt: Any) -> None:
         time.sleep(0.02)
-        ahead(self, h, fmt)  # type: ignore[arg-type]
+        ahead(self, h, fmt)
 
     monkeypatch.setattr(_runs.RunDecoder, "_decode_ahead", slow)
     clip = clip_factory("mkv_sparse_keyframes")
