@@ -373,7 +373,7 @@ def make(kind: str, directory: Path) -> Clip:
         )
     elif kind in ("epoch_pts_mkv", "epoch_pts_mp4"):
         # Wall-clock timestamps (Unix time, as recorders of robot and game sessions
-        # write): ~1.76e18 ns, where float64 seconds are 256 ns apart, so only exact
+        # write): ~1.76e18 ns, where float64 seconds are ~240 ns apart, so only exact
         # integer arithmetic selects the right frame at each frame's first ns and the
         # ns before it.
         mkv = kind == "epoch_pts_mkv"

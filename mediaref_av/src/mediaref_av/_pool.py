@@ -84,7 +84,7 @@ class Handle:
         self.ahead_cost = 0.0
         """CPU seconds the last decoding-ahead job took (its worker thread's time)."""
         self.ahead_held_back = 0
-        """Steps forward since decoding ahead was last held back for coming late."""
+        """Steps forward without decoding ahead since it was held back (or last tried)."""
         self.returned_at = 0.0
         """`time.perf_counter()` when the last call on this handle returned."""
         self.steps = 0
