@@ -65,7 +65,8 @@ def test_every_example_runs_unchanged(page_dir: Path, monkeypatch: pytest.Monkey
             exec(compile(head, str(path), "exec"), namespace)
             with pytest.raises(
                 BackendNotInstalledError,
-                match="unknown video decoder 'torchcodec'; installed: 'pyav'",
+                match="Unknown decoder backend 'torchcodec' \\(TorchCodec is not installed as a "
+                "mediaref backend\\): no installed video decoder has this name; installed: 'pyav'",
             ):
                 exec(compile(tail, str(path), "exec"), namespace)
         else:

@@ -174,7 +174,7 @@ def test_a_last_frame_without_duration_lasts_one_frame_period(clip_factory: Clip
 
 def test_video_in_a_data_uri_decodes_through_a_file_object(clip_factory: ClipFactory) -> None:
     clip = clip_factory("vp9_webm")
-    uri = mediaref.DataURI(mimetype="video/webm", data=clip.path.read_bytes()).uri
+    uri = mediaref.DataURI.from_bytes(clip.path.read_bytes(), "video/webm").uri
     times = clip.probe_times()[::4]
     with mediaref_av.open(uri) as video:
         frames = video.frames_played_at(times)

@@ -109,6 +109,11 @@ def test_body_over_the_limit_is_refused(http_server: LoopbackServer) -> None:
         mediaref.limits.max_read_bytes = old
 
 
-def test_validate_uri_over_http(http_server: LoopbackServer, blob: str) -> None:
-    assert MediaRef(http_server.url(f"files/{blob}")).validate_uri()
-    assert not MediaRef(http_server.url("status/404")).validate_uri()
+def test_validate_uri_refuses_urls_as_044_did_and_open_source_checks_them(
+    http_server: LoopbackServer, blob: str
+) -> None:
+    with pytest.raises(NotImplementedError, match="does not check remote URLs"):
+        MediaRef(http_server.url(f"files/{blob}")).validate_uri()
+    assert mediaref.open_source(http_server.url(f"files/{blob}")).identity
+    with pytest.raises(mediaref.SourceNotFoundError):
+        _ = mediaref.open_source(http_server.url("status/404")).identity

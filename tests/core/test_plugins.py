@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 
 import mediaref
-from mediaref import BackendNotInstalledError, MediaRef, SourceNotFoundError, _plugins
+from mediaref import (
+    BackendNotInstalledError,
+    MediaRef,
+    SourceNotFoundError,
+    UnknownBackendError,
+    _plugins,
+)
 
 mediaref_fake = pytest.importorskip("mediaref_fake")
 
@@ -51,11 +57,13 @@ def test_video_backend_chosen_by_name(fresh_plugins: None) -> None:
 def test_unknown_backend_lists_installed_ones(fresh_plugins: None) -> None:
     mediaref_fake.STORE["clip"] = b"x"
     with pytest.raises(
-        BackendNotInstalledError,
-        match=r"unknown video decoder 'pyaw'; installed: .*'fake' \(mediaref-fake 0.0.1\)",
+        UnknownBackendError,
+        match=r"^Unknown decoder backend 'pyaw': no installed video decoder has this name; "
+        r"installed: .*'fake' \(mediaref-fake 0.0.1\)",
     ) as info:
         MediaRef("mem:clip", 0).to_ndarray(decoder="pyaw")
     assert isinstance(info.value, ImportError)
+    assert isinstance(info.value, ValueError)
 
 
 def test_highest_priority_wins_when_no_name_given(

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 import warnings
 
 import msgspec
@@ -10,7 +11,8 @@ from hypothesis import strategies as st
 
 from mediaref import DataURI, InvalidReferenceError, MediaRef
 
-MAX = 2**63 - 1
+MIN = -(2**63)
+MAX = 2**64 - 1
 
 
 def test_is_frozen_hashable_and_usable_as_dict_key() -> None:
@@ -38,43 +40,62 @@ def test_decoding_accepts_null_pts() -> None:
 
 @pytest.mark.parametrize(
     "pts",
-    [-1, 2**63, True, False, 1.0, "5"],
-    ids=["negative", "above-int64", "true", "false", "float", "str"],
+    [MIN - 1, MAX + 1, True, False, 1.0, "5"],
+    ids=["below-int64", "above-uint64", "true", "false", "float", "str"],
 )
 def test_construction_rejects_bad_pts(pts: object) -> None:
-    with pytest.raises(InvalidReferenceError, match=r"pts_ns must be an int in \[0, 2\*\*63 - 1\]"):
+    with pytest.raises(
+        InvalidReferenceError,
+        match=r"^pts_ns must be an int in \[-2\*\*63, 2\*\*64 - 1\], got " + re.escape(repr(pts)),
+    ):
         MediaRef("v.mp4", pts)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("uri", ["", None, 5, b"a.png"], ids=["empty", "none", "int", "bytes"])
+@pytest.mark.parametrize("uri", [None, 5, b"a.png"], ids=["none", "int", "bytes"])
 def test_construction_rejects_bad_uri(uri: object) -> None:
-    with pytest.raises(InvalidReferenceError, match="uri must be a non-empty string"):
+    with pytest.raises(InvalidReferenceError, match="uri must be a string"):
         MediaRef(uri)  # type: ignore[arg-type]
+
+
+def test_negative_pts_and_the_empty_uri_are_references_as_in_044() -> None:
+    ref = MediaRef("v.mp4", -1_000_000_000)
+    assert ref.is_video and ref.pts_ns == -1_000_000_000
+    assert msgspec.json.decode(msgspec.json.encode(ref), type=MediaRef) == ref
+    empty = MediaRef("")
+    assert MediaRef.model_validate(empty.model_dump()) == empty
+    assert empty.is_local and empty.is_relative_path and not empty.is_remote
 
 
 @pytest.mark.parametrize(
     ("doc", "field"),
     [
-        (b'{"uri":"a","pts_ns":-1}', "$.pts_ns"),
-        (b'{"uri":"a","pts_ns":9223372036854775808}', "$.pts_ns"),
+        (b'{"uri":"a","pts_ns":-9223372036854775809}', "$.pts_ns"),
+        (b'{"uri":"a","pts_ns":18446744073709551616}', "pts_ns"),
         (b'{"uri":"a","pts_ns":true}', "$.pts_ns"),
         (b'{"uri":"a","pts_ns":1.5}', "$.pts_ns"),
-        (b'{"uri":"","pts_ns":1}', "$.uri"),
+        (b'{"uri":1,"pts_ns":1}', "$.uri"),
         (b'{"pts_ns":1}', "uri"),
     ],
-    ids=["negative", "overflow", "bool", "float", "empty-uri", "missing-uri"],
+    ids=["below-int64", "above-uint64", "bool", "float", "int-uri", "missing-uri"],
 )
 def test_json_decoding_names_the_bad_field(doc: bytes, field: str) -> None:
     with pytest.raises(msgspec.ValidationError, match=field.replace("$", r"\$")):
         msgspec.json.decode(doc, type=MediaRef)
+    try:
+        packed = msgspec.msgpack.encode(json.loads(doc))
+    except OverflowError:
+        return  # MessagePack cannot even carry the value
     with pytest.raises(msgspec.ValidationError, match=field.replace("$", r"\$")):
-        msgspec.msgpack.decode(msgspec.msgpack.encode(json.loads(doc)), type=MediaRef)
+        msgspec.msgpack.decode(packed, type=MediaRef)
 
 
-def test_bounds_of_pts_are_accepted() -> None:
-    assert MediaRef("v", 0).pts_ns == 0
-    assert MediaRef("v", MAX).pts_ns == MAX
-    assert msgspec.json.decode(msgspec.json.encode(MediaRef("v", MAX)), type=MediaRef).pts_ns == MAX
+@pytest.mark.parametrize("pts", [MIN, -1, 0, 2**63 - 1, 2**63, MAX])
+def test_bounds_of_pts_are_accepted_and_round_trip(pts: int) -> None:
+    ref = MediaRef("v", pts)
+    assert ref.pts_ns == pts
+    assert msgspec.json.decode(msgspec.json.encode(ref), type=MediaRef) == ref
+    assert msgspec.msgpack.decode(msgspec.msgpack.encode(ref), type=MediaRef) == ref
+    assert MediaRef.model_validate_json(ref.model_dump_json()) == ref
 
 
 def test_data_uri_is_stored_as_its_string() -> None:
@@ -122,13 +143,20 @@ def test_resolve_relative_path_joins_paths_and_keeps_pts() -> None:
 
 def test_resolve_relative_path_on_unresolvable() -> None:
     remote = MediaRef("https://example.com/image.jpg")
-    with pytest.warns(UserWarning, match="cannot resolve 'https://example.com/image.jpg'"):
-        assert remote.resolve_relative_path("/data") == remote
+    message = (
+        "Cannot resolve unresolvable URI (remote, not a path): 'https://example.com/image.jpg'"
+    )
+    with pytest.warns(UserWarning, match="^" + re.escape(message) + "$"):
+        assert remote.resolve_relative_path("/data") is remote
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        assert remote.resolve_relative_path("/data", on_unresolvable="ignore") == remote
-    with pytest.raises(InvalidReferenceError, match="not a relative path"):
+        assert remote.resolve_relative_path("/data", on_unresolvable="ignore") is remote
+    with pytest.raises(InvalidReferenceError, match="^" + re.escape(message) + "$"):
         remote.resolve_relative_path("/data", on_unresolvable="error")
+    embedded = MediaRef("data:,x")
+    with pytest.raises(ValueError, match=r"^Cannot resolve unresolvable URI \(embedded, not a"):
+        embedded.resolve_relative_path("/data", on_unresolvable="error")
+    assert MediaRef("").resolve_relative_path("/base") == MediaRef("/base")
 
 
 def test_validate_uri(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -137,8 +165,13 @@ def test_validate_uri(tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert MediaRef(str(f)).validate_uri()
     assert MediaRef(f.as_uri()).validate_uri()
     assert not MediaRef(str(tmp_path / "missing.png")).validate_uri()
+    assert MediaRef(str(tmp_path)).validate_uri()  # a directory exists too, as in 0.4.4
+    assert not MediaRef("").validate_uri()
+    # Embedded data is "valid" without being parsed, as in 0.4.4; decoding checks it.
     assert MediaRef("data:,hello").validate_uri()
-    assert not MediaRef("data:image/png;base64,@@@").validate_uri()
+    assert MediaRef("data:image/png;base64,@@@").validate_uri()
+    with pytest.raises(NotImplementedError, match="does not check remote URLs"):
+        MediaRef("https://example.com/a.png").validate_uri()
 
 
 def test_pydantic_style_shims_match_pydantic_output() -> None:
@@ -153,7 +186,7 @@ def test_pydantic_style_shims_match_pydantic_output() -> None:
     assert MediaRef.model_validate_json(video.model_dump_json()) == video
     assert MediaRef.model_validate_json(image.model_dump_json()) == image
     with pytest.raises(msgspec.ValidationError, match=r"\$.pts_ns"):
-        MediaRef.model_validate({"uri": "a", "pts_ns": -5})
+        MediaRef.model_validate({"uri": "a", "pts_ns": 1.5})
 
 
 def test_is_equivalent_normalises_uris_but_eq_does_not() -> None:
@@ -189,13 +222,13 @@ def test_works_inside_user_pydantic_models() -> None:
     assert row.model_dump() == {"observation": {"uri": "episode.mp4", "pts_ns": 5}, "extra": None}
     assert Row.model_validate_json(row.model_dump_json()) == row
     with pytest.raises(pydantic.ValidationError, match="pts_ns"):
-        Row(observation={"uri": "a", "pts_ns": -1})
+        Row(observation={"uri": "a", "pts_ns": 2**64})
 
 
 refs = st.builds(
     MediaRef,
-    st.text(min_size=1),
-    st.none() | st.integers(min_value=0, max_value=MAX),
+    st.text(),
+    st.none() | st.integers(min_value=MIN, max_value=MAX),
 )
 
 
@@ -222,3 +255,17 @@ def test_arbitrary_json_decodes_or_raises_validation_error(doc: object) -> None:
         return
     assert isinstance(ref.uri, str) and ref.uri
     assert ref.pts_ns is None or 0 <= ref.pts_ns <= MAX
+
+
+def test_model_copy_returns_a_new_validated_reference() -> None:
+    ref = MediaRef("image.png", 123456)
+    same = ref.model_copy()
+    assert same == ref and same is not ref
+    assert ref.model_copy(deep=True) == ref
+    assert ref.model_copy(update={"pts_ns": 789012}) == MediaRef("image.png", 789012)
+    assert ref.model_copy(update={"uri": "b.png", "pts_ns": None}) == MediaRef("b.png")
+    assert ref.pts_ns == 123456
+    with pytest.raises(InvalidReferenceError, match="pts_ns must be an int"):
+        ref.model_copy(update={"pts_ns": 1.5})
+    with pytest.raises(TypeError, match=r"^MediaRef has no field 'pts'$"):
+        ref.model_copy(update={"pts": 1})

@@ -48,7 +48,7 @@ def test_relative_and_local() -> None:
 @pytest.mark.parametrize(
     ("uri", "message"),
     [
-        ("", "uri must be a non-empty string"),
+        ("", "uri is empty: it names nothing to read"),
         ("file://remotehost/share/x.png", "file URI names a remote host 'remotehost'"),
         ("file://", "file URI has no path"),
     ],

@@ -21,7 +21,7 @@ def round_trip(uri: DataURI, format: str = "rgb", **options: Any) -> NDArray[Any
 def test_png_round_trip_is_bit_exact_with_alpha(rgba: NDArray[np.uint8]) -> None:
     uri = DataURI.from_image(rgba, format="png", input_format="rgba")
     assert uri.mimetype == "image/png"
-    assert uri.data.startswith(b"\x89PNG\r\n\x1a\n")
+    assert uri.decoded_data.startswith(b"\x89PNG\r\n\x1a\n")
     assert str(uri).startswith("data:image/png;base64,")
     np.testing.assert_array_equal(round_trip(uri, "rgba"), rgba)
 
@@ -53,7 +53,7 @@ def test_bgr_input_decodes_back_as_bgr() -> None:
 def test_gray_input_round_trips(shape: tuple[int, ...]) -> None:
     gray = random_image(shape, seed=52)
     uri = DataURI.from_image(gray, format="png", input_format="gray")
-    assert Image.open(io.BytesIO(uri.data)).mode == "L"
+    assert Image.open(io.BytesIO(uri.decoded_data)).mode == "L"
     np.testing.assert_array_equal(round_trip(uri, "gray"), gray.reshape(6, 5))
 
 
@@ -70,7 +70,7 @@ def test_jpeg_is_close_and_drops_alpha() -> None:
     rgba = np.dstack([rgb, np.full(rgb.shape[:2], 7, np.uint8)])
     uri = DataURI.from_image(rgba, format="jpeg", quality=95, input_format="rgba")
     assert uri.mimetype == "image/jpeg"
-    assert uri.data.startswith(b"\xff\xd8\xff")
+    assert uri.decoded_data.startswith(b"\xff\xd8\xff")
     out = round_trip(uri, "rgba")
     assert (out[..., 3] == 255).all()
     diff = np.abs(out[..., :3].astype(int) - rgb)
@@ -83,7 +83,7 @@ def test_jpeg_quality_changes_the_size() -> None:
     low = DataURI.from_image(rgb, format="jpg", quality=10)
     high = DataURI.from_image(rgb, format="jpeg", quality=95)
     assert low.mimetype == high.mimetype == "image/jpeg"
-    assert len(low.data) < len(high.data)
+    assert len(low.decoded_data) < len(high.decoded_data)
 
 
 def test_webp_is_close_and_keeps_alpha() -> None:
@@ -94,7 +94,7 @@ def test_webp_is_close_and_keeps_alpha() -> None:
         np.dstack([rgb, alpha]), format="webp", quality=90, input_format="rgba"
     )
     assert uri.mimetype == "image/webp"
-    assert uri.data[8:12] == b"WEBP"
+    assert uri.decoded_data[8:12] == b"WEBP"
     out = round_trip(uri, "rgba")
     np.testing.assert_array_equal(out[..., 3], alpha)
     diff = np.abs(out[..., :3].astype(int) - rgb)[:, 10:]
@@ -128,7 +128,7 @@ def test_pil_palette_and_la_images_are_converted_for_jpeg() -> None:
     assert DataURI.from_image(im, format="jpeg").mimetype == "image/jpeg"
     la = Image.fromarray(random_image((6, 5, 2), seed=56))
     uri = DataURI.from_image(la, format="jpeg")
-    assert Image.open(io.BytesIO(uri.data)).mode == "L"
+    assert Image.open(io.BytesIO(uri.decoded_data)).mode == "L"
 
 
 def test_encode_image_returns_bytes_and_mimetype(rgb: NDArray[np.uint8]) -> None:
@@ -160,13 +160,14 @@ def test_unknown_encode_format_names_the_valid_ones(rgb: NDArray[np.uint8]) -> N
     [
         (
             np.zeros((4, 4, 4), np.uint8),
-            "rgb",
-            "input_format='rgb' needs a non-empty (H, W, 3) array, got shape (4, 4, 4)",
+            "hsv",
+            "Invalid input_format 'hsv' for 4-channel array; must be 'rgb', 'bgr', 'rgba', "
+            "or 'bgra'",
         ),
         (
             np.zeros((4, 4, 3), np.uint8),
             "rgba",
-            "input_format='rgba' needs a non-empty (H, W, 4) array, got shape (4, 4, 3)",
+            "Invalid input_format 'rgba' for 3-channel array; must be 'rgb' or 'bgr'",
         ),
         (
             np.zeros((4, 4), np.uint8),
@@ -196,16 +197,31 @@ def test_unknown_encode_format_names_the_valid_ones(rgb: NDArray[np.uint8]) -> N
         (
             np.zeros((4, 4, 3), np.uint8),
             "hsv",
+            "Invalid input_format 'hsv' for 3-channel array; must be 'rgb' or 'bgr'",
+        ),
+        (
+            np.zeros((4, 4), np.uint8),
+            "hsv",
             "unknown input_format 'hsv'; valid: 'rgb', 'bgr', 'rgba', 'bgra', 'gray'",
         ),
     ],
-    ids=["4-for-rgb", "3-for-rgba", "2d-for-bgra", "3-for-gray", "1d", "empty", "float", "hsv"],
+    ids=["4-hsv", "3-rgba", "2d-bgra", "3-gray", "1d", "empty", "float", "3-hsv", "2d-hsv"],
 )
 def test_bad_array_is_a_value_error_saying_what_fits(
     image: NDArray[Any], input_format: str, message: str
 ) -> None:
     with pytest.raises(ValueError, match="^" + re.escape(message) + "$"):
         DataURI.from_image(image, format="png", input_format=input_format)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("given", "means"), [("rgb", "rgba"), ("bgr", "bgra")])
+def test_four_channels_named_by_colour_order_keep_alpha_as_in_044(given: str, means: str) -> None:
+    rgb = smooth_rgb()
+    alpha = (np.arange(rgb.shape[0] * rgb.shape[1]) % 256).reshape(rgb.shape[:2])
+    rgba = np.dstack([rgb, alpha.astype(np.uint8)])
+    pixels = rgba if means == "rgba" else rgba[:, :, [2, 1, 0, 3]]
+    uri = DataURI.from_image(pixels, format="png", input_format=given)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(round_trip(uri, "rgba"), rgba)
 
 
 def test_uint16_cannot_be_jpeg() -> None:

@@ -43,7 +43,7 @@ def test_truncated_png_names_the_uri_and_what_pillow_said(
         MediaRef(uri=path).to_ndarray()
     assert info.value.uri == path
     message = str(info.value)
-    assert message.startswith("cannot decode image, corrupt or truncated: Pillow says ")
+    assert message.startswith("Failed to load image: corrupt or truncated, Pillow says ")
     assert "truncated" in message
     assert message.endswith(f"({path!r})")
 
@@ -55,7 +55,7 @@ def test_truncated_jpeg_names_the_uri(write: Write) -> None:
         UndecodableMediaError,
         match="^"
         + re.escape(
-            "cannot decode image, corrupt or truncated: Pillow says OSError: "
+            "Failed to load image: corrupt or truncated, Pillow says OSError: "
             f"Truncated File Read ({path!r})"
         )
         + "$",
@@ -77,7 +77,8 @@ def test_garbage_is_not_an_image(write: Write) -> None:
     with pytest.raises(UndecodableMediaError) as info:
         MediaRef(uri=path).to_ndarray()
     assert str(info.value) == (
-        f"not an image Pillow can read (content looks like image/png, 64 bytes) ({path!r})"
+        "Failed to load image: not a format Pillow reads (content looks like image/png, "
+        f"64 bytes) ({path!r})"
     )
 
 
@@ -86,7 +87,8 @@ def test_video_without_pts_ns_says_to_give_pts_ns(write: Write) -> None:
     with pytest.raises(UndecodableMediaError) as info:
         MediaRef(uri=path).to_ndarray()
     assert str(info.value) == (
-        f"not a still image: looks like video/mp4; give pts_ns to decode a video frame ({path!r})"
+        "Failed to load image: the content looks like video/mp4, not a still image; "
+        f"give pts_ns to decode a video frame ({path!r})"
     )
 
 

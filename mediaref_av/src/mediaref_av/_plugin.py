@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from mediaref import ByteSource, VideoBackend, VideoDecoder, hookimpl
 
-__all__ = ["mediaref_video_backends"]
+__all__ = ["mediaref_clear_caches", "mediaref_video_backends"]
 
 
 def _open(source: ByteSource, **options: Any) -> VideoDecoder:
@@ -28,3 +29,12 @@ def mediaref_video_backends() -> list[VideoBackend]:
             description="PyAV (FFmpeg): frame-exact, packet index, least-work GOP planner",
         )
     ]
+
+
+@hookimpl
+def mediaref_clear_caches() -> None:
+    """Release containers, indexes and pooled frames, if a video was ever opened."""
+    if "mediaref_av._pool" in sys.modules:  # nothing was cached, and PyAV need not load
+        from . import clear_caches
+
+        clear_caches()

@@ -17,6 +17,7 @@ from ._errors import (
     SourceUnreadableError,
     TimestampOutOfRangeError,
     UndecodableMediaError,
+    UnknownBackendError,
 )
 from ._ref import MediaRef
 from ._time import ns_to_pts, pts_to_ns
@@ -24,6 +25,7 @@ from ._uri import ParsedURI, normalize_uri, parse_uri, uris_equivalent
 
 if TYPE_CHECKING:
     from ._batch import batch_decode
+    from ._caches import cleanup_cache
     from ._datauri import DataURI
     from ._plugins import PluginInfo, open_source, plugins
     from ._protocols import (
@@ -57,11 +59,13 @@ __all__ = [
     "SourceUnreadableError",
     "TimestampOutOfRangeError",
     "UndecodableMediaError",
+    "UnknownBackendError",
     "VideoBackend",
     "VideoDecoder",
     "VideoMetadata",
     "__version__",
     "batch_decode",
+    "cleanup_cache",
     "hookimpl",
     "limits",
     "normalize_uri",
@@ -75,6 +79,7 @@ __all__ = [
 
 _LAZY = {
     "batch_decode": "_batch",
+    "cleanup_cache": "_caches",
     "DataURI": "_datauri",
     "PluginInfo": "_plugins",
     "open_source": "_plugins",

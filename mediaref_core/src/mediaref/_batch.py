@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, Literal, get_args
 
+from . import _features
 from ._errors import (
     BackendNotInstalledError,
     MediaRefError,
@@ -26,6 +27,7 @@ _FORMATS: tuple[str, ...] = get_args(ImageFormat)
 
 def _pick_video(name: str | None, uri: str) -> VideoBackend:
     try:
+        _features.require_video()
         return video_backend(None if name and _is_other_kind(name, video=True) else name)
     except BackendNotInstalledError as e:
         raise e.at(None, uri=uri) from None

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import binascii
 import os
-from typing import Any
+import re
+from base64 import b64decode, b64encode
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ._errors import InvalidReferenceError, short_uri
 from ._protocols import ImageFormat
 
+if TYPE_CHECKING:
+    from ._ref import MediaRef
+
 __all__ = ["DataURI", "sniff_mimetype"]
 
 _DEFAULT_TYPE = "text/plain"
-# RFC 2397 percent-encodes everything outside RFC 2396 "uric"; keep the common safe set.
-_SAFE = b"-_.!~*'()/;:@&=+$"
 
 _MAGIC: tuple[tuple[bytes, int, str], ...] = (
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -57,36 +61,61 @@ def sniff_mimetype(head: bytes, name: str = "") -> str:
 class DataURI:
     """An RFC 2397 ``data:`` URI: a MIME type and the bytes it embeds.
 
-    Build one with `from_uri`, `from_bytes`, `from_file` or `from_image`; ``str()`` gives
-    the URI (base64 unless built otherwise) and ``len()`` its length in characters.
-    A `DataURI` can be passed as ``MediaRef(uri=...)``; it is stored as its string.
+    Field names and meanings are those of mediaref 0.4.4: `data` is the payload as the URI
+    writes it (base64 text when `is_base64`, percent-encoded text otherwise) and
+    `decoded_data` the content. Build one with `from_uri`, `from_bytes`, `from_file` or
+    `from_image`, or from its fields; ``str()`` gives the URI and ``len()`` its length in
+    characters. A `DataURI` can be passed as ``MediaRef(uri=...)``; it is stored as its
+    string.
+
+    Raises:
+        ValueError: A field is invalid: base64 that does not decode, or text data that is
+            not percent-encoded ("unquoted characters"). The error is a
+            ``pydantic.ValidationError`` when Pydantic is installed, as 0.4.4 raised from
+            its Pydantic model, else an `InvalidReferenceError`.
     """
 
-    __slots__ = ("_uri", "base64", "data", "mimetype", "params")
+    __slots__ = ("_decoded", "_payload", "_uri", "is_base64", "mimetype", "params")
 
     mimetype: str
     """The media type, lower-cased, e.g. ``"image/png"`` (``"text/plain"`` by default)."""
-    data: bytes
-    """The decoded content."""
+    is_base64: bool
+    """Whether the payload is base64 (else percent-encoded text)."""
     params: tuple[tuple[str, str], ...]
     """Media type parameters in order, e.g. ``(("charset", "utf-8"),)``."""
-    base64: bool
-    """Whether the string form encodes the data in base64 (else percent-encoding)."""
 
     def __init__(
         self,
-        mimetype: str,
-        data: bytes,
+        mimetype: str = _DEFAULT_TYPE,
+        data: bytes | str = b"",
         *,
+        is_base64: bool = True,
         params: tuple[tuple[str, str], ...] = (),
-        base64: bool = True,
     ) -> None:
-        self.mimetype, self.data, self.params, self.base64 = mimetype.lower(), data, params, base64
+        payload = data.encode() if isinstance(data, str) else bytes(data)
+        self.mimetype, self.is_base64, self.params = mimetype.lower(), is_base64, params
+        self._payload: bytes | None = payload
         self._uri: str | None = None
+        self._decoded: bytes | None = None
+        if is_base64:
+            try:
+                self._decoded = _b64decode(payload)
+            except ValueError as e:
+                _invalid(f"data is not valid base64 ({e})", payload)
+        elif _QUOTED.fullmatch(payload) is None:
+            bad = _QUOTED_CHAR.sub(b"", payload)[:1]
+            _invalid(
+                f"Non-base64 data URI contains unquoted characters (first: {bad!r}); "
+                "percent-encode the data (urllib.parse.quote(text, safe='')) or use base64",
+                payload,
+            )
 
     @classmethod
     def from_uri(cls, uri: str) -> DataURI:
-        """Parse a ``data:[<mediatype>][;base64],<data>`` string.
+        """Parse a ``data:[<mediatype>][;base64],<data>`` string, as RFC 2397 allows it.
+
+        Text data may hold any character a URI may (the constructor is stricter, as 0.4.4
+        was); base64 may be percent-escaped or broken by whitespace.
 
         Raises:
             InvalidReferenceError: Not a ``data:`` URI, no comma, or a bad payload.
@@ -101,55 +130,56 @@ class DataURI:
                 "malformed data URI: no ',' separates the media type from the data",
                 uri=uri,
             )
-        from base64 import b64decode
-        from urllib.parse import unquote_to_bytes
-
-        parts = header.split(";")
-        is_b64 = parts[-1].strip().lower() == "base64" if len(parts) > 1 or parts[0] else False
-        if is_b64:
-            parts.pop()
-        mimetype = parts[0].strip().lower() or _DEFAULT_TYPE
-        if "/" not in mimetype:
-            raise InvalidReferenceError(
-                f"malformed data URI: media type {parts[0]!r} is not 'type/subtype'", uri=uri
-            )
-        params: list[tuple[str, str]] = []
-        for p in parts[1:]:
-            key, eq, value = p.partition("=")
-            if not eq or not key.strip():
-                raise InvalidReferenceError(
-                    f"malformed data URI: parameter {p!r} is not 'name=value'", uri=uri
-                )
-            params.append((key.strip().lower(), value.strip()))
-        if not parts[0].strip() and not params:
-            params.append(("charset", "US-ASCII"))
+        mimetype, params, is_b64 = _parse_header(header, uri)
         try:
             if is_b64:
-                compact = unquote_to_bytes(payload) if "%" in payload else payload.encode("ascii")
-                data = b64decode(b"".join(compact.split()), validate=True)
+                decoded = _b64decode(unquote_to_bytes(payload) if "%" in payload else payload)
             else:
-                data = unquote_to_bytes(payload)
-        except (binascii.Error, UnicodeEncodeError, ValueError) as e:
+                decoded = unquote_to_bytes(payload)
+        except (UnicodeEncodeError, ValueError) as e:
             raise InvalidReferenceError(
                 f"malformed data URI: bad base64 payload ({e})", uri=uri
             ) from e
-        obj = cls(mimetype, data, params=tuple(params), base64=is_b64)
-        obj._uri = uri
+        obj = cls.__new__(cls)
+        obj.mimetype, obj.is_base64, obj.params = mimetype, is_b64, params
+        obj._payload, obj._uri, obj._decoded = None, uri, decoded
         return obj
 
     @classmethod
-    def from_bytes(cls, data: bytes, mimetype: str, *, base64: bool = True) -> DataURI:
-        """Embed `data` as `mimetype` (base64 by default)."""
+    def from_bytes(cls, data: bytes, mimetype: str, *, is_base64: bool = True) -> DataURI:
+        """Embed the content `data` as `mimetype`, base64 or percent-encoded."""
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data must be bytes, got {type(data).__name__}")
-        return cls(mimetype, bytes(data), base64=base64)
+        raw = bytes(data)
+        obj = cls.__new__(cls)
+        obj.mimetype, obj.is_base64, obj.params = mimetype.lower(), is_base64, ()
+        obj._payload = b64encode(raw) if is_base64 else quote_from_bytes(raw, safe="").encode()
+        obj._uri, obj._decoded = None, raw
+        return obj
 
     @classmethod
-    def from_file(cls, path: str | os.PathLike[str], mimetype: str | None = None) -> DataURI:
-        """Embed a file; its MIME type is sniffed from its content, then its extension."""
+    def from_file(
+        cls,
+        path: str | os.PathLike[str],
+        format: str | None = None,
+        *,
+        mimetype: str | None = None,
+    ) -> DataURI:
+        """Embed a file, base64.
+
+        Args:
+            path: The file.
+            format: An image format (``"png"``...) meaning ``image/<format>``, as in 0.4.4.
+            mimetype: The media type; by default sniffed from the content, then the name.
+
+        Raises:
+            FileNotFoundError: No such file.
+        """
         with open(path, "rb") as f:
             data = f.read()
-        return cls(mimetype or sniff_mimetype(data[:16], os.fspath(path)), data)
+        if mimetype is None:
+            mimetype = f"image/{format}" if format else sniff_mimetype(data[:16], os.fspath(path))
+        return cls.from_bytes(data, mimetype)
 
     @classmethod
     def from_image(
@@ -169,38 +199,74 @@ class DataURI:
                 ``"webp"``, ``"bmp"``, or what the installed encoder offers.
             quality: JPEG/WebP quality 1-100; `None` for the encoder's default.
             input_format: Channel order of an array: ``rgb``, ``bgr``, ``rgba``, ``bgra``
-                or ``gray``.
+                or ``gray``. A 4-channel array given as ``rgb``/``bgr`` is read as
+                ``rgba``/``bgra``, as 0.4.4 did.
             encoder: Name of the encoder plugin to use; the highest priority by default.
 
         Raises:
             BackendNotInstalledError: No image encoder is installed (``mediaref-pil``).
-            ValueError: Unsupported format, quality or array shape.
+            ValueError: Unsupported format, quality, array shape or `input_format`.
         """
         from ._plugins import image_encoder
 
         data, mimetype = image_encoder(encoder).encode(
             image, format=format, quality=quality, input_format=input_format
         )
-        return cls(mimetype, data)
+        return cls.from_bytes(data, mimetype)
+
+    @property
+    def data(self) -> bytes:
+        """The payload as written in the URI (base64 or percent-encoded text), as bytes."""
+        if self._payload is None:
+            uri = self.uri
+            self._payload = uri[uri.index(",") + 1 :].encode()
+        return self._payload
+
+    @property
+    def decoded_data(self) -> bytes:
+        """The embedded content."""
+        if self._decoded is None:
+            self._decoded = unquote_to_bytes(self.data)
+        return self._decoded
 
     @property
     def uri(self) -> str:
         """The URI string."""
         if self._uri is None:
-            from base64 import b64encode
-            from urllib.parse import quote_from_bytes
-
             head = "data:" + self.mimetype + "".join(f";{k}={v}" for k, v in self.params)
-            if self.base64:
-                self._uri = head + ";base64," + b64encode(self.data).decode("ascii")
-            else:
-                self._uri = head + "," + quote_from_bytes(self.data, safe=_SAFE)
+            payload = self.data.decode()
+            self._uri = head + (";base64," if self.is_base64 else ",") + payload
         return self._uri
 
     @property
     def is_image(self) -> bool:
         """Whether the media type is ``image/*``."""
         return self.mimetype.startswith("image/")
+
+    def to_ndarray(self, format: ImageFormat = "rgb", **options: Any) -> Any:
+        """Decode the embedded image into a uint8 array (see `MediaRef.to_ndarray`).
+
+        Raises:
+            ValueError: The media type is not ``image/*``.
+            MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
+        """
+        return self._ref().to_ndarray(format, **options)
+
+    def to_pil_image(self, format: Literal["rgb", "rgba", "gray"] = "rgb", **options: Any) -> Any:
+        """Decode the embedded image into a ``PIL.Image.Image`` (see `MediaRef.to_pil_image`).
+
+        Raises:
+            ValueError: The media type is not ``image/*``.
+            MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
+        """
+        return self._ref().to_pil_image(format, **options)
+
+    def _ref(self) -> MediaRef:
+        if not self.is_image:
+            raise ValueError(f"Cannot convert non-image MIME type '{self.mimetype}' to an image")
+        from ._ref import MediaRef
+
+        return MediaRef(self.uri)
 
     def __str__(self) -> str:
         return self.uri
@@ -210,15 +276,65 @@ class DataURI:
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, DataURI):
-            return (self.mimetype, self.params, self.data) == (
+            return (self.mimetype, self.params, self.decoded_data) == (
                 other.mimetype,
                 other.params,
-                other.data,
+                other.decoded_data,
             )
         return NotImplemented
 
     def __hash__(self) -> int:
-        return hash((self.mimetype, self.params, self.data))
+        return hash((self.mimetype, self.params, self.decoded_data))
 
     def __repr__(self) -> str:
-        return f"DataURI(mimetype={self.mimetype!r}, {len(self.data)} bytes)"
+        kind = "base64" if self.is_base64 else "text"
+        return f"DataURI(mimetype={self.mimetype!r}, {len(self.decoded_data)} bytes, {kind})"
+
+
+_QUOTED = re.compile(rb"(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*")
+_QUOTED_CHAR = re.compile(rb"[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}")
+
+
+def _b64decode(payload: bytes | str) -> bytes:
+    if isinstance(payload, str):
+        payload = payload.encode("ascii")
+    try:
+        return b64decode(b"".join(payload.split()), validate=True)
+    except binascii.Error as e:
+        raise ValueError(str(e)) from None
+
+
+def _parse_header(header: str, uri: str) -> tuple[str, tuple[tuple[str, str], ...], bool]:
+    parts = header.split(";")
+    is_b64 = parts[-1].strip().lower() == "base64" if len(parts) > 1 or parts[0] else False
+    if is_b64:
+        parts.pop()
+    mimetype = parts[0].strip().lower() or _DEFAULT_TYPE
+    if "/" not in mimetype:
+        raise InvalidReferenceError(
+            f"malformed data URI: media type {parts[0]!r} is not 'type/subtype'", uri=uri
+        )
+    params: list[tuple[str, str]] = []
+    for p in parts[1:]:
+        key, eq, value = p.partition("=")
+        if not eq or not key.strip():
+            raise InvalidReferenceError(
+                f"malformed data URI: parameter {p!r} is not 'name=value'", uri=uri
+            )
+        params.append((key.strip().lower(), value.strip()))
+    if not parts[0].strip() and not params:
+        params.append(("charset", "US-ASCII"))
+    return mimetype, tuple(params), is_b64
+
+
+def _invalid(message: str, value: bytes) -> NoReturn:
+    """Raise the error a 0.4.4 user catches for an invalid field (see `DataURI`)."""
+    err = InvalidReferenceError(message)
+    try:
+        from pydantic_core import ValidationError
+    except ImportError:
+        raise err from None
+    raise ValidationError.from_exception_data(
+        "DataURI",
+        [{"type": "value_error", "loc": ("data",), "input": value[:80], "ctx": {"error": err}}],
+    ) from err

@@ -59,6 +59,6 @@ def run_demo(workdir: Path) -> None:
     same = np.array_equal(embedded.to_ndarray(), image)
     print(f"decoded the data URI back: identical pixels = {same}")
     png = workdir / "frame.png"
-    png.write_bytes(data_uri.data)
+    png.write_bytes(data_uri.decoded_data)
     shape = MediaRef(str(png)).to_ndarray().shape
     print(f"wrote {png}; MediaRef({str(png)!r}).to_ndarray().shape = {shape}")

@@ -10,6 +10,7 @@ __all__ = [
     "SourceUnreadableError",
     "TimestampOutOfRangeError",
     "UndecodableMediaError",
+    "UnknownBackendError",
     "short_uri",
 ]
 
@@ -81,6 +82,14 @@ class InvalidReferenceError(MediaRefError, ValueError):
 
 class BackendNotInstalledError(MediaRefError, ImportError):
     """No installed plugin can do what was asked; the message names what to install."""
+
+
+class UnknownBackendError(BackendNotInstalledError, ValueError):
+    """A backend was named (``decoder=``, ``encoder=``) that no installed plugin provides.
+
+    Both an `ImportError` (something is not installed) and a `ValueError` (a bad argument,
+    what mediaref 0.4.4 raised for an unknown decoder name).
+    """
 
 
 class SourceNotFoundError(MediaRefError, FileNotFoundError):

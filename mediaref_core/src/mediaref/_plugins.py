@@ -12,7 +12,7 @@ import msgspec
 import pluggy
 
 from . import hookspecs
-from ._errors import BackendNotInstalledError
+from ._errors import BackendNotInstalledError, UnknownBackendError
 from ._protocols import ByteSource, ImageBackend, ImageEncoder, VideoBackend
 from ._uri import parse_uri
 
@@ -188,10 +188,18 @@ def _select(
     for backend, _ in pairs:
         if backend.name == name:
             return backend
-    raise BackendNotInstalledError(
-        f"unknown {what} {name!r}; installed: {_describe(pairs, reg)}"
+    role = "encoder" if what.endswith("encoder") else "decoder"
+    elsewhere = _ELSEWHERE.get(name.lower())
+    hint = f" ({elsewhere} is not installed as a mediaref backend)" if elsewhere else ""
+    raise UnknownBackendError(
+        f"Unknown {role} backend {name!r}{hint}: no installed {what} has this name; "
+        f"installed: {_describe(pairs, reg)}"
         + (f"; install one with: pip install {install}" if not pairs else "")
     )
+
+
+# Backends of other video libraries that code written for PyPI `mediaref` names.
+_ELSEWHERE = {"torchcodec": "TorchCodec", "decord": "decord", "opencv": "OpenCV"}
 
 
 def video_backend(name: str | None = None) -> VideoBackend:

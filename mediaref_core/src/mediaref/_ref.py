@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import posixpath
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from ._errors import InvalidReferenceError
-from ._uri import normalize_uri, parse_uri
+from ._errors import InvalidReferenceError, short_uri
+from ._uri import ParsedURI, normalize_uri, parse_uri
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
@@ -18,10 +19,16 @@ if TYPE_CHECKING:
 
     from ._protocols import ImageFormat
 
-__all__ = ["MediaRef"]
+__all__ = ["PTS_NS_MAX", "PTS_NS_MIN", "MediaRef"]
 
-PtsNs = Annotated[int, msgspec.Meta(ge=0, le=2**63 - 1)]
-URI = Annotated[str, msgspec.Meta(min_length=1)]
+PILFormat = Literal["rgb", "rgba", "gray"]
+
+PTS_NS_MIN = -(2**63)
+PTS_NS_MAX = 2**64 - 1
+# Any int64 (negative included, as in mediaref 0.4.4), and up to 2**64 - 1 because 0.4.4
+# round-trips such values through JSON; it is the range JSON and MessagePack carry exactly.
+# msgspec bounds only fit in an int64: `__post_init__` (run on decode too) checks the top.
+PtsNs = Annotated[int, msgspec.Meta(ge=PTS_NS_MIN)]
 
 
 class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
@@ -31,23 +38,26 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     ``pts_ns`` omitted for images. Nothing is read until a ``to_*`` method is called.
 
     Raises:
-        InvalidReferenceError: `uri` is not a non-empty string (or `DataURI`), or
-            `pts_ns` is not an int in ``[0, 2**63 - 1]``.
+        InvalidReferenceError: `uri` is not a string (or `DataURI`), or `pts_ns` is not an
+            int in ``[-2**63, 2**64 - 1]``.
     """
 
-    uri: URI
+    uri: str
     """A path or URI, stored exactly as given (a `DataURI` is stored as its string)."""
     pts_ns: PtsNs | None = None
-    """Nanoseconds on the stream's own timeline; `None` for a still image."""
+    """Nanoseconds on the stream's own timeline (may be negative); `None` for a still image.
+
+    A time outside the stream raises `TimestampOutOfRangeError` when decoded.
+    """
 
     def __post_init__(self) -> None:
         # Runs on every construction and decode: the cheapest checks first (see bench/).
         if self.pts_ns.__class__ is int:
-            if not 0 <= self.pts_ns <= 9223372036854775807:  # type: ignore[operator]
+            if not -9223372036854775808 <= self.pts_ns <= 18446744073709551615:  # type: ignore[operator]
                 _bad_pts(self.pts_ns)
         elif self.pts_ns is not None:
             _bad_pts(self.pts_ns)
-        if self.uri.__class__ is not str or not self.uri:
+        if self.uri.__class__ is not str:
             _coerce_uri(self)
 
     @property
@@ -63,27 +73,27 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     @property
     def is_embedded(self) -> bool:
         """Whether the media is embedded in a ``data:`` URI."""
-        return parse_uri(self.uri).kind == "data"
+        return _parse_or_empty(self.uri).kind == "data"
 
     @property
     def is_remote(self) -> bool:
         """Whether the media is behind an ``http:`` or ``https:`` URL."""
-        return parse_uri(self.uri).kind == "http"
+        return _parse_or_empty(self.uri).kind == "http"
 
     @property
     def is_local(self) -> bool:
         """Whether the media is a local file (a path or a ``file:`` URI)."""
-        return parse_uri(self.uri).is_local
+        return _parse_or_empty(self.uri).is_local
 
     @property
     def is_relative_path(self) -> bool:
         """Whether the URI is a relative path, to resolve with `resolve_relative_path`."""
-        return parse_uri(self.uri).is_relative_path
+        return _parse_or_empty(self.uri).is_relative_path
 
     @property
     def scheme(self) -> str:
         """The lower-cased URI scheme (``"file"``, ``"https"``, ``"data"``...); ``""`` for paths."""
-        return parse_uri(self.uri).scheme
+        return _parse_or_empty(self.uri).scheme
 
     def resolve_relative_path(
         self,
@@ -93,48 +103,57 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         """Return this reference with a relative path joined onto `base`.
 
         `base` is a directory path or a ``file:``/``http(s):`` URI of a directory.
-        Absolute paths come back unchanged. URIs that are not paths (``data:``,
-        ``http:``...) cannot be resolved: they come back unchanged, with a warning, an
-        error or silently, as `on_unresolvable` says.
+        Absolute paths and ``file:`` URIs come back unchanged (the same object). URIs that
+        are not paths (``data:``, ``http:``...) cannot be resolved: they come back
+        unchanged, with a ``UserWarning``, an error or silently, as `on_unresolvable` says.
 
         Raises:
-            InvalidReferenceError: `on_unresolvable="error"` and the URI is not a path.
+            InvalidReferenceError: `on_unresolvable="error"` and the URI is not a path
+                (a `ValueError`, as in mediaref 0.4.4).
         """
-        parsed = parse_uri(self.uri)
-        if parsed.kind != "path":
-            if on_unresolvable == "error":
-                raise InvalidReferenceError(
-                    "cannot resolve a URI that is not a relative path", uri=self.uri
-                )
+        parsed = _parse_or_empty(self.uri)
+        if parsed.kind not in ("path", "file"):
+            if on_unresolvable not in ("warn", "ignore"):
+                raise InvalidReferenceError(_unresolvable(self.uri, parsed.kind))
             if on_unresolvable == "warn":
-                warnings.warn(
-                    f"cannot resolve {self.uri[:80]!r} against a base: it is not a path",
-                    UserWarning,
-                    stacklevel=2,
-                )
+                warnings.warn(_unresolvable(self.uri, parsed.kind), UserWarning, stacklevel=2)
             return self
         if not parsed.is_relative_path:
             return self
         base_str = os.fspath(base)
         base_kind = parse_uri(base_str).kind if base_str else "path"
         if base_kind == "path":
-            joined = os.path.join(base_str, self.uri)
+            joined = os.path.join(base_str, self.uri) if self.uri else base_str
         else:
             joined = base_str.rstrip("/") + "/" + posixpath.normpath(self.uri)
         return MediaRef(joined, self.pts_ns)
 
     def validate_uri(self) -> bool:
-        """Whether the media can be found.
+        """Whether the media can be found, as mediaref 0.4.4 answered it.
 
-        A local file exists, a ``data:`` URI parses, a URL answers (one small Range
-        request); other schemes ask their source plugin.
+        A local path or ``file:`` URI: whether it exists (a file or a directory). A
+        ``data:`` URI: always `True` (its content is checked when decoded). Other schemes:
+        whether their source plugin can open it.
+
+        Raises:
+            NotImplementedError: For ``http:`` and ``https:`` URLs, as in 0.4.4 (open
+                them with `mediaref.open_source` to check that they answer).
         """
+        parsed = _parse_or_empty(self.uri)
+        if parsed.kind == "http":
+            raise NotImplementedError(
+                f"validate_uri does not check remote URLs ({short_uri(self.uri)!r}); "
+                "mediaref.open_source(uri).identity does"
+            )
+        if parsed.kind == "data":
+            return True
+        if parsed.kind in ("path", "file"):
+            return bool(parsed.path) and os.path.exists(parsed.path)
         from ._errors import MediaRefError
         from ._plugins import open_source
 
         try:
-            source = open_source(self.uri)
-            _ = source.identity
+            _ = open_source(self.uri).identity
         except MediaRefError:
             return False
         return True
@@ -167,12 +186,29 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 
         return decode_one(self, format=format, decoder=decoder, options=options)
 
-    def to_pil_image(self, *, decoder: str | None = None, **options: Any) -> Any:
-        """Load the image or video frame as an RGB ``PIL.Image.Image`` (needs Pillow)."""
+    def to_pil_image(
+        self, format: PILFormat = "rgb", *, decoder: str | None = None, **options: Any
+    ) -> Any:
+        """Load the image or video frame as a ``PIL.Image.Image`` (needs Pillow).
+
+        Args:
+            format: ``"rgb"`` (mode ``RGB``), ``"rgba"`` (``RGBA``) or ``"gray"`` (``L``).
+            decoder: Backend name, as for `to_ndarray`.
+            **options: Passed to the backend, as for `to_ndarray`.
+
+        Raises:
+            ValueError: `format` is ``"bgr"``/``"bgra"`` (PIL has no such modes) or unknown.
+            MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
+        """
         from ._plugins import import_pillow
 
+        if format not in ("rgb", "rgba", "gray"):
+            raise ValueError(
+                f"Format {format!r} is not compatible with to_pil_image. "
+                "Use 'rgb', 'rgba', or 'gray'."
+            )
         image_module = import_pillow()
-        return image_module.fromarray(self.to_ndarray("rgb", decoder=decoder, **options))
+        return image_module.fromarray(self.to_ndarray(format, decoder=decoder, **options))
 
     def model_dump(self, *, exclude_none: bool = False, **_: Any) -> dict[str, Any]:
         """Return ``{"uri": ..., "pts_ns": ...}`` as the Pydantic-based package did."""
@@ -185,6 +221,25 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         if exclude_none or self.pts_ns is not None:
             return _json_encoder.encode(self).decode()
         return _json_encoder.encode(self.model_dump()).decode()
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> MediaRef:
+        """Return a new reference with the fields in `update` replaced, validated.
+
+        `deep` is accepted as in Pydantic; the fields are immutable, so every copy is deep.
+
+        Raises:
+            InvalidReferenceError: An updated field is invalid.
+            TypeError: `update` names a field a `MediaRef` does not have.
+        """
+        fields: dict[str, Any] = {"uri": self.uri, "pts_ns": self.pts_ns}
+        if update:
+            unknown = update.keys() - fields.keys()
+            if unknown:
+                raise TypeError(f"MediaRef has no field {sorted(unknown)[0]!r}")
+            fields.update(update)
+        return MediaRef(**fields)
 
     @classmethod
     def model_validate(cls, obj: Any) -> MediaRef:
@@ -226,9 +281,11 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
             ),
             json_schema_input_schema=core_schema.typed_dict_schema(
                 {
-                    "uri": core_schema.typed_dict_field(core_schema.str_schema(min_length=1)),
+                    "uri": core_schema.typed_dict_field(core_schema.str_schema()),
                     "pts_ns": core_schema.typed_dict_field(
-                        core_schema.nullable_schema(core_schema.int_schema(ge=0)),
+                        core_schema.nullable_schema(
+                            core_schema.int_schema(ge=PTS_NS_MIN, le=PTS_NS_MAX)
+                        ),
                         required=False,
                     ),
                 }
@@ -236,8 +293,18 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         )
 
 
+def _parse_or_empty(uri: str) -> ParsedURI:
+    # The empty URI is the empty relative path (0.4.4 stores and resolves it).
+    return parse_uri(uri) if uri else ParsedURI("path", "", "")
+
+
+def _unresolvable(uri: str, kind: str) -> str:
+    what = {"data": "embedded", "http": "remote"}.get(kind, f"a {kind!r} URI")
+    return f"Cannot resolve unresolvable URI ({what}, not a path): {short_uri(uri)!r}"
+
+
 def _bad_pts(t: object) -> None:
-    raise InvalidReferenceError(f"pts_ns must be an int in [0, 2**63 - 1], got {t!r}")
+    raise InvalidReferenceError(f"pts_ns must be an int in [-2**63, 2**64 - 1], got {t!r}")
 
 
 def _coerce_uri(ref: MediaRef) -> None:
@@ -246,10 +313,10 @@ def _coerce_uri(ref: MediaRef) -> None:
 
     if isinstance(u, DataURI):
         msgspec.structs.force_setattr(ref, "uri", u.uri)
-    elif isinstance(u, str) and u:
+    elif isinstance(u, str):
         msgspec.structs.force_setattr(ref, "uri", str(u))
     else:
-        raise InvalidReferenceError(f"uri must be a non-empty string, got {u!r}")
+        raise InvalidReferenceError(f"uri must be a string, got {u!r}")
 
 
 _json_encoder = msgspec.json.Encoder()

@@ -127,11 +127,11 @@ class DataSource:
 
     def read_all(self) -> bytes:
         """Return the decoded bytes."""
-        return self.data_uri.data
+        return self.data_uri.decoded_data
 
     def open(self) -> IO[bytes]:
         """Return the decoded bytes as a file object."""
-        return io.BytesIO(self.data_uri.data)
+        return io.BytesIO(self.data_uri.decoded_data)
 
 
 def open_builtin_source(uri: str, parsed: ParsedURI) -> object | None:

@@ -57,10 +57,13 @@ def parse_uri(uri: str) -> ParsedURI:
     drive, hence a path, not a scheme.
 
     Raises:
-        InvalidReferenceError: `uri` is empty, not a string, or a malformed ``file:`` URI.
+        InvalidReferenceError: `uri` is empty (a `MediaRef` may hold one, but it names
+            nothing), not a string, or a malformed ``file:`` URI.
     """
-    if not isinstance(uri, str) or not uri:
-        raise InvalidReferenceError(f"uri must be a non-empty string, got {uri!r}")
+    if not isinstance(uri, str):
+        raise InvalidReferenceError(f"uri must be a string, got {uri!r}")
+    if not uri:
+        raise InvalidReferenceError("uri is empty: it names nothing to read", uri=uri)
     m = _SCHEME.match(uri)
     if m is None or _DRIVE.match(uri) is not None:
         return ParsedURI("path", "", uri)
@@ -136,9 +139,13 @@ def normalize_uri(uri: str) -> str:
     ``https:443``). Paths get the same treatment of ``.``/``..``; ``data:`` URIs only
     have their scheme lower-cased.
 
+    The empty URI (a reference may hold one, as in mediaref 0.4.4) is its own normal form.
+
     Raises:
-        InvalidReferenceError: `uri` is not a non-empty string.
+        InvalidReferenceError: `uri` is not a string.
     """
+    if uri == "":
+        return uri
     parsed = parse_uri(uri)
     if parsed.kind == "path":
         return _remove_dot_segments(_normalize_pct(uri)) or "."

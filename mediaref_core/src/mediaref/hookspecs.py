@@ -58,3 +58,12 @@ def mediaref_open_source(uri: str, parsed: ParsedURI) -> ByteSource | None:
     demand. Raise `SourceNotFoundError` or `SourceUnreadableError` for a URI you
     handle but cannot open.
     """
+
+
+@hookspec
+def mediaref_clear_caches() -> None:
+    """Release everything this plugin keeps between calls (containers, indexes, buffers).
+
+    Called by `mediaref.cleanup_cache()`, from any thread. Do not import a codec to
+    answer it: a plugin whose caches were never filled has nothing to release.
+    """

@@ -180,7 +180,7 @@ def _check_pixels(im: Image.Image, uri: str) -> None:
 
 def _failed(e: Exception, uri: str) -> UndecodableMediaError:
     return UndecodableMediaError(
-        f"cannot decode image, corrupt or truncated: Pillow says {type(e).__name__}: {e}",
+        f"Failed to load image: corrupt or truncated, Pillow says {type(e).__name__}: {e}",
         uri=uri,
     )
 
@@ -191,11 +191,13 @@ def _not_an_image(data: bytes | bytearray | memoryview, uri: str) -> Undecodable
     mime = sniff_mimetype(bytes(data[:16]), uri)
     if mime.startswith(_VIDEO_TYPES):
         return UndecodableMediaError(
-            f"not a still image: looks like {mime}; give pts_ns to decode a video frame",
+            f"Failed to load image: the content looks like {mime}, not a still image; "
+            "give pts_ns to decode a video frame",
             uri=uri,
         )
     return UndecodableMediaError(
-        f"not an image Pillow can read (content looks like {mime}, {len(data)} bytes)",
+        f"Failed to load image: not a format Pillow reads (content looks like {mime}, "
+        f"{len(data)} bytes)",
         uri=uri,
     )
 

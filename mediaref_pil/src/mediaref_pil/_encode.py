@@ -27,6 +27,8 @@ ENCODE_FORMATS = tuple(_MIME)
 """The formats `encode_image` writes (``"jpg"`` and ``"tif"`` are accepted as aliases)."""
 
 _CHANNELS = {"rgb": 3, "bgr": 3, "rgba": 4, "bgra": 4, "gray": 1}
+# A 4-channel array named by its colour order alone is read with alpha, as mediaref 0.4.4 did.
+_WITH_ALPHA = {"rgb": "rgba", "bgr": "bgra"}
 # Modes each format stores as they are; anything else is converted first.
 _KEEPS = {
     "png": {"1", "L", "LA", "P", "RGB", "RGBA", "I;16"},
@@ -80,13 +82,13 @@ def encode_image(
         )
     if quality is not None and (type(quality) is not int or not 1 <= quality <= 100):
         raise ValueError(f"quality must be an int in 1-100, got {quality!r}")
-    if input_format not in _CHANNELS:
-        raise ValueError(
-            f"unknown input_format {input_format!r}; valid: " + ", ".join(map(repr, _CHANNELS))
-        )
     from PIL import Image
 
-    im = image if isinstance(image, Image.Image) else _from_array(image, input_format)
+    if isinstance(image, Image.Image):
+        _check_input_format(input_format)
+        im = image
+    else:
+        im = _from_array(image, input_format)
     im = _fit_mode(im, fmt)
     params: dict[str, Any] = {}
     if quality is not None and fmt in ("jpeg", "webp"):
@@ -105,7 +107,16 @@ def _from_array(image: Any, input_format: str) -> Image.Image:
     arr = np.asarray(image)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
-    want = _CHANNELS[input_format]
+    if arr.ndim == 3 and arr.shape[2] == 4:
+        input_format = _WITH_ALPHA.get(input_format, input_format)
+    want = _CHANNELS.get(input_format, 0)
+    if arr.ndim == 3 and arr.shape[2] in (3, 4) and arr.shape[2] != want and want != 1:
+        valid = "'rgb' or 'bgr'" if arr.shape[2] == 3 else "'rgb', 'bgr', 'rgba', or 'bgra'"
+        raise ValueError(
+            f"Invalid input_format {input_format!r} for {arr.shape[2]}-channel array; "
+            f"must be {valid}"
+        )
+    _check_input_format(input_format)
     if arr.ndim == 2 and want == 4:
         raise ValueError(
             f"input_format={input_format!r} needs an (H, W, 4) array, got shape {arr.shape}"
@@ -127,6 +138,13 @@ def _from_array(image: Any, input_format: str) -> Image.Image:
     elif input_format == "bgra":
         arr = arr[:, :, [2, 1, 0, 3]]
     return Image.fromarray(np.ascontiguousarray(arr))  # RGB or RGBA, from the shape
+
+
+def _check_input_format(input_format: str) -> None:
+    if input_format not in _CHANNELS:
+        raise ValueError(
+            f"unknown input_format {input_format!r}; valid: " + ", ".join(map(repr, _CHANNELS))
+        )
 
 
 def _check_uint8(arr: Any) -> None:

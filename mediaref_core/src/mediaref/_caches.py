@@ -1,0 +1,17 @@
+"""`cleanup_cache`: give back what the installed plugins keep between calls."""
+
+from __future__ import annotations
+
+__all__ = ["cleanup_cache"]
+
+
+def cleanup_cache() -> None:
+    """Release every plugin's caches: open containers, packet indexes, pooled frame memory.
+
+    The name and behaviour of mediaref 0.4.4's ``cleanup_cache``; safe to call at any
+    time, any number of times, from any thread. Only this process's caches are released;
+    a later decode opens and indexes again.
+    """
+    from ._plugins import plugin_manager
+
+    plugin_manager().hook.mediaref_clear_caches()
