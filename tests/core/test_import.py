@@ -1,7 +1,13 @@
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
+
+import mediaref
 
 
 def test_import_pulls_in_no_codec_or_array_library() -> None:
@@ -27,3 +33,31 @@ def test_public_api_is_sorted_and_complete() -> None:
 
     assert mediaref.__all__ == sorted(mediaref.__all__)
     assert all(hasattr(mediaref, name) for name in mediaref.__all__)
+
+
+@pytest.mark.parametrize("foreign", ["core.py", "video_decoder/__init__.py"])
+def test_a_folder_mixed_with_pypi_mediaref_refuses_to_import(tmp_path: Path, foreign: str) -> None:
+    package = tmp_path / "mediaref"
+    shutil.copytree(Path(mediaref.__file__).parent, package)
+    (package / foreign).parent.mkdir(exist_ok=True)
+    (package / foreign).write_text("# a file of the Pydantic-based PyPI mediaref\n")
+    code = "import mediaref"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    name = foreign.split("/", maxsplit=1)[0]
+    assert last == (
+        f"ImportError: {package} mixes mediaref-core with the PyPI 'mediaref' package (its "
+        f"files {name} are there); both install the 'mediaref' import package, so uninstall "
+        "both and reinstall mediaref-core: pip uninstall -y mediaref mediaref-core, then "
+        "install mediaref-core again (see its README)"
+    )
+    (package / foreign).unlink()
+    if "/" in foreign:
+        (package / foreign).parent.rmdir()
+    ok = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
+    )
+    assert ok.returncode == 0, ok.stderr

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _mixed  # noqa: F401  (first: refuses a folder mixed with PyPI mediaref)
 from ._errors import (
     BackendNotInstalledError,
     InvalidReferenceError,
