@@ -89,11 +89,12 @@ def test_without_a_video_backend_the_error_names_the_extra(
     from mediaref import _features
 
     monkeypatch.setattr(_features, "HAS_VIDEO", False)
-    monkeypatch.setattr(_features, "VIDEO_ERROR", "no installed plugin provides a video backend")
+    monkeypatch.setattr(_features, "VIDEO_ERROR", "av (mediaref-av): ImportError: no av")
     with pytest.raises(
         mediaref.BackendNotInstalledError,
-        match=r"^Video frame extraction requires a video backend \(the 'video' extra\); "
-        r"install one with: pip install mediaref-av",
+        match=r"^Video frame extraction requires the 'video' extra: no video decoder is "
+        r"installed; install mediaref-av from a mediaref checkout: pip install \./mediaref_av "
+        r"\(plugins that failed to load: av \(mediaref-av\): ImportError: no av\)",
     ):
         MediaRef(negative_start_ts.uri, 0).to_ndarray()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from ._batch import batch_decode
 from ._datauri import DataURI
-from ._errors import BackendNotInstalledError
+from ._errors import BackendNotInstalledError, install_hint
 from ._plugins import open_source, video_backend
 from ._ref import MediaRef
 
@@ -19,7 +19,7 @@ def _make_video(path: Path, frames: int, fps: int) -> None:
         import numpy as np
     except ImportError:
         raise BackendNotInstalledError(
-            "the demo encodes a sample video with PyAV; install it with: pip install mediaref-av"
+            f"the demo encodes a sample video with PyAV; {install_hint('mediaref-av')}"
         ) from None
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=fps)

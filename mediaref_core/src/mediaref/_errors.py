@@ -11,6 +11,7 @@ __all__ = [
     "TimestampOutOfRangeError",
     "UndecodableMediaError",
     "UnknownBackendError",
+    "install_hint",
     "short_uri",
 ]
 
@@ -26,6 +27,12 @@ def short_uri(uri: str) -> str:
         head = uri[: comma + 1] if 0 <= comma < _SHORT else uri[:40]
         return f"{head}...({len(uri)} chars)"
     return f"{uri[:40]}...{uri[-30:]}"
+
+
+def install_hint(distribution: str) -> str:
+    """Return how to install `distribution`, one of this repository's (none is on PyPI)."""
+    folder = distribution.replace("-", "_")
+    return f"install {distribution} from a mediaref checkout: pip install ./{folder}"
 
 
 def _where(uri: str | None, pts_ns: int | None) -> str:

@@ -8,7 +8,7 @@ video decode, never at ``import mediaref``).
 from __future__ import annotations
 
 from ._errors import BackendNotInstalledError
-from ._plugins import plugins
+from ._plugins import none_installed, plugins
 
 __all__ = ["HAS_VIDEO", "VIDEO_ERROR", "require_video"]
 
@@ -18,10 +18,11 @@ def _detect() -> tuple[bool, str | None]:
     if any(info.video_backends for info in infos):
         return True, None
     broken = [f"{i.name} ({i.distribution}): {i.error}" for i in infos if i.error]
-    return False, "; ".join(broken) or "no installed plugin provides a video backend"
+    return False, "; ".join(broken) or None
 
 
 HAS_VIDEO, VIDEO_ERROR = _detect()
+"""Whether a video backend is installed; `VIDEO_ERROR` says why a plugin failed to load."""
 
 
 def require_video() -> None:
@@ -31,7 +32,5 @@ def require_video() -> None:
         BackendNotInstalledError: Naming the distribution to install and why.
     """
     if not HAS_VIDEO:
-        raise BackendNotInstalledError(
-            "Video frame extraction requires a video backend (the 'video' extra); "
-            f"install one with: pip install mediaref-av ({VIDEO_ERROR})"
-        )
+        why = f" (plugins that failed to load: {VIDEO_ERROR})" if VIDEO_ERROR else ""
+        raise BackendNotInstalledError(none_installed("video decoder", "mediaref-av") + why)

@@ -12,7 +12,7 @@ import msgspec
 import pluggy
 
 from . import hookspecs
-from ._errors import BackendNotInstalledError, UnknownBackendError
+from ._errors import BackendNotInstalledError, UnknownBackendError, install_hint
 from ._protocols import ByteSource, ImageBackend, ImageEncoder, VideoBackend
 from ._uri import parse_uri
 
@@ -182,9 +182,7 @@ def _select(
     if name is None:
         if pairs:
             return pairs[0][0]
-        raise BackendNotInstalledError(
-            f"no {what} is installed; install one with: pip install {install}"
-        )
+        raise BackendNotInstalledError(none_installed(what, install))
     for backend, _ in pairs:
         if backend.name == name:
             return backend
@@ -193,13 +191,19 @@ def _select(
     hint = f" ({elsewhere} is not installed as a mediaref backend)" if elsewhere else ""
     raise UnknownBackendError(
         f"Unknown {role} backend {name!r}{hint}: no installed {what} has this name; "
-        f"installed: {_describe(pairs, reg)}"
-        + (f"; install one with: pip install {install}" if not pairs else "")
+        f"installed: {_describe(pairs, reg)}" + (f"; {install_hint(install)}" if not pairs else "")
     )
 
 
 # Backends of other video libraries that code written for PyPI `mediaref` names.
 _ELSEWHERE = {"torchcodec": "TorchCodec", "decord": "decord", "opencv": "OpenCV"}
+
+
+def none_installed(what: str, install: str) -> str:
+    """Say that no `what` is installed and how to install `install`."""
+    # 0.4.4 users match "Video frame extraction requires ... video ... extra".
+    lead = "Video frame extraction requires the 'video' extra: " if what == "video decoder" else ""
+    return f"{lead}no {what} is installed; {install_hint(install)}"
 
 
 def video_backend(name: str | None = None) -> VideoBackend:
@@ -257,6 +261,6 @@ def import_pillow() -> ModuleType:
         from PIL import Image
     except ImportError:
         raise BackendNotInstalledError(
-            "Pillow is needed for PIL images; install it with: pip install mediaref-pil"
+            f"Pillow is needed for PIL images; {install_hint('mediaref-pil')}"
         ) from None
     return Image
