@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 import re
 import warnings
+from pathlib import Path, PurePosixPath
 
 import msgspec
 import pytest
@@ -51,10 +52,26 @@ def test_construction_rejects_bad_pts(pts: object) -> None:
         MediaRef("v.mp4", pts)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("uri", [None, 5, b"a.png"], ids=["none", "int", "bytes"])
+@pytest.mark.parametrize(
+    "uri",
+    [None, 5, b"a.png", PurePosixPath],
+    ids=["none", "int", "bytes", "type"],
+)
 def test_construction_rejects_bad_uri(uri: object) -> None:
-    with pytest.raises(InvalidReferenceError, match="uri must be a string"):
+    with pytest.raises(InvalidReferenceError, match=r"^uri must be a string or a path, got "):
         MediaRef(uri)  # type: ignore[arg-type]
+
+
+def test_construction_takes_what_datasets_hand_over() -> None:
+    np = pytest.importorskip("numpy")
+    ref = MediaRef(Path("videos") / "v.mp4", np.int64(-5))  # type: ignore[arg-type]
+    assert ref == MediaRef("videos/v.mp4", -5)
+    assert ref.pts_ns.__class__ is int and ref.uri.__class__ is str
+    assert MediaRef("v", np.uint64(2**64 - 1)).pts_ns == 2**64 - 1
+    assert msgspec.json.encode(MediaRef("v", np.int32(7))) == b'{"uri":"v","pts_ns":7}'
+    for bad in (np.bool_(True), np.float64(1.0), True):
+        with pytest.raises(InvalidReferenceError, match=r"^pts_ns must be an int"):
+            MediaRef("v", bad)
 
 
 def test_negative_pts_and_the_empty_uri_are_references_as_in_044() -> None:

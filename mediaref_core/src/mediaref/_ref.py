@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import posixpath
 import warnings
@@ -37,9 +38,12 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
     Immutable and hashable; JSON ``{"uri": "video.mp4", "pts_ns": 1500000000}``, with
     ``pts_ns`` omitted for images. Nothing is read until a ``to_*`` method is called.
 
+    `uri` may be given as a `DataURI` or an ``os.PathLike`` (stored as its string), and
+    `pts_ns` as any integral number such as ``np.int64`` (stored as an int).
+
     Raises:
-        InvalidReferenceError: `uri` is not a string (or `DataURI`), or `pts_ns` is not an
-            int in ``[-2**63, 2**64 - 1]``.
+        InvalidReferenceError: `uri` is not a string, `DataURI` or path, or `pts_ns` is not
+            an integer in ``[-2**63, 2**64 - 1]`` (a bool is not).
     """
 
     uri: str
@@ -56,7 +60,7 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
             if not -9223372036854775808 <= self.pts_ns <= 18446744073709551615:  # type: ignore[operator]
                 _bad_pts(self.pts_ns)
         elif self.pts_ns is not None:
-            _bad_pts(self.pts_ns)
+            _coerce_pts(self)
         if self.uri.__class__ is not str:
             _coerce_uri(self)
 
@@ -307,6 +311,17 @@ def _bad_pts(t: object) -> None:
     raise InvalidReferenceError(f"pts_ns must be an int in [-2**63, 2**64 - 1], got {t!r}")
 
 
+def _coerce_pts(ref: MediaRef) -> None:
+    # Timestamps from NumPy, pandas and Arrow arrive as np.int64: store a Python int.
+    t: Any = ref.pts_ns
+    if not isinstance(t, numbers.Integral) or isinstance(t, bool):
+        _bad_pts(t)
+    value = int(t)
+    if not PTS_NS_MIN <= value <= PTS_NS_MAX:
+        _bad_pts(t)
+    msgspec.structs.force_setattr(ref, "pts_ns", value)
+
+
 def _coerce_uri(ref: MediaRef) -> None:
     u: Any = ref.uri
     from ._datauri import DataURI
@@ -315,8 +330,10 @@ def _coerce_uri(ref: MediaRef) -> None:
         msgspec.structs.force_setattr(ref, "uri", u.uri)
     elif isinstance(u, str):
         msgspec.structs.force_setattr(ref, "uri", str(u))
+    elif isinstance(u, os.PathLike) and isinstance(path := os.fspath(u), str):
+        msgspec.structs.force_setattr(ref, "uri", path)
     else:
-        raise InvalidReferenceError(f"uri must be a string, got {u!r}")
+        raise InvalidReferenceError(f"uri must be a string or a path, got {u!r}")
 
 
 _json_encoder = msgspec.json.Encoder()
