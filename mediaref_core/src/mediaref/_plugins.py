@@ -18,11 +18,13 @@ from ._uri import parse_uri
 
 __all__ = [
     "PluginInfo",
+    "backends",
     "image_backend",
     "image_encoder",
     "import_pillow",
     "open_source",
     "plugins",
+    "registry",
     "video_backend",
 ]
 
@@ -104,8 +106,14 @@ class _Registry:
                 )
             )
         for lst in (self.video, self.image, self.encoders):
-            lst.sort(key=lambda pair: -pair[0].priority)
+            lst.sort(key=lambda pair: (-pair[0].priority, pair[0].name))
         self.infos = tuple(sorted(infos, key=lambda i: i.name))
+        decoders: list[VideoBackend | ImageBackend] = [b for b, _ in self.video]
+        decoders += [b for b, _ in self.image]
+        # Every option some installed backend declares.
+        self.option_names = frozenset(o.name for b in decoders for o in b.options)
+        # (kind, scheme) -> the backends that read the scheme, best first.
+        self.routes: dict[tuple[str, str], tuple[VideoBackend | ImageBackend, ...]] = {}
 
     @staticmethod
     def _collect(
@@ -164,6 +172,17 @@ def reset_plugins() -> None:
 def plugin_manager() -> pluggy.PluginManager:
     """The process's pluggy manager, loading plugins on first call."""
     return _get().pm
+
+
+def registry() -> _Registry:
+    """The process's registry of plugins, loading them on first call."""
+    return _get()
+
+
+def backends() -> list[tuple[str, VideoBackend | ImageBackend, str]]:
+    """List ``(kind, backend, plugin name)`` of every decoder, videos then images, best first."""
+    reg = _get()
+    return [("video", b, p) for b, p in reg.video] + [("image", b, p) for b, p in reg.image]
 
 
 def plugins() -> tuple[PluginInfo, ...]:
