@@ -75,7 +75,7 @@ def _cmd_probe(args: argparse.Namespace) -> int:
     chosen = _report_route(kind, source, args.decoder, data, _label(args.uri, mime, how))
     if chosen is None:
         return 1
-    backend, opened = chosen
+    opened = chosen[1]
     if kind == "image":
         print(f"shape: {opened.shape}, dtype: {opened.dtype}")
         return 0
