@@ -337,3 +337,27 @@ def test_every_backend_of_the_example_is_listed() -> None:
         ("ppm",),
     )
     assert info.formats == ("image/x-portable-pixmap",) and info.opens_sources
+
+
+def test_a_source_option_reaches_only_the_source_that_declares_it(
+    clip: Clip, ppm_calls: list[str]
+) -> None:
+    mediaref_example.STORE["clip@2"] = b"FAKEVIDEO 20"
+    t = clip.starts_ns[4]
+    refs = [MediaRef("fake://clip", 1_500_000_000), MediaRef(clip.uri, t)]
+    out = batch_decode(refs, version="2", threads=1)  # neither pyav nor the core's source
+    np.testing.assert_array_equal(out[0], fake_frame(15))  # frame 15 exists only in @2
+    np.testing.assert_array_equal(out[1], clip.frame_on_screen_at(t))
+    assert mediaref.open_source("fake://clip", version="2").read_all() == b"FAKEVIDEO 20"
+    with pytest.raises(InvalidOptionError, match="unknown option 'threads'"):
+        mediaref.open_source("fake://clip", threads=1)  # a decoder's option, not a source's
+    with pytest.raises(InvalidOptionError, match="did you mean 'version'"):
+        MediaRef("fake://clip", 0).to_ndarray(versoin="2")
+
+
+def test_plugins_verbose_lists_source_options(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = run_cli(capsys, "plugins", "-v")
+    assert code == 0
+    assert "  source option version: str | None = None -- read the store's NAME@VERSION\n" in out
+    info = {i.name: i for i in mediaref.plugins()}
+    assert (info["example"].source_options, info["builtin"].source_options) == (("version",), ())

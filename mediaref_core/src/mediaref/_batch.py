@@ -13,7 +13,7 @@ from ._errors import (
     UndecodableMediaError,
     UnsupportedSourceError,
 )
-from ._plugins import open_source
+from ._plugins import open_routed_source
 from ._protocols import ImageBackend, ImageFormat, VideoBackend, VideoDecoder
 from ._ref import MediaRef
 from ._routing import (
@@ -51,7 +51,7 @@ def _decode_image(
     uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]
 ) -> Any:
     require_any("image", uri)
-    source = open_source(uri)
+    source = open_routed_source(uri, options)
     data = source.read_all()
     passed: list[Verdict] = []
     declined: list[tuple[ImageBackend | VideoBackend, str]] = []
@@ -71,7 +71,7 @@ def _open_video(
 ) -> tuple[VideoBackend, VideoDecoder]:
     """Open `uri` with the first backend that accepts it and does not decline it."""
     require_any("video", uri)
-    source = open_source(uri)
+    source = open_routed_source(uri, options)
     passed: list[Verdict] = []
     declined: list[tuple[ImageBackend | VideoBackend, str]] = []
     for backend in route("video", source, decoder=decoder, passed=passed):

@@ -13,8 +13,8 @@ from typing import Any
 
 from ._batch import batch_decode
 from ._errors import MediaRefError, UnsupportedSourceError
-from ._plugins import backends, open_source, plugins
-from ._protocols import ByteSource, ImageBackend, VideoBackend
+from ._plugins import backends, open_source, plugins, registry
+from ._protocols import ByteSource, ImageBackend, Option, VideoBackend
 from ._ref import MediaRef
 from ._routing import Kind, explain, routing_type, type_from_content, type_from_name
 
@@ -42,7 +42,14 @@ def _cmd_plugins(args: argparse.Namespace) -> int:
             print(f"  formats: {', '.join(info.formats)}")
         for line in details.get(info.name, ()):
             print(line)
+        if args.verbose:
+            for o in registry().source_options.get(info.name, ()):
+                print(f"  source {_option_line(o)}")
     return 0
+
+
+def _option_line(o: Option) -> str:
+    return f"option {o.name}: {o.type} = {o.default!r}" + (f" -- {o.help}" if o.help else "")
 
 
 def _describe_backend(kind: str, b: VideoBackend | ImageBackend, verbose: bool) -> list[str]:
@@ -55,10 +62,7 @@ def _describe_backend(kind: str, b: VideoBackend | ImageBackend, verbose: bool) 
     if b.description:
         lines.append(f"    {b.description}")
     if verbose:
-        lines += [
-            f"    option {o.name}: {o.type} = {o.default!r}" + (f" -- {o.help}" if o.help else "")
-            for o in b.options
-        ]
+        lines += [f"    {_option_line(o)}" for o in b.options]
         if not b.options:
             lines.append("    no options")
     return lines

@@ -9,7 +9,6 @@ to the next. ``decoder="name"`` bypasses the declarations and uses that backend 
 
 from __future__ import annotations
 
-import difflib
 import posixpath
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
@@ -17,10 +16,9 @@ from typing import Any, Literal
 from ._datauri import sniff_mimetype
 from ._errors import (
     BackendNotInstalledError,
-    InvalidOptionError,
     UnsupportedSourceError,
 )
-from ._plugins import image_backend, plugins, registry, video_backend
+from ._plugins import image_backend, invalid_option, plugins, registry, video_backend
 from ._protocols import ByteSource, ImageBackend, VideoBackend
 from ._uri import parse_uri
 
@@ -249,15 +247,13 @@ def _why(backend: Backend, why: str) -> str:
 
 
 def check_options(options: Mapping[str, Any]) -> None:
-    """Raise `InvalidOptionError` for an option that no installed backend declares."""
+    """Raise `InvalidOptionError` for an option that no installed backend or source declares."""
     if not options:
         return
     known = registry().option_names
     for name in options:
         if name not in known:
-            names = sorted(known)
-            close = tuple(difflib.get_close_matches(name, names, n=3, cutoff=0.6))
-            raise InvalidOptionError(name, close, tuple(names))
+            raise invalid_option(name, known)
 
 
 def options_for(backend: Backend, options: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,7 @@ The entry module only describes; numpy arrives with the first decode (`_codecs`)
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from typing import Any
 
 from mediaref import (
@@ -20,15 +21,16 @@ from mediaref import (
 )
 
 STORE: dict[str, bytes] = {}
-"""The bytes behind ``fake://NAME``, by NAME."""
+"""The bytes behind ``fake://NAME``, by NAME (``NAME@VERSION`` for other versions)."""
 
 
 class FakeSource:
     """The bytes a ``fake://NAME`` URI names (a `ByteSource`)."""
 
-    def __init__(self, uri: str) -> None:
+    def __init__(self, uri: str, version: str | None = None) -> None:
         self.uri = uri
-        self.key = uri.removeprefix("fake://")
+        name = uri.removeprefix("fake://")
+        self.key = f"{name}@{version}" if version else name
         if self.key not in STORE:
             raise SourceNotFoundError("no such fake stream", uri=uri)
 
@@ -48,8 +50,15 @@ class FakeSource:
 
 
 @hookimpl
-def mediaref_open_source(uri: str, parsed: ParsedURI) -> ByteSource | None:
-    return FakeSource(uri) if parsed.scheme == "fake" else None
+def mediaref_open_source(
+    uri: str, parsed: ParsedURI, options: Mapping[str, Any]
+) -> ByteSource | None:
+    return FakeSource(uri, **options) if parsed.scheme == "fake" else None
+
+
+@hookimpl
+def mediaref_source_options() -> list[Option]:
+    return [Option(name="version", type="str | None", help="read the store's NAME@VERSION")]
 
 
 def _decode_ppm(data: bytes, *, format: str, uri: str, **options: Any) -> Any:
