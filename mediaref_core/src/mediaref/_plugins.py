@@ -52,36 +52,40 @@ class PluginInfo(msgspec.Struct, frozen=True, kw_only=True):
     """Why the plugin failed to load; its hooks are then not used."""
 
 
+def _load(infos: list[PluginInfo]) -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
+    """Register the core's hooks and every entry point's; note failures in `infos`."""
+    import importlib.metadata  # ~15 ms: paid at the first decode, not at import
+
+    pm = pluggy.PluginManager(_GROUP)
+    pm.add_hookspecs(hookspecs)
+    from . import _builtin
+
+    pm.register(_builtin, name="builtin")
+    dists: dict[str, tuple[str, str]] = {"builtin": ("mediaref-core", _version())}
+    for ep in sorted(importlib.metadata.entry_points(group=_GROUP), key=lambda e: e.name):
+        dist = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
+        if pm.has_plugin(ep.name):
+            continue
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as e:  # a broken plugin must not break the others
+            msg = f"{type(e).__name__}: {e}"
+            warnings.warn(
+                f"mediaref plugin {ep.name!r} ({dist[0]}) failed to load: {msg}",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            infos.append(PluginInfo(name=ep.name, distribution=dist[0], version=dist[1], error=msg))
+            continue
+        dists[ep.name] = dist
+    return pm, dists
+
+
 class _Registry:
     def __init__(self) -> None:
-        import importlib.metadata  # ~15 ms: paid at the first decode, not at import
-
-        pm = pluggy.PluginManager(_GROUP)
-        pm.add_hookspecs(hookspecs)
-        from . import _builtin
-
-        pm.register(_builtin, name="builtin")
         infos: list[PluginInfo] = []
-        dists: dict[str, tuple[str, str]] = {"builtin": ("mediaref-core", _version())}
-        for ep in sorted(importlib.metadata.entry_points(group=_GROUP), key=lambda e: e.name):
-            dist = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
-            if pm.has_plugin(ep.name):
-                continue
-            try:
-                module = ep.load()
-                pm.register(module, name=ep.name)
-            except Exception as e:  # a broken plugin must not break the others
-                msg = f"{type(e).__name__}: {e}"
-                warnings.warn(
-                    f"mediaref plugin {ep.name!r} ({dist[0]}) failed to load: {msg}",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-                infos.append(
-                    PluginInfo(name=ep.name, distribution=dist[0], version=dist[1], error=msg)
-                )
-                continue
-            dists[ep.name] = dist
+        pm, dists = _load(infos)
         pm.check_pending()
         self.pm = pm
         self.source_options: dict[str, tuple[Option, ...]] = {}
@@ -106,26 +110,24 @@ class _Registry:
                     image_encoders=tuple(b.name for b in enc),
                     opens_sources="mediaref_open_source" in hooks,
                     source_options=tuple(o.name for o in self.source_options.get(name, ())),
-                    formats=tuple(
-                        sorted(
-                            {f for b in image for f in b.formats}
-                            | {f for e in enc for f in e.formats}
-                        )
-                    ),
+                    formats=tuple(sorted(_formats(video, image, enc))),
                 )
             )
         for lst in (self.video, self.image, self.encoders):
             lst.sort(key=lambda pair: (-pair[0].priority, pair[0].name))
         self.infos = tuple(sorted(infos, key=lambda i: i.name))
+        self._index_options()
+        self.openers = _openers(pm, self.source_options)
+        # (kind, scheme) -> the backends that read the scheme, best first.
+        self.routes: dict[tuple[str, str], tuple[VideoBackend | ImageBackend, ...]] = {}
+
+    def _index_options(self) -> None:
         decoders: list[VideoBackend | ImageBackend] = [b for b, _ in self.video]
         decoders += [b for b, _ in self.image]
         sourced = frozenset(o.name for opts in self.source_options.values() for o in opts)
         self.source_option_names = sourced
         # Every option some installed backend or source declares.
         self.option_names = sourced | {o.name for b in decoders for o in b.options}
-        self.openers = _openers(pm, self.source_options)
-        # (kind, scheme) -> the backends that read the scheme, best first.
-        self.routes: dict[tuple[str, str], tuple[VideoBackend | ImageBackend, ...]] = {}
 
     @staticmethod
     def _collect(
@@ -155,6 +157,16 @@ def _openers(pm: pluggy.PluginManager, declared: dict[str, tuple[Option, ...]]) 
         names = frozenset(o.name for o in declared.get(impl.plugin_name, ()))
         out.append((impl.function, names if "options" in impl.argnames else None))
     return out
+
+
+def _formats(
+    video: list[VideoBackend], image: list[ImageBackend], enc: list[ImageEncoder]
+) -> set[str]:
+    return (
+        {f for b in video for f in b.formats}
+        | {f for b in image for f in b.formats}
+        | {f for e in enc for f in e.formats}
+    )
 
 
 def _impls(pm: pluggy.PluginManager, plugin: object) -> list[pluggy.HookImpl]:
