@@ -40,7 +40,7 @@ __all__ = [
 Kind = Literal["video", "image"]
 Backend = VideoBackend | ImageBackend
 Verdict = tuple[Backend, str]
-"""A backend that was passed over, and why (``"scheme"``, ``"format"``, ``"accepts"``)."""
+"""A backend that was passed over, and why: ``"format"`` or ``"accepts"``."""
 
 _HEAD = 16
 _OCTET = "application/octet-stream"
