@@ -9,6 +9,7 @@ adds ``ppm``, an image backend for ``image/x-portable-pixmap`` at priority 200, 
 from __future__ import annotations
 
 import pickle
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -361,3 +362,43 @@ def test_plugins_verbose_lists_source_options(capsys: pytest.CaptureFixture[str]
     assert "  source option version: str | None = None -- read the store's NAME@VERSION\n" in out
     info = {i.name: i for i in mediaref.plugins()}
     assert (info["example"].source_options, info["builtin"].source_options) == (("version",), ())
+
+
+@pytest.fixture
+def only_example_backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The registry with the example's backends alone: nothing takes what they refuse."""
+    from mediaref import _plugins
+
+    _plugins.reset_plugins()
+    reg = _plugins.registry()
+    monkeypatch.setattr(reg, "video", [(b, p) for b, p in reg.video if b.name == "fakevideo"])
+    monkeypatch.setattr(reg, "image", [(b, p) for b, p in reg.image if b.name == "ppm"])
+    yield
+    _plugins.reset_plugins()
+
+
+@pytest.mark.usefixtures("only_example_backends")
+def test_when_nothing_accepts_a_source_the_error_says_why_for_each_backend(
+    clip: Clip, files: dict[str, str], ppm_calls: list[str]
+) -> None:
+    png = files["picture.png"]
+    with pytest.raises(mediaref.BackendNotInstalledError) as info:
+        MediaRef(png).to_ndarray()
+    assert str(info.value) == (
+        f"no installed image decoder accepts it: ppm: reads only image/x-portable-pixmap ('{png}')"
+    )
+    with pytest.raises(mediaref.BackendNotInstalledError) as info:
+        MediaRef(clip.uri, 0).to_ndarray()
+    assert str(info.value) == (
+        "no installed video decoder accepts it: fakevideo reads only fake URIs "
+        f"('{clip.uri}' at pts_ns=0)"
+    )
+    out = batch_decode(
+        [MediaRef("fake://garbage", 0), MediaRef("fake://clip", 0)], on_error="return"
+    )
+    assert isinstance(out[0], UnsupportedSourceError) and isinstance(out[0], ValueError)
+    assert str(out[0]) == (
+        "every video decoder that accepts it declined it: fakevideo: not a FAKEVIDEO stream "
+        "('fake://garbage' at pts_ns=0)"
+    )
+    np.testing.assert_array_equal(out[1], fake_frame(0))
