@@ -35,7 +35,7 @@ def test_fake_plugin_is_found_through_its_entry_point(fresh_plugins: None) -> No
     assert info.video_backends == ("fake",)
     assert info.image_backends == ("fakeimg",)
     assert info.opens_sources
-    assert info.formats == ("fake",)
+    assert info.formats == ()
     assert {i.name for i in mediaref.plugins()} >= {"builtin", "fake"}
 
 
@@ -133,3 +133,22 @@ def test_docs_show_every_hook_signature() -> None:
         if name.startswith("mediaref_"):
             sig = str(inspect.signature(fn)).replace("'", "")
             assert f"def {name}{sig}" in doc, name
+
+
+def test_docs_describe_every_video_metadata_field_and_byte_source_member() -> None:
+    from pathlib import Path
+
+    from mediaref import ByteSource, Option, VideoMetadata
+
+    doc = (Path(__file__).parents[2] / "docs" / "plugins.md").read_text()
+    for field in VideoMetadata.__struct_fields__:
+        assert f"| `{field}` |" in doc, field
+    assert "`duration_ns`" in doc
+    for member in ("uri", "local_path", "identity", "read_all", "open"):
+        assert f"| `{member}" in doc, member
+    assert {"uri", "local_path", "identity", "read_all", "open"} <= {
+        *dir(ByteSource),
+        *ByteSource.__annotations__,
+    }
+    assert Option.__struct_fields__ == ("name", "type", "default", "help")
+    assert "[build-system]" in doc and "pip install ./mediaref_core" in doc

@@ -21,9 +21,12 @@ def test_plugin_declares_itself_with_its_formats() -> None:
     assert info.error is None
     assert info.image_backends == ("pil",)
     assert info.image_encoders == ("pil",)
-    assert {"image/png", "image/jpeg", "image/webp", "image/gif", "image/bmp", "image/tiff"} <= set(
-        info.formats
-    )
+    assert {"image/png", "image/jpeg", "image/webp", "image/bmp", "image/tiff"} <= set(info.formats)
+    # The decoder routes on no declared type: Pillow identifies content itself and reads
+    # more than READ_FORMATS names, so it takes every image no higher priority claims.
+    (backend,) = mediaref_pil._plugin.mediaref_image_backends()
+    assert (backend.formats, backend.schemes, backend.accepts) == ((), (), None)
+    assert [o.name for o in backend.options] == ["dtype", "max_size"]
 
 
 def test_every_declared_read_format_is_readable_by_this_pillow() -> None:

@@ -32,7 +32,7 @@ from ._trim import note_returned
 
 __all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
 
-OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref")
+OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref", "keep_av_open")
 _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
@@ -78,6 +78,9 @@ class AVVideoDecoder:
             ``$MEDIAREF_AV_INDEX_CACHE`` (unset: memory only); ``False`` disables it.
         skip_nonref: Let the codec skip non-reference pictures that no returned frame
             needs (H.264); the frames returned are identical either way.
+        keep_av_open: Accepted for code written for mediaref 0.4.4, and ignored:
+            containers always go back to the bounded, fork-safe pool of open containers
+            (`mediaref.cleanup_cache` closes them).
 
     Raises:
         UndecodableMediaError: Not a video (audio-only, an image, corrupt), or no
@@ -93,6 +96,7 @@ class AVVideoDecoder:
         workers: int | None = None,
         index_cache: str | os.PathLike[str] | bool | None = None,
         skip_nonref: bool = True,
+        keep_av_open: bool = True,
         **unknown: Any,
     ) -> None:
         if unknown:

@@ -5,17 +5,56 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from mediaref import ByteSource, VideoBackend, VideoDecoder, hookimpl
+from mediaref import ByteSource, Option, VideoBackend, VideoDecoder, hookimpl
 
-__all__ = ["mediaref_clear_caches", "mediaref_video_backends"]
+__all__ = ["OPTIONS", "mediaref_clear_caches", "mediaref_video_backends"]
+
+OPTIONS = (
+    Option(
+        name="stream",
+        type="int | None",
+        default=None,
+        help="index of the video stream to decode; default: the one a player picks",
+    ),
+    Option(
+        name="threads",
+        type="int | None",
+        default=None,
+        help="codec threads per decoder; 1: the calling thread only; default: FFmpeg's choice",
+    ),
+    Option(
+        name="workers",
+        type="int | None",
+        default=None,
+        help="decoders sharing a request's independent runs; default: CPUs, at most 4",
+    ),
+    Option(
+        name="index_cache",
+        type="str | os.PathLike[str] | bool | None",
+        default=None,
+        help="directory of the on-disk packet index cache; default $MEDIAREF_AV_INDEX_CACHE",
+    ),
+    Option(
+        name="skip_nonref",
+        type="bool",
+        default=True,
+        help="let the codec skip non-reference pictures no returned frame needs",
+    ),
+    Option(
+        name="keep_av_open",
+        type="bool",
+        default=True,
+        help="accepted for mediaref 0.4.4 code; containers always stay open in a bounded pool",
+    ),
+)
+"""What `AVVideoDecoder` takes as keyword options, declared for routing and listing."""
 
 
 def _open(source: ByteSource, **options: Any) -> VideoDecoder:
-    from ._decoder import OPTIONS, AVVideoDecoder  # PyAV arrives only when chosen
+    from ._decoder import AVVideoDecoder  # PyAV arrives only when chosen
 
-    # `batch_decode` hands every backend the same options: those of image backends in
-    # a mixed batch are not ours to reject (`mediaref_av.open` is strict).
-    return AVVideoDecoder(source, **{k: v for k, v in options.items() if k in OPTIONS})
+    # The core passes only the options declared in OPTIONS.
+    return AVVideoDecoder(source, **options)
 
 
 @hookimpl
@@ -26,6 +65,7 @@ def mediaref_video_backends() -> list[VideoBackend]:
             name="pyav",
             open=_open,
             priority=100,
+            options=OPTIONS,
             description="PyAV (FFmpeg): frame-exact, packet index, least-work GOP planner",
         )
     ]

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from . import _mixed  # noqa: F401  (first: refuses a folder mixed with PyPI mediaref)
 from ._errors import (
     BackendNotInstalledError,
+    InvalidOptionError,
     InvalidReferenceError,
     MediaRefError,
     SourceNotFoundError,
@@ -19,6 +20,7 @@ from ._errors import (
     TimestampOutOfRangeError,
     UndecodableMediaError,
     UnknownBackendError,
+    UnsupportedSourceError,
 )
 from ._ref import MediaRef
 from ._time import ns_to_pts, pts_to_ns
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
         ImageBackend,
         ImageEncoder,
         ImageFormat,
+        Option,
         VideoBackend,
         VideoDecoder,
         VideoMetadata,
@@ -50,10 +53,12 @@ __all__ = [
     "ImageBackend",
     "ImageEncoder",
     "ImageFormat",
+    "InvalidOptionError",
     "InvalidReferenceError",
     "Limits",
     "MediaRef",
     "MediaRefError",
+    "Option",
     "ParsedURI",
     "PluginInfo",
     "SourceNotFoundError",
@@ -61,6 +66,7 @@ __all__ = [
     "TimestampOutOfRangeError",
     "UndecodableMediaError",
     "UnknownBackendError",
+    "UnsupportedSourceError",
     "VideoBackend",
     "VideoDecoder",
     "VideoMetadata",
@@ -89,6 +95,7 @@ _LAZY = {
     "ImageBackend": "_protocols",
     "ImageEncoder": "_protocols",
     "ImageFormat": "_protocols",
+    "Option": "_protocols",
     "VideoBackend": "_protocols",
     "VideoDecoder": "_protocols",
     "VideoMetadata": "_protocols",

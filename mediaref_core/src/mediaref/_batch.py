@@ -5,49 +5,31 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Sequence
 from functools import partial
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-from . import _features
 from ._errors import (
-    BackendNotInstalledError,
     MediaRefError,
     TimestampOutOfRangeError,
     UndecodableMediaError,
+    UnsupportedSourceError,
 )
-from ._plugins import image_backend, open_source, video_backend
-from ._protocols import ImageBackend, ImageFormat, VideoBackend
+from ._plugins import open_routed_source
+from ._protocols import ImageBackend, ImageFormat, VideoBackend, VideoDecoder
 from ._ref import MediaRef
+from ._routing import (
+    Verdict,
+    check_options,
+    declined_error,
+    options_for,
+    require_any,
+    route,
+)
 from ._threads import run_parallel
 
-__all__ = ["batch_decode", "decode_one"]
+__all__ = ["batch_decode", "decode_one", "open_video"]
 
 OnError = Literal["raise", "return"]
 _FORMATS: tuple[str, ...] = get_args(ImageFormat)
-
-
-def _pick_video(name: str | None, uri: str) -> VideoBackend:
-    try:
-        _features.require_video()
-        return video_backend(None if name and _is_other_kind(name, video=True) else name)
-    except BackendNotInstalledError as e:
-        raise e.at(None, uri=uri) from None
-
-
-def _pick_image(name: str | None, uri: str) -> ImageBackend:
-    try:
-        return image_backend(None if name and _is_other_kind(name, video=False) else name)
-    except BackendNotInstalledError as e:
-        raise e.at(None, uri=uri) from None
-
-
-def _is_other_kind(name: str, *, video: bool) -> bool:
-    # decoder="pyav" in a batch that also holds images means "pyav for the videos".
-    from ._plugins import plugins
-
-    infos = plugins()
-    mine = {n for i in infos for n in (i.video_backends if video else i.image_backends)}
-    other = {n for i in infos for n in (i.image_backends if video else i.video_backends)}
-    return name not in mine and name in other
 
 
 def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
@@ -68,12 +50,51 @@ def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefE
 def _decode_image(
     uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]
 ) -> Any:
-    backend = _pick_image(decoder, uri)
-    data = open_source(uri).read_all()
-    try:
-        return backend.decode(data, format=format, uri=uri, **options)
-    except Exception as e:
-        raise _wrap(e, backend.name, uri, None) from e
+    require_any("image", uri)
+    source = open_routed_source(uri, options)
+    data = source.read_all()
+    passed: list[Verdict] = []
+    declined: list[tuple[ImageBackend | VideoBackend, str]] = []
+    for backend in route("image", source, decoder=decoder, data=data, passed=passed):
+        image = cast(ImageBackend, backend)
+        try:
+            return image.decode(data, format=format, uri=uri, **options_for(image, options))
+        except UnsupportedSourceError as e:
+            declined.append((backend, e.message))
+        except Exception as e:
+            raise _wrap(e, backend.name, uri, None) from e
+    raise declined_error("image", uri, passed, declined)
+
+
+def _open_video(
+    uri: str, decoder: str | None, options: dict[str, Any]
+) -> tuple[VideoBackend, VideoDecoder]:
+    """Open `uri` with the first backend that accepts it and does not decline it."""
+    require_any("video", uri)
+    source = open_routed_source(uri, options)
+    passed: list[Verdict] = []
+    declined: list[tuple[ImageBackend | VideoBackend, str]] = []
+    for backend in route("video", source, decoder=decoder, passed=passed):
+        video = cast(VideoBackend, backend)
+        try:
+            return video, video.open(source, **options_for(video, options))
+        except UnsupportedSourceError as e:
+            declined.append((video, e.message))
+        except Exception as e:
+            raise _wrap(e, backend.name, uri, None) from e
+    raise declined_error("video", uri, passed, declined)
+
+
+def open_video(uri: str, *, decoder: str | None = None, **options: Any) -> VideoDecoder:
+    """Open the video `uri` with the backend routing picks (or `decoder`).
+
+    Raises:
+        InvalidOptionError: An option that no installed backend declares.
+        BackendNotInstalledError: No installed backend accepts the video.
+        UnsupportedSourceError: Every backend that accepts it declined it.
+    """
+    check_options(options)
+    return _open_video(uri, decoder, options)[1]
 
 
 def _decode_video(
@@ -88,12 +109,7 @@ def _decode_video(
     A failing decode of several timestamps is retried per timestamp, so that only the
     timestamps that fail become errors, each naming its own pts.
     """
-    backend = _pick_video(decoder, uri)
-    source = open_source(uri)
-    try:
-        video = backend.open(source, **options)
-    except Exception as e:
-        raise _wrap(e, backend.name, uri, None) from e
+    backend, video = _open_video(uri, decoder, options)
     with video:
         meta = video.metadata
         out: list[Any] = [None] * len(pts_ns)
@@ -132,6 +148,7 @@ def decode_one(
 ) -> Any:
     """Decode one reference (the engine of `MediaRef.to_ndarray`)."""
     _check_format(format)
+    check_options(options)
     if ref.pts_ns is None:
         return _decode_image(ref.uri, format, decoder, options)
     try:
@@ -169,17 +186,20 @@ def batch_decode(
         max_workers: Threads for sources decoded in parallel; default ``os.cpu_count()``.
         strategy: Accepted for compatibility with ``mediaref.video_decoder.
             BatchDecodingStrategy``; the planner chooses the least work for any pattern.
-        **options: Passed to the backends.
+        **options: Backend options (see ``mediaref plugins -v``); each reaches only the
+            backends that declare it.
 
     Returns:
         One array per reference (or, with ``on_error="return"``, a `MediaRefError`).
 
     Raises:
+        InvalidOptionError: An option that no installed backend declares.
         MediaRefError: With ``on_error="raise"``, the first failing reference's error.
     """
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
     _check_format(format)
+    check_options(options)
     refs = list(refs)
     isolate = on_error == "return"
     videos: dict[str, tuple[list[int], list[int]]] = {}  # uri -> (indices, pts_ns)

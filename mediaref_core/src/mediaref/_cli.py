@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import posixpath
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._batch import batch_decode
-from ._errors import MediaRefError
-from ._plugins import open_source, plugins, video_backend
+from ._errors import MediaRefError, UnsupportedSourceError
+from ._plugins import backends, open_source, plugins, registry
+from ._protocols import ByteSource, ImageBackend, Option, VideoBackend
 from ._ref import MediaRef
+from ._routing import Kind, explain, routing_type, type_from_content, type_from_name
 
 __all__ = ["main"]
 
 
-def _cmd_plugins(_: argparse.Namespace) -> int:
+def _cmd_plugins(args: argparse.Namespace) -> int:
+    details: dict[str, list[str]] = {}
+    for kind, backend, plugin in backends():
+        details.setdefault(plugin, []).extend(_describe_backend(kind, backend, args.verbose))
     for info in plugins():
         print(f"{info.name}: {info.distribution} {info.version}")
         if info.error:
@@ -33,15 +40,102 @@ def _cmd_plugins(_: argparse.Namespace) -> int:
             print("  opens sources")
         if info.formats:
             print(f"  formats: {', '.join(info.formats)}")
+        for line in details.get(info.name, ()):
+            print(line)
+        if args.verbose:
+            for o in registry().source_options.get(info.name, ()):
+                print(f"  source {_option_line(o)}")
     return 0
 
 
+def _option_line(o: Option) -> str:
+    return f"option {o.name}: {o.type} = {o.default!r}" + (f" -- {o.help}" if o.help else "")
+
+
+def _describe_backend(kind: str, b: VideoBackend | ImageBackend, verbose: bool) -> list[str]:
+    """Lines saying what a backend accepts (and, verbose, the options it takes)."""
+    schemes = f"schemes {', '.join(b.schemes)}" if b.schemes else "any scheme"
+    what = "containers" if kind == "video" else "media types"
+    formats = f"{what} {', '.join(b.formats)}" if b.formats else f"any {what[:-1]}"
+    check = "; then its accepts() check" if b.accepts is not None else ""
+    lines = [f"  {kind} decoder {b.name} (priority {b.priority}): {schemes}; {formats}{check}"]
+    if b.description:
+        lines.append(f"    {b.description}")
+    if verbose:
+        lines += [f"    {_option_line(o)}" for o in b.options]
+        if not b.options:
+            lines.append("    no options")
+    return lines
+
+
 def _cmd_probe(args: argparse.Namespace) -> int:
-    with video_backend(args.decoder).open(open_source(args.uri)) as video:
+    source = open_source(args.uri)
+    kind = args.kind or _kind_of(source)
+    data = source.read_all() if kind == "image" else None
+    mime, how = routing_type(kind, source, data)
+    found = "the extension" if how == "extension" else "the content" if how == "content" else ""
+    print(f"uri: {args.uri}")
+    print(f"media type: {mime}" + (f" (from {found})" if found else " (unknown)"))
+    chosen = _report_route(kind, source, args.decoder, data, _label(args.uri, mime, how))
+    if chosen is None:
+        return 1
+    opened = chosen[1]
+    if kind == "image":
+        print(f"shape: {opened.shape}, dtype: {opened.dtype}")
+        return 0
+    with opened as video:
         meta = video.metadata
     for field in meta.__struct_fields__:
         print(f"{field}: {getattr(meta, field)}")
     return 0
+
+
+def _kind_of(source: ByteSource) -> Kind:
+    with source.open() as f:
+        head = f.read(16)
+    mime = type_from_content(head)
+    if mime == "application/octet-stream":
+        mime = type_from_name(source.uri)
+    return "image" if mime.startswith("image/") else "video"
+
+
+def _label(uri: str, mime: str, how: str) -> str:
+    if how == "extension":
+        return f"{posixpath.splitext(uri.split('?', 1)[0])[1].lower()} ({mime})"
+    return mime
+
+
+def _report_route(
+    kind: Kind, source: ByteSource, decoder: str | None, data: bytes | memoryview | None, label: str
+) -> tuple[VideoBackend | ImageBackend, Any] | None:
+    """Print which backend serves `source` and why the others do not; return it, opened."""
+    chosen: tuple[VideoBackend | ImageBackend, Any] | None = None
+    lines: list[str] = []
+    for b, reason in explain(kind, source, decoder=decoder, data=data):
+        head = f"{b.name} (priority {b.priority})"
+        if chosen is not None:
+            lines.append(f"  {head}: not needed" + (f" ({reason})" if reason else ""))
+        elif reason is not None:
+            lines.append(f"  {head}: declines: {reason}")
+        else:
+            try:
+                chosen = (b, _open(b, source, data))
+            except UnsupportedSourceError as e:
+                lines.append(f"  {head}: declined when opened: {e.message}")
+                continue
+            print(f"{kind} decoder: {head}: accepts {label}")
+    if chosen is None:
+        print(f"{kind} decoder: none accepts {label}")
+    if lines:
+        print("considered:")
+        print("\n".join(lines))
+    return chosen
+
+
+def _open(b: VideoBackend | ImageBackend, source: ByteSource, data: Any) -> Any:
+    if isinstance(b, VideoBackend):
+        return b.open(source)
+    return b.decode(data, format="rgb", uri=source.uri)
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
@@ -73,12 +167,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = argparse.ArgumentParser(prog="mediaref", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("plugins", help="list installed plugins and what they provide")
+    plugins_cmd = sub.add_parser("plugins", help="list installed plugins and what they accept")
+    plugins_cmd.add_argument(
+        "-v", "--verbose", action="store_true", help="also list each backend's options"
+    )
     demo = sub.add_parser("demo", help="make sample media, reference it, decode it")
     demo.add_argument("--dir", help="where to write the sample media (default: a temp dir)")
-    probe = sub.add_parser("probe", help="print a video's metadata")
+    probe = sub.add_parser(
+        "probe", help="say which backend decodes a URI and why; print a video's metadata"
+    )
     probe.add_argument("uri")
     probe.add_argument("--decoder")
+    probe.add_argument(
+        "--kind", choices=("video", "image"), help="default: guessed from the content"
+    )
     decode = sub.add_parser("decode", help="decode frames to PNG files")
     decode.add_argument("uri")
     decode.add_argument("pts_ns", nargs="*", type=int)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._batch import batch_decode
+from ._batch import batch_decode, open_video
 from ._datauri import DataURI
 from ._errors import BackendNotInstalledError, install_hint
-from ._plugins import open_source, video_backend
 from ._ref import MediaRef
 
 __all__ = ["run_demo"]
@@ -43,7 +42,7 @@ def run_demo(workdir: Path) -> None:
     fps, n = 20, 100
     _make_video(video, n, fps)
     print(f"made {video} ({n} frames at {fps} fps, H.264)")
-    with video_backend().open(open_source(str(video))) as v:
+    with open_video(str(video)) as v:
         print(f"metadata: {v.metadata}")
     step = 1_000_000_000 // fps
     refs = [MediaRef(str(video), pts_ns=k * step * 7) for k in range(n // 7)]

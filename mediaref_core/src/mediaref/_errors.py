@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "BackendNotInstalledError",
+    "InvalidOptionError",
     "InvalidReferenceError",
     "MediaRefError",
     "SourceNotFoundError",
@@ -11,6 +12,7 @@ __all__ = [
     "TimestampOutOfRangeError",
     "UndecodableMediaError",
     "UnknownBackendError",
+    "UnsupportedSourceError",
     "install_hint",
     "short_uri",
 ]
@@ -126,4 +128,31 @@ class TimestampOutOfRangeError(MediaRefError, ValueError):
             f"[{begin_ns}, {end_ns}) ns = [{begin_ns / 1e9:.6f}, {end_ns / 1e9:.6f}) s",
             uri=uri,
             pts_ns=pts_ns,
+        )
+
+
+class UnsupportedSourceError(MediaRefError, ValueError):
+    """A backend declines a source it cannot read; the core then tries the next backend.
+
+    A backend raises it from ``open`` (video) or ``decode`` (image) when it sees, from the
+    bytes, that the source is not for it. The core raises it when every backend that
+    accepts the source declined it; the message then names each backend and its reason.
+    """
+
+
+class InvalidOptionError(MediaRefError, TypeError):
+    """A keyword option that no installed backend declares, e.g. a misspelt one.
+
+    Attributes:
+        option: The option given.
+        close_matches: Declared options with a similar name, best first.
+    """
+
+    def __init__(self, option: str, close_matches: tuple[str, ...], known: tuple[str, ...]) -> None:
+        self.option, self.close_matches, self.known = option, close_matches, known
+        hint = f"; did you mean {' or '.join(map(repr, close_matches))}?" if close_matches else ""
+        valid = ", ".join(known) or "none"
+        super().__init__(
+            f"unknown option {option!r}{hint} (options of the installed backends: {valid}; "
+            "see: mediaref plugins -v)"
         )

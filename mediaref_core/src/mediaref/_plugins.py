@@ -2,27 +2,37 @@
 
 from __future__ import annotations
 
+import difflib
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import ModuleType
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import msgspec
 import pluggy
 
 from . import hookspecs
-from ._errors import BackendNotInstalledError, UnknownBackendError, install_hint
-from ._protocols import ByteSource, ImageBackend, ImageEncoder, VideoBackend
+from ._errors import (
+    BackendNotInstalledError,
+    InvalidOptionError,
+    UnknownBackendError,
+    install_hint,
+)
+from ._protocols import ByteSource, ImageBackend, ImageEncoder, Option, VideoBackend
 from ._uri import parse_uri
 
 __all__ = [
     "PluginInfo",
+    "backends",
     "image_backend",
     "image_encoder",
     "import_pillow",
+    "invalid_option",
+    "open_routed_source",
     "open_source",
     "plugins",
+    "registry",
     "video_backend",
 ]
 
@@ -40,43 +50,50 @@ class PluginInfo(msgspec.Struct, frozen=True, kw_only=True):
     image_backends: tuple[str, ...] = ()
     image_encoders: tuple[str, ...] = ()
     opens_sources: bool = False
+    source_options: tuple[str, ...] = ()
+    """The options its byte source declares (`mediaref_source_options`)."""
     formats: tuple[str, ...] = ()
     error: str | None = None
     """Why the plugin failed to load; its hooks are then not used."""
 
 
+def _load(infos: list[PluginInfo]) -> tuple[pluggy.PluginManager, dict[str, tuple[str, str]]]:
+    """Register the core's hooks and every entry point's; note failures in `infos`."""
+    import importlib.metadata  # ~15 ms: paid at the first decode, not at import
+
+    pm = pluggy.PluginManager(_GROUP)
+    pm.add_hookspecs(hookspecs)
+    from . import _builtin
+
+    pm.register(_builtin, name="builtin")
+    dists: dict[str, tuple[str, str]] = {"builtin": ("mediaref-core", _version())}
+    for ep in sorted(importlib.metadata.entry_points(group=_GROUP), key=lambda e: e.name):
+        dist = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
+        if pm.has_plugin(ep.name):
+            continue
+        try:
+            module = ep.load()
+            pm.register(module, name=ep.name)
+        except Exception as e:  # a broken plugin must not break the others
+            msg = f"{type(e).__name__}: {e}"
+            warnings.warn(
+                f"mediaref plugin {ep.name!r} ({dist[0]}) failed to load: {msg}",
+                RuntimeWarning,
+                stacklevel=5,
+            )
+            infos.append(PluginInfo(name=ep.name, distribution=dist[0], version=dist[1], error=msg))
+            continue
+        dists[ep.name] = dist
+    return pm, dists
+
+
 class _Registry:
     def __init__(self) -> None:
-        import importlib.metadata  # ~15 ms: paid at the first decode, not at import
-
-        pm = pluggy.PluginManager(_GROUP)
-        pm.add_hookspecs(hookspecs)
-        from . import _builtin
-
-        pm.register(_builtin, name="builtin")
         infos: list[PluginInfo] = []
-        dists: dict[str, tuple[str, str]] = {"builtin": ("mediaref-core", _version())}
-        for ep in sorted(importlib.metadata.entry_points(group=_GROUP), key=lambda e: e.name):
-            dist = (ep.dist.name, ep.dist.version) if ep.dist else ("?", "?")
-            if pm.has_plugin(ep.name):
-                continue
-            try:
-                module = ep.load()
-                pm.register(module, name=ep.name)
-            except Exception as e:  # a broken plugin must not break the others
-                msg = f"{type(e).__name__}: {e}"
-                warnings.warn(
-                    f"mediaref plugin {ep.name!r} ({dist[0]}) failed to load: {msg}",
-                    RuntimeWarning,
-                    stacklevel=4,
-                )
-                infos.append(
-                    PluginInfo(name=ep.name, distribution=dist[0], version=dist[1], error=msg)
-                )
-                continue
-            dists[ep.name] = dist
+        pm, dists = _load(infos)
         pm.check_pending()
         self.pm = pm
+        self.source_options: dict[str, tuple[Option, ...]] = {}
         self.video: list[tuple[VideoBackend, str]] = []
         self.image: list[tuple[ImageBackend, str]] = []
         self.encoders: list[tuple[ImageEncoder, str]] = []
@@ -85,6 +102,8 @@ class _Registry:
             video = self._collect(plugin, "mediaref_video_backends", hooks, self.video, name)
             image = self._collect(plugin, "mediaref_image_backends", hooks, self.image, name)
             enc = self._collect(plugin, "mediaref_image_encoders", hooks, self.encoders, name)
+            if "mediaref_source_options" in hooks:
+                self.source_options[name] = tuple(plugin.mediaref_source_options())  # type: ignore[attr-defined]
             dist = dists.get(name, ("?", "?"))
             infos.append(
                 PluginInfo(
@@ -95,17 +114,25 @@ class _Registry:
                     image_backends=tuple(b.name for b in image),
                     image_encoders=tuple(b.name for b in enc),
                     opens_sources="mediaref_open_source" in hooks,
-                    formats=tuple(
-                        sorted(
-                            {f for b in image for f in b.formats}
-                            | {f for e in enc for f in e.formats}
-                        )
-                    ),
+                    source_options=tuple(o.name for o in self.source_options.get(name, ())),
+                    formats=tuple(sorted(_formats(video, image, enc))),
                 )
             )
         for lst in (self.video, self.image, self.encoders):
-            lst.sort(key=lambda pair: -pair[0].priority)
+            lst.sort(key=lambda pair: (-pair[0].priority, pair[0].name))
         self.infos = tuple(sorted(infos, key=lambda i: i.name))
+        self._index_options()
+        self.openers = _openers(pm, self.source_options)
+        # (kind, scheme) -> the backends that read the scheme, best first.
+        self.routes: dict[tuple[str, str], tuple[VideoBackend | ImageBackend, ...]] = {}
+
+    def _index_options(self) -> None:
+        decoders: list[VideoBackend | ImageBackend] = [b for b, _ in self.video]
+        decoders += [b for b, _ in self.image]
+        sourced = frozenset(o.name for opts in self.source_options.values() for o in opts)
+        self.source_option_names = sourced
+        # Every option some installed backend or source declares.
+        self.option_names = sourced | {o.name for b in decoders for o in b.options}
 
     @staticmethod
     def _collect(
@@ -119,6 +146,32 @@ class _Registry:
 
 
 _B = TypeVar("_B", VideoBackend, ImageBackend, ImageEncoder)
+
+
+_Opener = tuple[Callable[..., Any], "frozenset[str] | None"]
+
+
+def _openers(pm: pluggy.PluginManager, declared: dict[str, tuple[Option, ...]]) -> list[_Opener]:
+    """List the `mediaref_open_source` implementations in pluggy's call order.
+
+    Each comes with the option names its plugin declares (`None`: it takes no
+    ``options`` argument).
+    """
+    out: list[_Opener] = []
+    for impl in reversed(pm.hook.mediaref_open_source.get_hookimpls()):
+        names = frozenset(o.name for o in declared.get(impl.plugin_name, ()))
+        out.append((impl.function, names if "options" in impl.argnames else None))
+    return out
+
+
+def _formats(
+    video: list[VideoBackend], image: list[ImageBackend], enc: list[ImageEncoder]
+) -> set[str]:
+    return (
+        {f for b in video for f in b.formats}
+        | {f for b in image for f in b.formats}
+        | {f for e in enc for f in e.formats}
+    )
 
 
 def _impls(pm: pluggy.PluginManager, plugin: object) -> list[pluggy.HookImpl]:
@@ -164,6 +217,17 @@ def reset_plugins() -> None:
 def plugin_manager() -> pluggy.PluginManager:
     """The process's pluggy manager, loading plugins on first call."""
     return _get().pm
+
+
+def registry() -> _Registry:
+    """The process's registry of plugins, loading them on first call."""
+    return _get()
+
+
+def backends() -> list[tuple[str, VideoBackend | ImageBackend, str]]:
+    """List ``(kind, backend, plugin name)`` of every decoder, videos then images, best first."""
+    reg = _get()
+    return [("video", b, p) for b, p in reg.video] + [("image", b, p) for b, p in reg.image]
 
 
 def plugins() -> tuple[PluginInfo, ...]:
@@ -236,23 +300,51 @@ def image_encoder(name: str | None = None) -> ImageEncoder:
     return _select(reg.encoders, name, "image encoder", "mediaref-pil", reg)
 
 
-def open_source(uri: str) -> ByteSource:
+def open_source(uri: str, **options: Any) -> ByteSource:
     """Open the bytes `uri` names through the source hooks (plugins first, core last).
+
+    Args:
+        uri: A path or URI.
+        **options: Options that source plugins declare (`mediaref_source_options`);
+            each plugin receives only its own.
 
     Raises:
         InvalidReferenceError: Malformed URI.
+        InvalidOptionError: An option that no installed source declares.
         BackendNotInstalledError: No plugin handles the URI's scheme.
         SourceNotFoundError, SourceUnreadableError: From the source.
     """
+    if options:
+        known = _get().source_option_names
+        for name in options:
+            if name not in known:
+                raise invalid_option(name, known)
+    return open_routed_source(uri, options)
+
+
+def open_routed_source(uri: str, options: Mapping[str, Any]) -> ByteSource:
+    """Open `uri`; `options` may hold any declared option, each opener gets its own."""
     parsed = parse_uri(uri)
-    source = _get().pm.hook.mediaref_open_source(uri=uri, parsed=parsed)
-    if source is None:
-        raise BackendNotInstalledError(
-            f"no installed plugin reads {parsed.scheme!r} URIs (the core reads paths, file:, "
-            "data:, http: and https:); install a source plugin for this scheme",
-            uri=uri,
-        )
-    return source  # type: ignore[no-any-return]
+    for function, names in _get().openers:
+        if names is None:
+            source = function(uri=uri, parsed=parsed)
+        else:
+            mine = {k: options[k] for k in names if k in options} if options else {}
+            source = function(uri=uri, parsed=parsed, options=mine)
+        if source is not None:
+            return source  # type: ignore[no-any-return]
+    raise BackendNotInstalledError(
+        f"no installed plugin reads {parsed.scheme!r} URIs (the core reads paths, file:, "
+        "data:, http: and https:); install a source plugin for this scheme",
+        uri=uri,
+    )
+
+
+def invalid_option(name: str, known: Iterable[str]) -> InvalidOptionError:
+    """Return the error for option `name`, naming the close matches among `known`."""
+    names = sorted(known)
+    close = tuple(difflib.get_close_matches(name, names, n=3, cutoff=0.6))
+    return InvalidOptionError(name, close, tuple(names))
 
 
 def import_pillow() -> ModuleType:

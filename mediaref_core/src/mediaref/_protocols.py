@@ -13,6 +13,7 @@ __all__ = [
     "ImageBackend",
     "ImageEncoder",
     "ImageFormat",
+    "Option",
     "VideoBackend",
     "VideoDecoder",
     "VideoMetadata",
@@ -109,28 +110,71 @@ class VideoDecoder(Protocol):
     ) -> None: ...
 
 
+class Option(msgspec.Struct, frozen=True, kw_only=True):
+    """A keyword option a backend accepts, e.g. ``threads`` of ``pyav``.
+
+    The core passes a call's option (``to_ndarray(threads=2)``, ``batch_decode(...,
+    threads=2)``) only to the backends that declare it, and refuses, with
+    `InvalidOptionError`, an option that no installed backend declares.
+    """
+
+    name: str
+    """The keyword, e.g. ``"threads"``."""
+    type: str
+    """The accepted values as a Python annotation, for people: ``"int | None"``."""
+    default: Any = None
+    """The value used when the option is not given."""
+    help: str = ""
+    """One line: what the option does."""
+
+
 class VideoBackend(msgspec.Struct, frozen=True, kw_only=True):
-    """A video decoder a plugin provides. Describing it must not import codecs."""
+    """A video decoder a plugin provides. Describing it must not import codecs.
+
+    The core routes each video to the highest-priority backend that accepts it: its URI
+    scheme is in `schemes`, its container type is in `formats`, and `accepts` (if
+    given) returns true; a backend can still decline in `open` by raising
+    `UnsupportedSourceError`, and the next one is tried.
+    """
 
     name: str
     """What users pass as ``decoder=``, e.g. ``"pyav"``."""
     open: Callable[..., VideoDecoder]
-    """``open(source: ByteSource, **options) -> VideoDecoder``."""
+    """``open(source: ByteSource, **options) -> VideoDecoder``; `options` holds only the
+    options this backend declares in `options` that the caller gave."""
     priority: int = 0
-    """The highest priority among installed backends is used when none is named."""
+    """Among the backends that accept a source, the highest priority is used."""
+    schemes: tuple[str, ...] = ()
+    """Lower-case URI schemes it reads (``"file"`` covers plain paths); empty: any scheme
+    a source plugin opens."""
+    formats: tuple[str, ...] = ()
+    """Container MIME types it reads, e.g. ``"video/mp4"``; empty: any."""
+    accepts: Callable[[ByteSource], bool] | None = None
+    """A cheap last check (read a few bytes at most); false passes the source on."""
+    options: tuple[Option, ...] = ()
+    """The keyword options `open` takes."""
     description: str = ""
 
 
 class ImageBackend(msgspec.Struct, frozen=True, kw_only=True):
-    """An image decoder a plugin provides."""
+    """An image decoder a plugin provides; routed like `VideoBackend`."""
 
     name: str
     decode: Callable[..., Any]
     """``decode(data: bytes | memoryview, *, format: ImageFormat, uri: str, **options)``
-    returning a uint8 array (or the native dtype when asked with ``dtype="native"``)."""
+    returning a uint8 array (or the native dtype when asked with ``dtype="native"``);
+    raising `UnsupportedSourceError` passes the image on to the next backend."""
     priority: int = 0
+    """Among the backends that accept an image, the highest priority is used."""
+    schemes: tuple[str, ...] = ()
+    """Lower-case URI schemes it reads (``"file"`` covers plain paths); empty: any."""
     formats: tuple[str, ...] = ()
-    """MIME types or short names of what it reads, for `mediaref.plugins()`."""
+    """Image MIME types it reads, e.g. ``"image/png"``, matched against the type sniffed
+    from the first bytes (else the file extension); empty: any."""
+    accepts: Callable[[ByteSource], bool] | None = None
+    """A cheap last check (read a few bytes at most); false passes the image on."""
+    options: tuple[Option, ...] = ()
+    """The keyword options `decode` takes (besides `format` and `uri`)."""
     description: str = ""
 
 

@@ -2,17 +2,20 @@
 
 A plugin is a distribution that declares an entry point in the group ``mediaref``;
 its module defines functions named after these specifications and marked with
-`hookimpl`. Hooks describe what a plugin provides; the core decides which to use
-(``decoder=`` by name, else the highest ``priority``) and raises the errors.
+`hookimpl`. Hooks describe what a plugin provides and what it accepts; the core routes
+each reference to a backend (``decoder=`` by name, else the highest-``priority`` backend
+that accepts it), routes each option to the backends and sources that declare it, and
+raises the errors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pluggy
 
-from ._protocols import ByteSource, ImageBackend, ImageEncoder, VideoBackend
+from ._protocols import ByteSource, ImageBackend, ImageEncoder, Option, VideoBackend
 from ._uri import ParsedURI
 
 __all__ = ["hookimpl", "hookspec"]
@@ -26,8 +29,12 @@ def mediaref_video_backends() -> Sequence[VideoBackend]:
     """Describe the video decoders this plugin provides.
 
     Called once per process, at the first need of a video frame. Describe, do not
-    import codecs: mediaref picks one backend across all plugins and only then calls
-    its ``open(source, **options)``, which returns a `VideoDecoder`.
+    import codecs. For each video, mediaref takes the backends whose ``schemes`` and
+    ``formats`` (container MIME types) match it and whose ``accepts(source)`` returns
+    true, highest ``priority`` first, and calls the first one's ``open(source,
+    **options)`` with the options it declares in ``options``; it returns a
+    `VideoDecoder`. Raise `UnsupportedSourceError` from ``open`` to decline a source
+    (the next backend is tried); ``decoder="name"`` forces one backend, without fallback.
     """
 
 
@@ -35,8 +42,11 @@ def mediaref_video_backends() -> Sequence[VideoBackend]:
 def mediaref_image_backends() -> Sequence[ImageBackend]:
     """Describe the image decoders this plugin provides.
 
-    Called once per process, at the first need of an image. The chosen backend's
-    ``decode(data, *, format, uri, **options)`` turns encoded bytes into an array.
+    Called once per process, at the first need of an image. Routed like video
+    backends, with ``formats`` matched against the image MIME type sniffed from the
+    first bytes (else the extension). The chosen backend's ``decode(data, *, format,
+    uri, **options)`` turns encoded bytes into an array; raising `UnsupportedSourceError`
+    passes the image on to the next backend.
     """
 
 
@@ -49,14 +59,27 @@ def mediaref_image_encoders() -> Sequence[ImageEncoder]:
 
 
 @hookspec(firstresult=True)
-def mediaref_open_source(uri: str, parsed: ParsedURI) -> ByteSource | None:
+def mediaref_open_source(
+    uri: str, parsed: ParsedURI, options: Mapping[str, Any]
+) -> ByteSource | None:
     """Open the bytes `uri` names, or return `None` if this plugin does not handle it.
 
     Called for every reference that is decoded, plugins first and the core's built-in
     opener (paths, ``file:``, ``data:``, ``http(s):``) last; the first non-`None`
     answer wins. Do not read the content here: return a `ByteSource` that reads on
     demand. Raise `SourceNotFoundError` or `SourceUnreadableError` for a URI you
-    handle but cannot open.
+    handle but cannot open. `options` holds the options of the call that this plugin
+    declares in `mediaref_source_options` (an implementation may omit the argument).
+    """
+
+
+@hookspec
+def mediaref_source_options() -> Sequence[Option]:
+    """Declare the keyword options this plugin's `mediaref_open_source` takes.
+
+    Called once per process, when plugins are loaded. A call's option
+    (``to_ndarray(region="eu")``) reaches only the plugins that declare it; an option
+    that no backend or source declares raises `InvalidOptionError`.
     """
 
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mediaref import ImageBackend, ImageEncoder, ImageFormat, hookimpl
+from mediaref import ImageBackend, ImageEncoder, ImageFormat, Option, hookimpl
 
-__all__ = ["mediaref_image_backends", "mediaref_image_encoders"]
+__all__ = ["OPTIONS", "mediaref_image_backends", "mediaref_image_encoders"]
 
 PRIORITY = 100
 """Third-party image plugins with a higher priority are chosen over this one."""
@@ -32,6 +32,22 @@ READ_FORMATS = (
 Static so that listing plugins does not import Pillow; Pillow also reads other,
 rarer formats (PSD, PCX, SGI, QOI, DDS, ...), which are decoded too.
 """
+
+OPTIONS = (
+    Option(
+        name="dtype",
+        type='Literal["uint8", "native"]',
+        default="uint8",
+        help='"native": uint16 arrays for 16-bit grayscale images; "uint8": the high byte',
+    ),
+    Option(
+        name="max_size",
+        type="tuple[int, int] | None",
+        default=None,
+        help="(width, height) to fit the image in, keeping its aspect ratio; JPEGs decode faster",
+    ),
+)
+"""What `decode_image` takes as keyword options, declared for routing and listing."""
 
 WRITE_FORMATS = ("image/bmp", "image/jpeg", "image/png", "image/tiff", "image/webp")
 
@@ -58,7 +74,9 @@ def mediaref_image_backends() -> list[ImageBackend]:
             name="pil",
             decode=_decode,
             priority=PRIORITY,
-            formats=READ_FORMATS,
+            # Pillow identifies content itself and reads more than READ_FORMATS names
+            # (PSD, PCX, QOI...): it takes every image a higher priority does not.
+            options=OPTIONS,
             description="Pillow: PNG, JPEG, WebP, GIF, BMP, TIFF and more; EXIF orientation",
         )
     ]

@@ -3,7 +3,9 @@
 ``mem:NAME`` URIs read bytes put in `STORE`. The video backend ``fake`` returns frames
 whose every pixel is ``pts_ns // FRAME_NS`` (frame index), for 10 frames of 100 ms.
 The image backend ``fakeimg`` returns a 2x2 array of 7s. Priorities come from the
-environment (``MEDIAREF_FAKE_PRIORITY``, default -100) so tests can make it win.
+environment (``MEDIAREF_FAKE_PRIORITY``, default -100) so tests can make it win. Both
+backends declare no schemes, formats or options: they accept every source, as every
+backend did before routing (``mediaref_example`` declares what it reads).
 """
 
 from __future__ import annotations
@@ -99,4 +101,4 @@ def mediaref_image_backends() -> list[ImageBackend]:
     def decode(data: bytes, *, format: str, uri: str, **options: Any) -> Any:
         return np.full((2, 2, 3), 7, np.uint8)
 
-    return [ImageBackend(name="fakeimg", decode=decode, priority=_priority(), formats=("fake",))]
+    return [ImageBackend(name="fakeimg", decode=decode, priority=_priority())]
