@@ -180,10 +180,13 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         Args:
             format: Channel order: ``rgb``/``bgr`` ``(H, W, 3)``, ``rgba``/``bgra``
                 ``(H, W, 4)``, ``gray`` ``(H, W)``; uint8.
-            decoder: Backend name (``"pyav"``, ``"pil"``...); the highest priority by default.
-            **options: Passed to the backend.
+            decoder: Backend name (``"pyav"``, ``"pil"``...); by default the highest-priority
+                backend that accepts the source.
+            **options: Options of the backends and sources (``mediaref plugins -v`` lists
+                them); each reaches only those that declare it.
 
         Raises:
+            InvalidOptionError: An option that no installed backend or source declares.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
         from ._batch import decode_one
