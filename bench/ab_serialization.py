@@ -9,18 +9,33 @@ Prints ns per reference (median of 7 passes over 200,000 refs): construct, JSON 
 Alternating old/new processes cancels most of a busy machine's drift.
 """
 
-import sys, time, statistics
+import statistics
+import time
+
 import msgspec
+
 from mediaref import MediaRef
-n = 200_000
-uris = [f"episode_{i % 50}.mkv" for i in range(n)]
-pts = [i * 33_333_333 for i in range(n)]
-refs = [MediaRef(u, p) for u, p in zip(uris, pts)]
-blob = msgspec.json.encode(refs)
-dec = msgspec.json.Decoder(list[MediaRef])
-def construct():
-    t = time.perf_counter_ns(); [MediaRef(u, p) for u, p in zip(uris, pts)]; return (time.perf_counter_ns() - t) / n
-def decode():
-    t = time.perf_counter_ns(); dec.decode(blob); return (time.perf_counter_ns() - t) / n
-c = [construct() for _ in range(7)]; d = [decode() for _ in range(7)]
-print(f"{statistics.median(c):.1f} {statistics.median(d):.1f}")
+
+N = 200_000
+URIS = [f"episode_{i % 50}.mkv" for i in range(N)]
+PTS = [i * 33_333_333 for i in range(N)]
+BLOB = msgspec.json.encode([MediaRef(u, p) for u, p in zip(URIS, PTS, strict=True)])
+DECODER = msgspec.json.Decoder(list[MediaRef])
+
+
+def construct() -> float:
+    t = time.perf_counter_ns()
+    [MediaRef(u, p) for u, p in zip(URIS, PTS, strict=True)]
+    return (time.perf_counter_ns() - t) / N
+
+
+def decode() -> float:
+    t = time.perf_counter_ns()
+    DECODER.decode(BLOB)
+    return (time.perf_counter_ns() - t) / N
+
+
+if __name__ == "__main__":
+    c = statistics.median(construct() for _ in range(7))
+    d = statistics.median(decode() for _ in range(7))
+    print(f"{c:.1f} {d:.1f}")
