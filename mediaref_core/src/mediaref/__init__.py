@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from ._batch import batch_decode
     from ._caches import cleanup_cache
     from ._datauri import DataURI
+    from ._limits import Limits, limits
+    from ._mime import sniff_mimetype
     from ._plugins import PluginInfo, open_source, plugins
     from ._protocols import (
         ByteSource,
@@ -41,7 +43,6 @@ if TYPE_CHECKING:
         VideoDecoder,
         VideoMetadata,
     )
-    from ._sources import Limits, limits
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -81,6 +82,7 @@ __all__ = [
     "parse_uri",
     "plugins",
     "pts_to_ns",
+    "sniff_mimetype",
     "uris_equivalent",
 ]
 
@@ -99,9 +101,10 @@ _LAZY = {
     "VideoBackend": "_protocols",
     "VideoDecoder": "_protocols",
     "VideoMetadata": "_protocols",
-    "Limits": "_sources",
-    "limits": "_sources",
+    "Limits": "_limits",
+    "limits": "_limits",
     "hookimpl": "hookspecs",
+    "sniff_mimetype": "_mime",
 }
 
 

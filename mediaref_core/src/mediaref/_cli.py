@@ -13,10 +13,11 @@ from typing import Any
 
 from ._batch import batch_decode
 from ._errors import MediaRefError, UnsupportedSourceError
+from ._mime import type_from_content, type_from_name
 from ._plugins import backends, open_source, plugins, registry
 from ._protocols import ByteSource, ImageBackend, Option, VideoBackend
 from ._ref import MediaRef
-from ._routing import Kind, explain, routing_type, type_from_content, type_from_name
+from ._routing import Kind, explain, routing_type
 
 __all__ = ["main"]
 

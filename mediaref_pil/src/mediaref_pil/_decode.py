@@ -186,7 +186,7 @@ def _failed(e: Exception, uri: str) -> UndecodableMediaError:
 
 
 def _not_an_image(data: bytes | bytearray | memoryview, uri: str) -> UndecodableMediaError:
-    from mediaref._datauri import sniff_mimetype
+    from mediaref import sniff_mimetype
 
     mime = sniff_mimetype(bytes(data[:16]), uri)
     if mime.startswith(_VIDEO_TYPES):
