@@ -1,20 +1,18 @@
-"""Test media made with PyAV encoders, and an oracle independent of the code under test.
+"""Test media made with PyAV encoders, checked against `mediaref.testing`'s oracle.
 
 Every clip is small (128x72, a few seconds at most) so the suite stays fast on 2 cores.
 Each frame shows its own index (a moving bar and a per-frame colour), so a wrong frame
-never looks like the right one. The oracle decodes the whole file sequentially with PyAV,
-converts every frame with ``frame.to_ndarray`` and applies the frame-selection rule of
-DESIGN.md §4 to the decoded timestamps.
+never looks like the right one. The oracle (`mediaref.testing.decode_sequentially`)
+decodes the whole file sequentially with PyAV, converts every frame with
+``frame.to_ndarray`` and selects frames with `mediaref.timeline`.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -23,6 +21,8 @@ import av
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+
+from mediaref.testing import Clip, decode_sequentially
 
 os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
 
@@ -57,11 +57,6 @@ def need_ffmpeg() -> str:
     return exe
 
 
-def ceil_ns(pts: int, tb: Fraction) -> int:
-    x = pts * tb * NS
-    return -((-x.numerator) // x.denominator)
-
-
 def picture(i: int, w: int = W, h: int = H) -> NDArray[np.uint8]:
     """Frame `i`: a gradient background, a bar at a position and a colour both set by `i`."""
     y = np.linspace(0, 255, h, dtype=np.float64)[:, None]
@@ -74,81 +69,6 @@ def picture(i: int, w: int = W, h: int = H) -> NDArray[np.uint8]:
     img[:, bar : bar + 12] = ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 29) % 200 + 30)
     img[: h // 4, : w // 4] = (i * 37) % 220 + 20  # a block whose level also encodes i
     return img
-
-
-@dataclass
-class Clip:
-    """A made video and what the oracle found in it."""
-
-    path: Path
-    time_base: Fraction
-    pts: list[int]
-    """Decoded frames' pts, in presentation order."""
-    frames: list[NDArray[np.uint8]]
-    end_ns: int
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def uri(self) -> str:
-        return str(self.path)
-
-    @property
-    def starts_ns(self) -> list[int]:
-        return [ceil_ns(p, self.time_base) for p in self.pts]
-
-    @property
-    def begin_ns(self) -> int:
-        return self.starts_ns[0]
-
-    def index_at(self, t: int) -> int:
-        starts = self.starts_ns
-        if not starts[0] <= t < self.end_ns:
-            raise ValueError(f"{t} outside [{starts[0]}, {self.end_ns})")
-        return bisect.bisect_right(starts, t) - 1
-
-    def frame_on_screen_at(self, t: int) -> NDArray[np.uint8]:
-        return self.frames[self.index_at(t)]
-
-    def probe_times(self) -> list[int]:
-        """Each frame's first ns, the ns before it, its middle, and the last ns of the video."""
-        s = self.starts_ns
-        out: list[int] = []
-        for i, t in enumerate(s):
-            nxt = s[i + 1] if i + 1 < len(s) else self.end_ns
-            out += [t, (t + nxt) // 2, nxt - 1]
-            if i:
-                out.append(t - 1)
-        return sorted(set(out))
-
-
-def oracle(path: Path, rotate: int = 0) -> Clip:
-    """Decode all of `path` in order, apply the rule; `rotate`: counter-clockwise quarter turns."""
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        tb = Fraction(s.time_base)  # type: ignore[arg-type]
-        pts: list[int] = []
-        frames: list[NDArray[np.uint8]] = []
-        last_duration = 0
-        for frame in c.decode(s):
-            assert frame.pts is not None
-            arr = frame.to_ndarray(format="rgb24")
-            if rotate:
-                arr = np.ascontiguousarray(np.rot90(arr, rotate))
-            if pts and frame.pts == pts[-1]:
-                frames[-1] = arr
-                continue
-            assert not pts or frame.pts > pts[-1], "decoder output not in pts order"
-            pts.append(frame.pts)
-            frames.append(arr)
-            last_duration = frame.duration or 0
-        rate = s.average_rate or s.guessed_rate
-    if last_duration > 0:
-        end = (pts[-1] + last_duration) * tb
-    else:
-        assert rate
-        end = pts[-1] * tb + 1 / Fraction(rate)
-    x = end * NS
-    return Clip(path, tb, pts, frames, -((-x.numerator) // x.denominator))
 
 
 def encode(
@@ -432,7 +352,7 @@ def make(kind: str, directory: Path) -> Clip:
         )
     else:
         raise ValueError(kind)
-    clip = oracle(f, rotate)
+    clip = decode_sequentially(f, rotate=rotate)
     clip.notes.update(notes)
     return clip
 

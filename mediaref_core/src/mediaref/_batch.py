@@ -7,16 +7,12 @@ from collections.abc import Iterable, Sequence
 from functools import partial
 from typing import Any, Literal, get_args
 
-from ._errors import (
-    BackendNotInstalledError,
-    MediaRefError,
-    TimestampOutOfRangeError,
-    UndecodableMediaError,
-)
+from ._errors import BackendNotInstalledError, MediaRefError, UndecodableMediaError
 from ._plugins import image_backend, open_source, video_backend
 from ._protocols import ImageBackend, ImageFormat, VideoBackend
 from ._ref import MediaRef
 from ._threads import run_parallel
+from .timeline import out_of_range
 
 __all__ = ["batch_decode", "decode_one"]
 
@@ -97,10 +93,11 @@ def _decode_video(
         out: list[Any] = [None] * len(pts_ns)
         valid: list[int] = []
         for i, t in enumerate(pts_ns):
-            if meta.begin_ns <= t < meta.end_ns:
+            err = out_of_range(t, meta.begin_ns, meta.end_ns, uri=uri)
+            if err is None:
                 valid.append(i)
             else:
-                out[i] = TimestampOutOfRangeError(uri, t, meta.begin_ns, meta.end_ns)
+                out[i] = err
         if not valid:
             return out
         try:
