@@ -11,28 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import io
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
+
+from mediaref import testing
 
 NS = 1_000_000_000
 W, H = 96, 64
 
 
 def picture(i: int) -> NDArray[np.uint8]:
-    """Frame `i`: a gradient with a bar and a block whose position and level encode `i`."""
-    y = np.linspace(0, 255, H)[:, None]
-    x = np.linspace(0, 255, W)[None, :]
-    img = np.empty((H, W, 3), np.uint8)
-    img[..., 0] = (x * 0.5 + 40).astype(np.uint8)
-    img[..., 1] = (y * 0.5 + 40).astype(np.uint8)
-    img[..., 2] = 90
-    bar = (i * 5) % (W - 12)
-    img[:, bar : bar + 12] = ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 29) % 200 + 30)
-    img[: H // 4, : W // 4] = (i * 37) % 220 + 20
-    return img
+    """Frame `i` of every clip here (`mediaref.testing.picture` at this size)."""
+    return testing.picture(i, W, H)
 
 
 def digest(arr: NDArray[np.uint8]) -> str:
@@ -49,22 +41,15 @@ def encode_video(
     gop: int,
     container_options: dict[str, str] | None = None,
 ) -> Path:
-    import av
-
-    with av.open(str(path), "w", options=container_options) as c:
-        s = c.add_stream(codec, rate=25)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        s.codec_context.gop_size = gop
-        s.options = options
-        for i in range(n):
-            f = av.VideoFrame.from_ndarray(picture(i), format="rgb24").reformat(format="yuv420p")
-            f.pts = i
-            f.time_base = Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+    return testing.encode(
+        path,
+        codec,
+        n=n,
+        options=options,
+        gop=gop,
+        size=(W, H),
+        container_options=container_options,
+    )
 
 
 def encode_audio(path: Path, codec: str, *, fmt: str | None = None, rate: int = 48000) -> Path:
