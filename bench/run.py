@@ -95,10 +95,14 @@ def setup_env(env: str) -> dict[str, Any]:
     req = BENCH / "requirements" / f"{env}.txt"
     marker = VENVS / env / ".bench-requirements.sha1"
     h = hashlib.sha1(req.read_bytes())
-    if env == "ours":  # editable installs: reinstall when a package's metadata changes
-        for pkg in ("mediaref_core", "mediaref_pil", "mediaref_av"):
-            pp = REPO / pkg / "pyproject.toml"
-            h.update(pp.read_bytes() if pp.exists() else b"")
+    # Editable installs: reinstall when a package's metadata changes.
+    editable = {
+        "ours": ("mediaref_core", "mediaref_pil", "mediaref_av"),
+        "pyav": ("mediaref_core",),
+    }
+    for pkg in editable.get(env, ()):
+        pp = REPO / pkg / "pyproject.toml"
+        h.update(pp.read_bytes() if pp.exists() else b"")
     digest = h.hexdigest()
     py = venv_python(env)
     if py.exists() and marker.exists() and marker.read_text() == digest:

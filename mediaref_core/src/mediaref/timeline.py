@@ -156,7 +156,9 @@ def check_in_range(
             t = int(arr.reshape(-1)[bad.reshape(-1).argmax()])
             raise TimestampOutOfRangeError(uri, t, begin_ns, end_ns)
         return
-    ts: Iterable[Any] = pts_ns if isinstance(pts_ns, Iterable) else [pts_ns]
+    ts = list(pts_ns) if isinstance(pts_ns, Iterable) else [pts_ns]
+    if ts and all(t.__class__ is int for t in ts) and begin_ns <= min(ts) and max(ts) < end_ns:
+        return  # the common case, without two calls per timestamp
     for t in ts:
         _check_int(t)
         err = out_of_range(t, begin_ns, end_ns, uri=uri)
