@@ -87,6 +87,31 @@ def test_a_backend_ignoring_the_ceil_rule_fails_one_ns_before_each_frame(
     assert "FAILED h264_vfr_mkv" not in msg
 
 
+@pytest.mark.parametrize(
+    ("backend", "check", "who"),
+    [
+        ("early_off_main_thread", "threads", "thread 0"),
+        ("early_after_fork", "fork", "forked child"),
+    ],
+)
+def test_a_backend_wrong_only_in_threads_or_after_fork_fails_that_check_alone(
+    media_dir: Path, wrong_backends: None, backend: str, check: str, who: str
+) -> None:
+    clip = decode_sequentially(make_edge_case(BFRAMES, media_dir))
+    with pytest.raises(AssertionError) as info:
+        check_video_backend(backend, media_dir, media=[BFRAMES])
+    msg = str(info.value)
+    assert re.findall(r"^FAILED (\S+): ", msg, re.MULTILINE) == [f"{BFRAMES}:{check}"]
+    found = re.search(
+        rf"{who}: pts_ns=(\d+): want frame (\d+) \(pts_ns \d+\), "
+        r"got a frame closest to frame (\d+) ",
+        msg,
+    )
+    assert found is not None, msg
+    t, want, got = map(int, found.groups())
+    assert want == clip.index_at(t) and got == want - 1
+
+
 def test_the_fake_entry_point_backend_is_found_and_fails_the_kit(media_dir: Path) -> None:
     # mediaref-fake's "fake" backend answers every file with 10 constant 4x2 frames:
     # it is a plugin-mechanism fixture, not a decoder, and the kit says so.

@@ -6,6 +6,8 @@ mediaref-av's decoder and changes only *which* frame it returns.
 
 from __future__ import annotations
 
+import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,9 +55,28 @@ def _floor_rule(video: Any, t: int) -> int:
     return sum(1 for f in floors if f <= t) - 1
 
 
+_PARENT = os.getpid()
+
+
+def _early_off_main_thread(video: Any, t: int) -> int:
+    right = video.frame_indices([t])[0]
+    return right if threading.current_thread() is threading.main_thread() else max(right - 1, 0)
+
+
+def _early_after_fork(video: Any, t: int) -> int:
+    right = video.frame_indices([t])[0]
+    return right if os.getpid() == _PARENT else max(right - 1, 0)
+
+
+def _backend(name: str, pick: Callable[[Any, int], int]) -> VideoBackend:
+    return VideoBackend(name=name, open=lambda source, **options: _Reselecting(source, pick))
+
+
 @hookimpl
 def mediaref_video_backends() -> list[VideoBackend]:
     return [
-        VideoBackend(name="one_frame_early", open=lambda s, **o: _Reselecting(s, _one_frame_early)),
-        VideoBackend(name="floor_rule", open=lambda s, **o: _Reselecting(s, _floor_rule)),
+        _backend("one_frame_early", _one_frame_early),
+        _backend("floor_rule", _floor_rule),
+        _backend("early_off_main_thread", _early_off_main_thread),
+        _backend("early_after_fork", _early_after_fork),
     ]

@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._batch import batch_decode
 from .._errors import (
     MediaRefError,
     SourceNotFoundError,
     TimestampOutOfRangeError,
     UndecodableMediaError,
 )
+from .._plugins import open_source, video_backend
 from .._ref import MediaRef
 from ._media import EDGE_CASES, EdgeCase, make_edge_case
 from ._oracle import Clip, decode_sequentially
@@ -40,7 +42,7 @@ FRAME_CHECKS = ("frames", "single", "metadata", "range", "threads", "fork")
 FILE_CHECKS = ("missing_file", "corrupt_file", "truncated_file")
 """The checks of error types, run once per backend."""
 _THREADS = 4
-_CHILD_ANSWER_S = 300  # a hang guard for the forked child, not a timing assumption
+_CHILD_ANSWER_S = 300  # a guard against a hung child, not a timing assumption
 _MAX_LISTED = 8
 
 _clips: dict[tuple[str, int], Clip] = {}
@@ -243,8 +245,6 @@ def _compare(clip: Clip, times: Sequence[int], got: Sequence[Any], atol: float) 
 
 
 def _batch(case: ConformanceCase, clip: Clip, times: Sequence[int]) -> list[Any]:
-    from .._batch import batch_decode
-
     refs = [MediaRef(clip.uri, t) for t in times]
     return batch_decode(refs, decoder=case.backend, on_error="return")
 
@@ -270,8 +270,6 @@ def _check_single(case: ConformanceCase, clip: Clip) -> None:
 
 
 def _check_metadata(case: ConformanceCase, clip: Clip) -> None:
-    from .._plugins import open_source, video_backend
-
     with video_backend(case.backend).open(open_source(clip.uri)) as video:
         md = video.metadata
     h, w = clip.frames[0].shape[:2]
@@ -294,8 +292,6 @@ def _range_problem(case: ConformanceCase, clip: Clip, t: int) -> str | None:
 
 
 def _check_range(case: ConformanceCase, clip: Clip) -> None:
-    from .._plugins import open_source, video_backend
-
     times = [clip.begin_ns - 1, clip.end_ns, clip.end_ns + 10**9, clip.begin_ns - 10**9]
     # A MediaRef holds no negative pts_ns: before a stream that starts at 0, only the
     # decoder itself can be asked.
@@ -343,9 +339,33 @@ def _in_child(decode: Callable[[], list[Any]], conn: Any) -> None:
     try:
         conn.send(("ok", decode()))
     except BaseException as e:
-        conn.send(("raised", f"{type(e).__name__}: {e}"))
+        conn.send(("raised", f"raised {type(e).__name__}: {e}"))
     finally:
         conn.close()
+
+
+def _run_forked(decode: Callable[[], list[Any]]) -> tuple[str, Any]:
+    """Run `decode` in a forked child: ``("ok", result)``, or what went wrong as text."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_in_child, args=(decode, send))
+    proc.start()
+    send.close()
+    answer: tuple[str, Any] = ("no answer", f"gave no answer in {_CHILD_ANSWER_S} s (hung?)")
+    try:
+        if recv.poll(_CHILD_ANSWER_S):
+            answer = recv.recv()
+    except EOFError:
+        answer = ("died", "died before answering")
+    finally:
+        recv.close()
+        proc.join(_CHILD_ANSWER_S if answer[0] != "no answer" else 0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if answer[0] == "ok" and proc.exitcode != 0:
+        return "exit", f"answered, then exited with code {proc.exitcode}"
+    return answer
 
 
 def _check_fork(case: ConformanceCase, clip: Clip) -> None:
@@ -353,26 +373,10 @@ def _check_fork(case: ConformanceCase, clip: Clip) -> None:
         raise unittest.SkipTest("this platform cannot fork")
     times = list(clip.starts_ns)
     parent = _batch(case, clip, times)  # leaves whatever the backend caches behind
-    ctx = multiprocessing.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_in_child, args=(lambda: _batch(case, clip, times), send))
-    proc.start()
-    send.close()
-    try:
-        if not recv.poll(_CHILD_ANSWER_S):
-            raise AssertionError(
-                f"{clip.path.name}: the forked child gave no answer in {_CHILD_ANSWER_S} s "
-                "(a lock or a thread inherited from the parent?)"
-            )
-        status, child = recv.recv()
-    except EOFError:
-        raise AssertionError(f"{clip.path.name}: the forked child died") from None
-    finally:
-        recv.close()
-        proc.join(_CHILD_ANSWER_S)
+    status, child = _run_forked(lambda: _batch(case, clip, times))
     problems = [f"parent: {m}" for m in _compare(clip, times, parent, case.atol)]
     if status != "ok":
-        problems.append(f"forked child: batch_decode raised {child}")
+        problems.append(f"forked child: {child}")
     else:
         problems += [f"forked child: {m}" for m in _compare(clip, times, child, case.atol)]
     _verdict(f"{clip.path.name}, decoding in the parent, then in a forked child", problems)
@@ -382,8 +386,6 @@ def _file_error(case: ConformanceCase, uri: str, want: type[MediaRefError]) -> N
     for how in ("MediaRef.to_ndarray", "batch_decode"):
         try:
             if how == "batch_decode":
-                from .._batch import batch_decode
-
                 batch_decode([MediaRef(uri, 0)], decoder=case.backend)
             else:
                 MediaRef(uri, 0).to_ndarray(decoder=case.backend)
