@@ -4,6 +4,7 @@ import importlib.metadata
 import re
 import subprocess
 import sys
+import unittest
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from mediaref.testing import (
     have_encoder,
     make_edge_case,
 )
+from tests import media
 from tests.conftest import need
 
 BFRAMES = "h264_bframes_open_gop_mp4"
@@ -44,7 +46,10 @@ def wrong_backends(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.mark.parametrize("case", conformance_cases("pyav"), ids=str)
 def test_pyav_passes_each_check(case: ConformanceCase, media_dir: Path) -> None:
-    case.run(media_dir)
+    try:
+        case.run(media_dir)
+    except unittest.SkipTest as e:  # an encoder this PyAV lacks: CI must have them all
+        media.need(False, str(e))
 
 
 def test_pyav_passes_the_one_call_check(media_dir: Path) -> None:
