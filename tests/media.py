@@ -24,9 +24,6 @@ import pytest
 from mediaref.testing import Clip, decode_sequentially, picture
 from mediaref.testing import encode as kit_encode
 
-os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
-
-NS = 1_000_000_000
 W, H = 128, 72
 
 

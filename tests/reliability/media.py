@@ -18,7 +18,6 @@ from numpy.typing import NDArray
 
 from mediaref import testing
 
-NS = 1_000_000_000
 W, H = 96, 64
 
 
