@@ -23,7 +23,7 @@ import msgspec
 import numpy as np
 
 from mediaref import UndecodableMediaError
-from mediaref.timeline import end_ns_of, pts_to_ns
+from mediaref.timeline import end_ns_of, starts_ns_of
 
 from . import _counters
 from ._bitstream import h264_key, h264_slices, hevc_irap, skip_nonref_safe
@@ -94,9 +94,7 @@ class Index:
         self.frame_pts: list[int] = [p for p, _ in order]
         self.frame_dpos = np.fromiter((d for _, d in order), dtype=np.int64, count=len(order))
         try:
-            self.frame_ns = np.array(
-                [pts_to_ns(p, self.time_base) for p in self.frame_pts], dtype=np.int64
-            )
+            self.frame_ns = np.array(starts_ns_of(self.frame_pts, self.time_base), dtype=np.int64)
         except OverflowError:
             raise UndecodableMediaError("frame timestamps do not fit in int64 ns") from None
         self.dpos_frame = np.full(n, -1, dtype=np.int64)
