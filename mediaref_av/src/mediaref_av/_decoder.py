@@ -16,11 +16,11 @@ from mediaref import (
     ByteSource,
     ImageFormat,
     MediaRefError,
-    TimestampOutOfRangeError,
     UndecodableMediaError,
     VideoMetadata,
     open_source,
 )
+from mediaref.timeline import indices_played_at
 
 from . import _buffers, _counters, _pool
 from ._convert import CHANNELS, FORMATS, orientation
@@ -270,13 +270,7 @@ class AVVideoDecoder:
             TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
         """
         idx = self._index
-        for t in pts_ns:
-            if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
-                raise TypeError(f"pts_ns must be ints, got {type(t).__name__}")
-            if not idx.begin_ns <= t < idx.end_ns:
-                raise TimestampOutOfRangeError(self.uri, int(t), idx.begin_ns, idx.end_ns)
-        arr = np.fromiter((int(t) for t in pts_ns), dtype=np.int64, count=len(pts_ns))
-        return [int(f) for f in idx.frames_at(arr)]
+        return indices_played_at(idx.frame_ns, idx.end_ns, list(pts_ns), uri=self.uri)
 
     def frames_played_at(
         self, pts_ns: Sequence[int], *, format: ImageFormat = "rgb"

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
-from numpy.typing import NDArray
 
-from mediaref import UndecodableMediaError, pts_to_ns
+from mediaref import UndecodableMediaError
+from mediaref.timeline import end_ns_of, starts_ns_of
 
 from . import _counters
 from ._bitstream import h264_key, h264_slices, hevc_irap, skip_nonref_safe
@@ -36,7 +36,6 @@ __all__ = ["INDEX_VERSION", "Index", "IndexData", "build_index", "index_cache"]
 
 INDEX_VERSION = 5
 _NS_PER_S = 1_000_000_000
-_INT64_MAX = (1 << 63) - 1
 
 
 class IndexData(msgspec.Struct, kw_only=True):
@@ -95,9 +94,7 @@ class Index:
         self.frame_pts: list[int] = [p for p, _ in order]
         self.frame_dpos = np.fromiter((d for _, d in order), dtype=np.int64, count=len(order))
         try:
-            self.frame_ns = np.array(
-                [pts_to_ns(p, self.time_base) for p in self.frame_pts], dtype=np.int64
-            )
+            self.frame_ns = np.array(starts_ns_of(self.frame_pts, self.time_base), dtype=np.int64)
         except OverflowError:
             raise UndecodableMediaError("frame timestamps do not fit in int64 ns") from None
         self.dpos_frame = np.full(n, -1, dtype=np.int64)
@@ -111,15 +108,13 @@ class Index:
             if q is not None:
                 self.dts_dpos.setdefault(q, d)
         self.pts_dpos.update(last_of_pts)  # a decoded picture's pts names the shown frame
-        last = int(self.frame_dpos[-1])
-        dur = data.duration[last]
-        end_exact = self.frame_pts[-1] * self.time_base + (
-            dur * self.time_base if dur > 0 else Fraction(*data.default_duration)
-        )
         self.begin_ns = int(self.frame_ns[0])
-        end_ns = -((-end_exact.numerator * _NS_PER_S) // end_exact.denominator)
-        self.end_ns = min(end_ns, _INT64_MAX)
-        self.end_ns = max(self.end_ns, int(self.frame_ns[-1]) + 1)
+        self.end_ns = end_ns_of(
+            self.frame_pts[-1],
+            data.duration[int(self.frame_dpos[-1])],
+            self.time_base,
+            default_duration=Fraction(*data.default_duration),
+        )
         self._lock = threading.Lock()
         self.pts_seek_overshoots = False
         """A seek to a keyframe's pts went past it (the demuxer seeks by dts)."""
@@ -138,10 +133,6 @@ class Index:
     def num_packets(self) -> int:
         """Packets of the stream, in decode order."""
         return len(self.data.pts)
-
-    def frames_at(self, pts_ns: NDArray[np.int64]) -> NDArray[np.int64]:
-        """Return the frame on screen at each in-range timestamp: ``pts[i] <= t < pts[i+1]``."""
-        return np.searchsorted(self.frame_ns, pts_ns, side="right").astype(np.int64) - 1
 
     def packet_of(self, pts: int | None, dts: int | None) -> int | None:
         """Return the decode position of a demuxed packet, or `None` if it is not indexed."""

@@ -23,8 +23,8 @@ from ._errors import (
     UnsupportedSourceError,
 )
 from ._ref import MediaRef
-from ._time import ns_to_pts, pts_to_ns
 from ._uri import ParsedURI, normalize_uri, parse_uri, uris_equivalent
+from .timeline import ns_to_pts, pts_to_ns
 
 if TYPE_CHECKING:
     from ._batch import batch_decode

@@ -9,7 +9,6 @@ from typing import Any, Literal, cast, get_args
 
 from ._errors import (
     MediaRefError,
-    TimestampOutOfRangeError,
     UndecodableMediaError,
     UnsupportedSourceError,
 )
@@ -25,6 +24,7 @@ from ._routing import (
     route,
 )
 from ._threads import run_parallel
+from .timeline import out_of_range
 
 __all__ = ["batch_decode", "decode_one", "open_video"]
 
@@ -115,10 +115,11 @@ def _decode_video(
         out: list[Any] = [None] * len(pts_ns)
         valid: list[int] = []
         for i, t in enumerate(pts_ns):
-            if meta.begin_ns <= t < meta.end_ns:
+            err = out_of_range(t, meta.begin_ns, meta.end_ns, uri=uri)
+            if err is None:
                 valid.append(i)
             else:
-                out[i] = TimestampOutOfRangeError(uri, t, meta.begin_ns, meta.end_ns)
+                out[i] = err
         if not valid:
             return out
         try:

@@ -83,9 +83,9 @@ class VideoDecoder(Protocol):
     """An open video stream that returns the frames on screen at given timestamps.
 
     Every video backend returns one from its `VideoBackend.open`. Frame selection obeys
-    the rule of the design brief: ``pts[i] <= t < pts[i+1]`` selects frame ``i``; the last
-    frame is shown until `VideoMetadata.end_ns`; anything outside ``[begin_ns, end_ns)``
-    raises `TimestampOutOfRangeError`.
+    the rule of `mediaref.timeline`: ``pts[i] <= t < pts[i+1]`` selects frame ``i``; the
+    last frame is shown until `VideoMetadata.end_ns`; anything outside ``[begin_ns,
+    end_ns)`` raises `TimestampOutOfRangeError`.
     """
 
     @property
