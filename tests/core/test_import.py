@@ -61,3 +61,41 @@ def test_a_folder_mixed_with_pypi_mediaref_refuses_to_import(tmp_path: Path, for
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def _imports_of(path: Path, package: str) -> set[str]:
+    """Sibling modules `path` imports anywhere (functions too), TYPE_CHECKING blocks aside."""
+    import ast
+
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                found.update(
+                    [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                )
+            elif node.module and node.module.startswith(package + "."):
+                found.add(node.module.split(".")[1])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+@pytest.mark.parametrize("package", ["mediaref", "mediaref_av", "mediaref_pil"])
+def test_modules_import_each_other_without_cycles(package: str) -> None:
+    import importlib
+    from graphlib import CycleError, TopologicalSorter
+
+    folder = Path(importlib.import_module(package).__file__).parent  # type: ignore[arg-type]
+    modules = {p.stem: p for p in folder.glob("*.py") if p.stem != "__init__"}
+    graph = {m: _imports_of(p, package) & modules.keys() for m, p in modules.items()}
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as e:
+        pytest.fail(f"import cycle in {package}: {' -> '.join(e.args[1])}")
+    assert set(order) == set(modules)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from base64 import b64encode
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 from ._errors import InvalidReferenceError
@@ -14,7 +14,7 @@ from ._protocols import ImageFormat
 from ._rfc2397 import DEFAULT_TYPE, b64decode_strict, parse_data_uri
 
 if TYPE_CHECKING:
-    from ._ref import MediaRef
+    from ._decode import PILFormat
 
 __all__ = ["DataURI"]
 
@@ -185,30 +185,37 @@ class DataURI:
         """Whether the media type is ``image/*``."""
         return self.mimetype.startswith("image/")
 
-    def to_ndarray(self, format: ImageFormat = "rgb", **options: Any) -> Any:
+    def to_ndarray(
+        self, format: ImageFormat = "rgb", *, decoder: str | None = None, **options: Any
+    ) -> Any:
         """Decode the embedded image into a uint8 array (see `MediaRef.to_ndarray`).
 
         Raises:
             ValueError: The media type is not ``image/*``.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
-        return self._ref().to_ndarray(format, **options)
+        from ._decode import decode_one
 
-    def to_pil_image(self, format: Literal["rgb", "rgba", "gray"] = "rgb", **options: Any) -> Any:
+        self._check_image()
+        return decode_one(self.uri, None, format=format, decoder=decoder, options=options)
+
+    def to_pil_image(
+        self, format: PILFormat = "rgb", *, decoder: str | None = None, **options: Any
+    ) -> Any:
         """Decode the embedded image into a ``PIL.Image.Image`` (see `MediaRef.to_pil_image`).
 
         Raises:
             ValueError: The media type is not ``image/*``.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
-        return self._ref().to_pil_image(format, **options)
+        from ._decode import pil_image
 
-    def _ref(self) -> MediaRef:
+        self._check_image()
+        return pil_image(self.uri, None, format=format, decoder=decoder, options=options)
+
+    def _check_image(self) -> None:
         if not self.is_image:
             raise ValueError(f"Cannot convert non-image MIME type '{self.mimetype}' to an image")
-        from ._ref import MediaRef
-
-        return MediaRef(self.uri)
 
     def __str__(self) -> str:
         return self.uri

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ._batch import batch_decode, open_video
+from ._batch import batch_decode
 from ._datauri import DataURI
+from ._decode import open_video
 from ._errors import BackendNotInstalledError, install_hint
 from ._ref import MediaRef
 

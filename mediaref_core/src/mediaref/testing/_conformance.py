@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._batch import batch_decode
+from mediaref import batch_decode
+
 from .._errors import (
     MediaRefError,
     SourceNotFoundError,
