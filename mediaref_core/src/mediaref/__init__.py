@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ._mime import sniff_mimetype
     from ._plugins import PluginInfo, open_source, plugins
     from ._protocols import (
+        IMAGE_FORMATS,
         ByteSource,
         ImageBackend,
         ImageEncoder,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
         VideoBackend,
         VideoDecoder,
         VideoMetadata,
+        check_image_format,
     )
     from .hookspecs import hookimpl
 
@@ -51,6 +53,7 @@ __all__ = [
     "BackendNotInstalledError",
     "ByteSource",
     "DataURI",
+    "IMAGE_FORMATS",
     "ImageBackend",
     "ImageEncoder",
     "ImageFormat",
@@ -73,6 +76,7 @@ __all__ = [
     "VideoMetadata",
     "__version__",
     "batch_decode",
+    "check_image_format",
     "cleanup_cache",
     "hookimpl",
     "limits",
@@ -94,6 +98,8 @@ _LAZY = {
     "open_source": "_plugins",
     "plugins": "_plugins",
     "ByteSource": "_protocols",
+    "IMAGE_FORMATS": "_protocols",
+    "check_image_format": "_protocols",
     "ImageBackend": "_protocols",
     "ImageEncoder": "_protocols",
     "ImageFormat": "_protocols",

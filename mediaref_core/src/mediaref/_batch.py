@@ -7,9 +7,9 @@ from collections.abc import Iterable
 from functools import partial
 from typing import Any, Literal
 
-from ._decode import check_format, decode_image, decode_video
+from ._decode import decode_image, decode_video
 from ._errors import MediaRefError
-from ._protocols import ImageFormat
+from ._protocols import ImageFormat, check_image_format
 from ._ref import MediaRef
 from ._routing import check_options
 from ._threads import run_parallel
@@ -57,7 +57,7 @@ def batch_decode(
     """
     if on_error not in ("raise", "return"):
         raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
-    check_format(format)
+    check_image_format(format)
     check_options(options)
     refs = list(refs)
     isolate = on_error == "return"

@@ -15,7 +15,13 @@ from ._errors import (
     UnsupportedSourceError,
 )
 from ._plugins import import_pillow, open_routed_source
-from ._protocols import ImageBackend, ImageFormat, VideoBackend, VideoDecoder
+from ._protocols import (
+    ImageBackend,
+    ImageFormat,
+    VideoBackend,
+    VideoDecoder,
+    check_image_format,
+)
 from ._routing import (
     Verdict,
     check_options,
@@ -26,9 +32,7 @@ from ._routing import (
 )
 from .timeline import out_of_range
 
-__all__ = ["check_format", "decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
-
-_FORMATS: tuple[str, ...] = get_args(ImageFormat)
+__all__ = ["decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
 
 
 def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
@@ -138,11 +142,6 @@ def decode_video(
         return out
 
 
-def check_format(format: str) -> None:
-    if format not in _FORMATS:
-        raise ValueError(f"format must be one of {', '.join(map(repr, _FORMATS))}, got {format!r}")
-
-
 def decode_one(
     uri: str,
     pts_ns: int | None,
@@ -152,7 +151,7 @@ def decode_one(
     options: dict[str, Any],
 ) -> Any:
     """Decode the image `uri`, or its video frame at `pts_ns` (`MediaRef.to_ndarray`)."""
-    check_format(format)
+    check_image_format(format)
     check_options(options)
     if pts_ns is None:
         return decode_image(uri, format, decoder, options)
