@@ -166,6 +166,11 @@ class Index:
             ticks.sort()
         return list(dict.fromkeys(ticks))
 
+    def note_pts_seek_overshoot(self) -> None:
+        """Record that a seek to a keyframe's pts went past it (see `seek_targets`)."""
+        with self._lock:
+            self.pts_seek_overshoots = True
+
     def learn_key(self, dpos: int, is_key: bool) -> None:
         """Record what the decoder said about a packet flagged as keyframe."""
         if dpos == 0 or not self.data.key[dpos]:

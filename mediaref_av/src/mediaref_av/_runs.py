@@ -193,7 +193,7 @@ class RunDecoder:
             if first is not None:
                 return first, it
             if target == idx.data.pts[dpos] != idx.data.dts[dpos]:
-                idx.pts_seek_overshoots = True
+                idx.note_pts_seek_overshoot()
         # Last resort: a fresh container starts at the first packet.
         self.reopen(h)
         _counters.add(seeks=1)
