@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import mediaref
 import mediaref_av
 from mediaref import MediaRef, VideoDecoder
-from mediaref_av import _index
+from mediaref_av import _index, _index_cache
 from tests.media import ClipFactory, ceil_ns
 
 
@@ -121,7 +121,7 @@ def test_disk_cache_ignores_a_corrupt_file(clip_factory: ClipFactory, tmp_path: 
 def test_memory_cache_is_bounded(
     clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_index.index_cache, "max_entries", 2)
+    monkeypatch.setattr(_index_cache.index_cache, "max_entries", 2)
     for kind in ("vp9_webm", "hevc_mkv", "av1_mkv", "vp9_webm"):
         with mediaref_av.open(clip_factory(kind).uri):
             pass
@@ -152,7 +152,7 @@ def test_rule_on_vfr_timestamps_matches_the_oracle(
     clip_factory: ClipFactory, data: st.DataObject
 ) -> None:
     clip = clip_factory("vfr_mp4")
-    idx = _index.index_cache.get((mediaref.open_source(clip.uri).identity, None))
+    idx = _index_cache.index_cache.get((mediaref.open_source(clip.uri).identity, None))
     if idx is None:
         with mediaref_av.open(clip.uri) as video:
             idx = video.index

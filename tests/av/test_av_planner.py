@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import mediaref_av
 from mediaref import MediaRef, open_source
-from mediaref_av import _bitstream, _index, _plan, _pool, _runs
+from mediaref_av import _bitstream, _index, _index_cache, _plan, _pool, _runs
 from tests.media import Clip, ClipFactory
 
 
@@ -238,7 +238,7 @@ def test_wrong_keyframe_flags_are_caught_by_the_decoder(clip_factory: ClipFactor
         data = video.index.data
     forged = msgspec.structs.replace(data, key=[True] * len(data.key))
     mediaref_av.clear_caches()
-    _index.index_cache.put((source.identity, None), _index.Index(forged))
+    _index_cache.index_cache.put((source.identity, None), _index.Index(forged))
     times = clip.probe_times()
     random.Random(5).shuffle(times)
     try:

@@ -24,7 +24,9 @@ from mediaref import (
 
 from . import _buffers, _counters, _pool
 from ._convert import CHANNELS, FORMATS, orientation
-from ._index import Index, build_index, cache_dir, index_cache
+from ._demux import build_index
+from ._index import Index
+from ._index_cache import cache_dir, index_cache
 from ._plan import split
 from ._runs import RunDecoder
 from ._threads import codec_threading, cpus, executor
