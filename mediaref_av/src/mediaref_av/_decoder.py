@@ -149,14 +149,8 @@ class AVVideoDecoder:
 
     @staticmethod
     def _configure(h: _pool.Handle) -> None:
-        cc = h.stream.codec_context
         key: _PoolKey = h.key  # type: ignore[assignment]  # our handles' keys
-        kind, count = key[2], key[3]
-        if count == 1:
-            cc.thread_count = 1
-        else:
-            cc.thread_type = kind
-            cc.thread_count = count
+        h.configure(key[2], key[3])
 
     def _release(self, *, broken: bool = False) -> None:
         h, self._handle = self._handle, None
@@ -219,7 +213,6 @@ class AVVideoDecoder:
             self._release(broken=True)
             _forget_frames(e)
             raise self._wrap(e) from e
-        h.next_dpos = None
         _counters.add(index_builds=1)
         try:
             idx = Index(data)
@@ -378,20 +371,7 @@ class AVVideoDecoder:
     def _decode(
         self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
-        RunDecoder(self._index, self.uri, self._skip_nonref, self._reopen).decode(
-            h, wanted, got, fmt
-        )
-
-    def _reopen(self, h: _pool.Handle) -> None:
-        """Replace `h`'s container by a fresh one (at the first packet)."""
-        h.reader = None
-        h.container.close()
-        if h.fileobj is not None:
-            h.fileobj.close()
-        fresh = _pool.open_handle(h.key, self._source, self._stream_option)
-        h.container, h.stream, h.fileobj = fresh.container, fresh.stream, fresh.fileobj
-        h.converter = None
-        self._configure(h)
+        RunDecoder(self._index, self.uri, self._skip_nonref).decode(h, wanted, got, fmt)
 
 
 def open(uri_or_path: str | os.PathLike[str], **options: Any) -> AVVideoDecoder:
