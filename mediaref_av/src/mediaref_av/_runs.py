@@ -23,7 +23,6 @@ from ._stepping import READ_AHEAD
 
 if TYPE_CHECKING:
     import av
-    from av.video.codeccontext import VideoCodecContext
     from av.video.stream import VideoStream
 
     _Packet = av.Packet[VideoStream]
@@ -192,25 +191,9 @@ class RunDecoder:
         out = _Output(self, run, got, fmt, convert, verified=live or run.start in idx.good_keys)
         if ahead:
             out.rest = {}
-        cc = h.stream.codec_context
         # Stepping forward, the next call wants the frames shown next: skip none of them.
-        feed = _Feed(self, cc, out, skipped_pts, horizon=out.last_wanted if ahead else None)
-        try:
-            pkt, d = self._send_run(feed, pkt, it, d)
-            done = out.delivered()
-            if pkt is not None and not done and ahead:
-                pkt, d, done = self._read_on(feed, it, d)
-            if not done:
-                out.take(cc.decode(None))
-        except _BadStart:
-            feed.plain()
-            cc.flush_buffers()
-            st.abandon_run()
-            _counters.add(frames_decoded=feed.sent)
-            raise
-        if not done:
-            cc.flush_buffers()
-        feed.count()
+        feed = _Feed(self, h, out, skipped_pts, horizon=out.last_wanted if ahead else None)
+        pkt, d, done = self._feed_run(feed, pkt, it, d, ahead)
         if pkt is not None:
             next_dpos: int | None = d + 1
         else:  # the demuxer is at the end: only a live decoder's pictures are left
@@ -228,6 +211,33 @@ class RunDecoder:
         if not out.verified:
             raise _BadStart(run.start)
         return live
+
+    def _feed_run(
+        self, feed: _Feed, pkt: _Packet | None, it: Iterator[_Packet], d: int, ahead: bool
+    ) -> tuple[_Packet | None, int, bool]:
+        """Send the run's packets (and more with `ahead`), drain the decoder unless done.
+
+        Returns the last packet read, its position, and whether the decoder was left live
+        with every frame of the run out (not drained). A bad start leaves it flushed.
+        """
+        cc, out = feed.cc, feed.out
+        try:
+            pkt, d = self._send_run(feed, pkt, it, d)
+            done = out.delivered()
+            if pkt is not None and not done and ahead:
+                pkt, d, done = self._read_on(feed, it, d)
+            if not done:
+                out.take(cc.decode(None))
+        except _BadStart:
+            feed.plain()
+            cc.flush_buffers()
+            feed.stepping.abandon_run()
+            _counters.add(frames_decoded=feed.sent)
+            raise
+        if not done:
+            cc.flush_buffers()
+        feed.count()
+        return pkt, d, done
 
     def _send_run(
         self, feed: _Feed, pkt: _Packet | None, it: Iterator[_Packet], d: int
@@ -274,13 +284,14 @@ class _Feed:
     def __init__(
         self,
         runs: RunDecoder,
-        cc: VideoCodecContext,
+        h: Handle,
         out: _Output,
         skipped_pts: int,
         horizon: int | None,
     ) -> None:
         idx = runs.index
-        self.cc, self.out, self.packet_pts = cc, out, idx.data.pts
+        self.cc, self.stepping = h.stream.codec_context, h.stepping
+        self.out, self.packet_pts = out, idx.data.pts
         self.skip_ok = runs.skip_nonref and idx.data.skip_nonref_safe
         self.horizon = horizon
         """Packets shown after this pts are never skipped (`None`: no such limit)."""
