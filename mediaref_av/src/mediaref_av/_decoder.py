@@ -24,8 +24,8 @@ from mediaref import (
 
 from . import _buffers, _counters, _pool
 from ._convert import CHANNELS, FORMATS, orientation
-from ._demux import build_index
-from ._index import Index
+from ._demux import IndexScan
+from ._index import Index, IndexData
 from ._index_cache import cache_dir, index_cache
 from ._plan import split
 from ._runs import RunDecoder
@@ -191,16 +191,10 @@ class AVVideoDecoder:
             if data is not None:
                 _counters.add(index_hits=1, index_disk_hits=1)
                 return index_cache.put(self._index_key, Index(data))
-        # A fresh container: demuxing starts at the first packet. Its key (codec
-        # threading) is known once the first packet shows how many slices pictures have.
+        # A fresh container: demuxing starts at the first packet.
         h = self._handle = _pool.open_handle(None, self._source, self._stream_option)
-
-        def configure(slices: int) -> None:
-            h.key = self._key(slices)
-            self._configure(h)
-
         try:
-            data = build_index(h.container, h.stream, configure)
+            data = self._scan(h)
         except MediaRefError as e:
             del h
             self._release(broken=True)
@@ -221,6 +215,14 @@ class AVVideoDecoder:
         if disk is not None:
             index_cache.save(disk, self._index_key, data)
         return index_cache.put(self._index_key, idx)
+
+    def _scan(self, h: _pool.Handle) -> IndexData:
+        scan = IndexScan(h.container, h.stream)
+        # The container's key (codec threading, set before the codec opens) is known once
+        # the first packet shows how many slices pictures have.
+        h.key = self._key(scan.slices())
+        self._configure(h)
+        return scan.run()
 
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import struct
-from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -26,41 +25,14 @@ if TYPE_CHECKING:
 
     _Packet = av.Packet[av.video.stream.VideoStream]
 
-__all__ = ["build_index"]
+__all__ = ["IndexScan"]
 
 _PROBE_ORDER_PACKETS = 48
 """Packets decoded in AVI to see whether pictures come out of pts order (a few GOPs)."""
 
 
-def build_index(
-    container: av.container.InputContainer,
-    stream: av.video.stream.VideoStream,
-    configure: Callable[[int], None] = lambda slices: None,
-) -> IndexData:
-    """Demux the whole stream (decoding only its first picture) and describe every packet.
-
-    Leaves the container at an unknown position; the caller seeks before decoding.
-    `configure` is called with the slices per picture before the codec opens, so that
-    the caller can choose the codec's threading.
-
-    Raises:
-        UndecodableMediaError: An image file, no frames, or a demuxing error.
-    """
-    if _is_image_format(container):
-        raise UndecodableMediaError(
-            f"this is an image ({container.format.name}), not a video: "
-            "refer to it without pts_ns to decode it as an image"
-        )
-    scan = _Scan(container, stream)
-    for pkt in container.demux(stream):
-        if pkt.size == 0 and pkt.pts is None and pkt.dts is None:
-            continue  # the flush packet PyAV yields at the end
-        if not scan.probed:
-            scan.open_codec(pkt, configure)
-        if scan.first is None or (scan.probe_order and scan.probed < _PROBE_ORDER_PACKETS):
-            scan.probe(pkt)
-        scan.record(pkt)
-    return scan.finish()
+def _is_flush(pkt: _Packet) -> bool:
+    return pkt.size == 0 and pkt.pts is None and pkt.dts is None  # PyAV's last packet
 
 
 def _is_image_format(container: av.container.InputContainer) -> bool:
@@ -77,15 +49,36 @@ def _nal_length_size(codec: str, extradata: bytes) -> int:
     return 0
 
 
-class _Scan:
-    """What one demux pass has found so far, packet by packet (decode order)."""
+class IndexScan:
+    """One demux pass over a video stream that describes every packet, in decode order.
+
+    Decodes only the first picture (in AVI, a few GOPs). The codec's threading must be
+    set before it opens, and may depend on the slices per picture: read them first::
+
+        scan = IndexScan(container, stream)
+        configure_codec(scan.slices())  # reads the first packet, decodes nothing
+        data = scan.run()
+
+    Leaves the container at an unknown position; the caller seeks before decoding.
+
+    Raises:
+        UndecodableMediaError: An image file.
+    """
 
     def __init__(
         self, container: av.container.InputContainer, stream: av.video.stream.VideoStream
     ) -> None:
+        if _is_image_format(container):
+            raise UndecodableMediaError(
+                f"this is an image ({container.format.name}), not a video: "
+                "refer to it without pts_ns to decode it as an image"
+            )
         self.stream = stream
         self.cc = stream.codec_context
         self.codec = self.cc.name
+        self._packets = (p for p in container.demux(stream) if not _is_flush(p))
+        self._head: list[_Packet] | None = None
+        """The first packet, once `slices` has read it."""
         self.pts: list[int | None] = []
         self.dts: list[int | None] = []
         self.key: list[bool] = []
@@ -95,7 +88,7 @@ class _Scan:
         self.check_h264 = self.codec == "h264"
         self.length_size = _nal_length_size(self.codec, self.cc.extradata or b"")
         self.h264_verdicts: list[bool | None] = []
-        self.slices = 0
+        self._slices = 0
         """Counted in the first packet."""
         self.first: av.VideoFrame | None = None
         """The first picture: it carries what only frames do (display matrix, real pixel
@@ -107,13 +100,29 @@ class _Scan:
         self.out_pts: list[int] = []
         """The pts of the pictures decoded, in output order."""
 
-    def open_codec(self, pkt: _Packet, configure: Callable[[int], None]) -> None:
-        """Count the first packet's slices and let the caller set threading before decoding."""
-        if self.check_h264:
-            self.slices = h264_slices(bytes(pkt), self.length_size)
-        configure(max(self.slices, 1))
+    def slices(self) -> int:
+        """Return the slices per picture (H.264: counted in the first packet; else 1)."""
+        if self._head is None:
+            self._head = list(itertools.islice(self._packets, 1))
+            if self._head and self.check_h264:
+                self._slices = h264_slices(bytes(self._head[0]), self.length_size)
+        return max(self._slices, 1)
 
-    def probe(self, pkt: _Packet) -> None:
+    def run(self) -> IndexData:
+        """Demux the rest of the stream and describe it.
+
+        Raises:
+            UndecodableMediaError: No frames, or a demuxing error.
+        """
+        self.slices()
+        assert self._head is not None
+        for pkt in itertools.chain(self._head, self._packets):
+            if self.first is None or (self.probe_order and self.probed < _PROBE_ORDER_PACKETS):
+                self._probe(pkt)
+            self._record(pkt)
+        return self._finish()
+
+    def _probe(self, pkt: _Packet) -> None:
         """Decode a packet, for the first picture and the order pictures come out in."""
         self.probed += 1
         out = self.cc.decode(pkt)
@@ -121,7 +130,7 @@ class _Scan:
             self.first = out[0]
         self.out_pts += [f.pts for f in out if f.pts is not None]
 
-    def record(self, pkt: _Packet) -> None:
+    def _record(self, pkt: _Packet) -> None:
         """Describe one packet."""
         p, q = pkt.pts, pkt.dts
         self.pts.append(p if p is not None else q)
@@ -138,7 +147,7 @@ class _Scan:
         self.duration.append(int(pkt.duration or 0))
         self.discard.append(bool(pkt.is_discard))
 
-    def finish(self) -> IndexData:
+    def _finish(self) -> IndexData:
         """Check what the pass found, fix it up where the bitstream or decoder says better.
 
         Raises:
@@ -172,7 +181,7 @@ class _Scan:
             skip_nonref_safe=skip_nonref_safe(self.codec, self.cc.extradata),
             pts_may_be_decode_times=self.probe_order,
             display_matrix=matrix,
-            slices=max(self.slices, 1),
+            slices=max(self._slices, 1),
         )
 
     def _believed_keys(self) -> list[bool]:
