@@ -323,6 +323,33 @@ def test_seeks_land_on_the_keyframe_and_read_nothing_before_it(
     assert read[0] == c.frames_decoded + c.frames_skipped + overshoot
 
 
+class _Unseekable:
+    """A container whose seeks all fail (some demuxers cannot seek), otherwise the real one."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def seek(self, *args: object, **kwargs: object) -> None:
+        raise av.FFmpegError(1, "cannot seek")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+
+def test_a_container_that_cannot_seek_is_opened_again_at_its_first_packet(bframes: Clip) -> None:
+    # The last resort of a seek: a fresh container, read from its first packet.
+    s = bframes.starts_ns
+    with mediaref_av.open(bframes.uri, workers=1) as video:
+        check(bframes, [s[40]], video.frames_played_at([s[40]]))
+        h = video._handle
+        assert h is not None
+        h.container = _Unseekable(h.container)  # type: ignore[assignment]
+        alone_opened = work().containers_opened
+        check(bframes, [s[5], s[20]], video.frames_played_at([s[5], s[20]]))
+        assert not isinstance(h.container, _Unseekable)
+    assert work().containers_opened == alone_opened + 1
+
+
 def test_a_handle_reads_every_run_with_one_demux_generator(bframes: Clip) -> None:
     # PyAV 18.1 leaks native memory for each demux generator dropped before its end
     # (~0.1-0.3 MB per 1,000 frames of random access): seeks must not start new ones.
