@@ -373,7 +373,7 @@ class AVVideoDecoder:
     def _decode(
         self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
-        RunDecoder(self._index, self.uri, self._skip_nonref).decode(h, wanted, got, fmt)
+        RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
 
 def open(uri_or_path: str | os.PathLike[str], **options: Any) -> AVVideoDecoder:

@@ -54,12 +54,10 @@ class Handle:
     def __init__(
         self,
         key: Hashable,
-        source: ByteSource,
         stream_index: int | None,
         opened: _Opened,
     ) -> None:
         self.key = key
-        self.source = source
         self.stream_index = stream_index
         """The ``stream`` option the container was opened with (`None`: the best one)."""
         self.container, self.stream, self.fileobj = opened
@@ -91,8 +89,11 @@ class Handle:
                 yield pkt
         self.reader = None  # ended (EOF): the next read needs a new one
 
-    def reopen(self) -> None:
+    def reopen(self, source: ByteSource) -> None:
         """Replace the container by a fresh one (at the first packet), configured alike.
+
+        `source` comes from the caller: a handle does not keep its own, or an idle
+        container of a ``data:`` URI would keep the URI's bytes alive besides its file.
 
         Raises:
             UndecodableMediaError: The source no longer opens as a video.
@@ -101,7 +102,7 @@ class Handle:
         self.container.close()
         if self.fileobj is not None:
             self.fileobj.close()
-        self.container, self.stream, self.fileobj = _open(self.source, self.stream_index)
+        self.container, self.stream, self.fileobj = _open(source, self.stream_index)
         if self.threading is not None:
             self.configure(*self.threading)
 
@@ -130,7 +131,7 @@ def open_handle(key: Hashable, source: ByteSource, stream_index: int | None) -> 
     Raises:
         UndecodableMediaError: Not a media file, or no video stream.
     """
-    return Handle(key, source, stream_index, _open(source, stream_index))
+    return Handle(key, stream_index, _open(source, stream_index))
 
 
 def _open(source: ByteSource, stream_index: int | None) -> _Opened:

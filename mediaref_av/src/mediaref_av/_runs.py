@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from mediaref import ImageFormat, UndecodableMediaError
+from mediaref import ByteSource, ImageFormat, UndecodableMediaError
 
 from . import _counters
 from ._convert import Converter
@@ -48,12 +48,13 @@ class RunDecoder:
 
     Args:
         index: The stream's packet index (bad keyframes found are recorded in it).
-        uri: For error messages.
+        source: The stream's source: for error messages, and to open it again.
         skip_nonref: Let the codec skip unreferenced pictures no wanted frame needs.
     """
 
-    def __init__(self, index: Index, uri: str, skip_nonref: bool) -> None:
-        self.index, self.uri, self.skip_nonref = index, uri, skip_nonref
+    def __init__(self, index: Index, source: ByteSource, skip_nonref: bool) -> None:
+        self.index, self.source, self.skip_nonref = index, source, skip_nonref
+        self.uri = source.uri
         self.resume = True
         """Go on from a live decoder where a run allows it (off for a retry)."""
 
@@ -124,7 +125,7 @@ class RunDecoder:
             if target == idx.data.pts[dpos] != idx.data.dts[dpos]:
                 idx.note_pts_seek_overshoot()
         # Last resort: a fresh container starts at the first packet.
-        h.reopen()
+        h.reopen(self.source)
         _counters.add(seeks=1)
         it = h.packets()
         first = self._advance(it, dpos)
