@@ -3,8 +3,10 @@
 The index lists every packet of the stream in decode order (pts, dts, keyframe flag,
 duration, discard flag) and derives from it the frames in presentation order with their
 on-screen start in integer nanoseconds, the stream's ``[begin_ns, end_ns)`` and the
-seekable keyframes. It is the only thing the planner reads. `_demux.build_index` makes
-one; `_index_cache` keeps them.
+seekable keyframes. It is the only thing the planner reads. `_demux.IndexScan` makes
+one; `_index_cache` keeps them. One `Index` is shared by every decoder of a file: after
+construction it changes only through `learn_key` and `note_pts_seek_overshoot`, under
+its lock.
 """
 
 from __future__ import annotations
