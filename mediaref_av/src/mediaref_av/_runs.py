@@ -226,7 +226,7 @@ class RunDecoder:
             pkt, d = self._send_run(feed, pkt, it, d)
             done = out.delivered()
             if pkt is not None and not done and ahead:
-                pkt, d, done = self._read_on(feed, it, d)
+                pkt, d, done = self._read_on(feed, pkt, it, d)
             if not done:
                 out.take(cc.decode(None))
         except _BadStart:
@@ -257,16 +257,16 @@ class RunDecoder:
         return pkt, d
 
     def _read_on(
-        self, feed: _Feed, it: Iterator[_Packet], d: int
+        self, feed: _Feed, pkt: _Packet | None, it: Iterator[_Packet], d: int
     ) -> tuple[_Packet | None, int, bool]:
         """Send packets past the run until its frames are out (at most `READ_AHEAD`).
 
         Frames still inside the decoder (B-frame reordering, frame threads): feed it the
         next packets rather than drain it, so that it stays live for the next step forward.
-        Return the last packet read, its position, and whether the run's frames are out.
+        Return the last packet read (`pkt`, at `d`, if none), its position, and whether
+        the run's frames are out.
         """
         idx = self.index
-        pkt: _Packet | None = None
         for _ in range(READ_AHEAD):
             pkt = next(it, None)
             if pkt is None:
