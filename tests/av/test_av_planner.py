@@ -344,10 +344,10 @@ def test_a_container_that_cannot_seek_is_opened_again_at_its_first_packet(bframe
         h = video._handle
         assert h is not None
         h.container = _Unseekable(h.container)  # type: ignore[assignment]
-        alone_opened = work().containers_opened
+        opened_before = work().containers_opened
         check(bframes, [s[5], s[20]], video.frames_played_at([s[5], s[20]]))
         assert not isinstance(h.container, _Unseekable)
-    assert work().containers_opened == alone_opened + 1
+    assert work().containers_opened == opened_before + 1
 
 
 def test_a_handle_reads_every_run_with_one_demux_generator(bframes: Clip) -> None:
