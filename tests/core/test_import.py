@@ -99,3 +99,24 @@ def test_modules_import_each_other_without_cycles(package: str) -> None:
     except CycleError as e:
         pytest.fail(f"import cycle in {package}: {' -> '.join(e.args[1])}")
     assert set(order) == set(modules)
+
+
+def test_the_core_imports_no_codec_library_outside_the_kit() -> None:
+    # Pillow and PyAV reach the core through plugins; only mediaref.testing encodes media.
+    import ast
+
+    folder = Path(mediaref.__file__).parent
+    offenders = []
+    for path in folder.rglob("*.py"):
+        if "testing" in path.relative_to(folder).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"av", "PIL"}]
+    assert offenders == []

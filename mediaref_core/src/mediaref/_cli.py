@@ -142,14 +142,13 @@ def _open(b: VideoBackend | ImageBackend, source: ByteSource, data: Any) -> Any:
 def _cmd_decode(args: argparse.Namespace) -> int:
     refs = [MediaRef(args.uri, t) for t in args.pts_ns] if args.pts_ns else [MediaRef(args.uri)]
     frames = batch_decode(refs, decoder=args.decoder)
-    from ._plugins import import_pillow
+    from ._decode import array_to_pil
 
-    image = import_pillow()
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     for ref, frame in zip(refs, frames, strict=True):
         name = out / f"{'image' if ref.pts_ns is None else ref.pts_ns}.png"
-        image.fromarray(frame).save(name)
+        array_to_pil(frame).save(name)
         print(f"{ref.uri} @ {ref.pts_ns}: {frame.shape} -> {name}")
     return 0
 

@@ -10,11 +10,13 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast, get_args
 
 from ._errors import (
+    BackendNotInstalledError,
     MediaRefError,
     UndecodableMediaError,
     UnsupportedSourceError,
+    install_hint,
 )
-from ._plugins import import_pillow, open_routed_source
+from ._plugins import open_routed_source, plugin_manager
 from ._protocols import (
     ImageBackend,
     ImageFormat,
@@ -32,7 +34,7 @@ from ._routing import (
 )
 from .timeline import out_of_range
 
-__all__ = ["decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
+__all__ = ["array_to_pil", "decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
 
 
 def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
@@ -184,6 +186,19 @@ def pil_image(
         raise ValueError(
             f"Format {format!r} is not compatible with to_pil_image. Use 'rgb', 'rgba', or 'gray'."
         )
-    image_module = import_pillow()
     array = decode_one(uri, pts_ns, format=format, decoder=decoder, options=options)
-    return image_module.fromarray(array)
+    return array_to_pil(array, uri=uri)
+
+
+def array_to_pil(array: Any, *, uri: str | None = None) -> Any:
+    """Wrap a decoded array as a ``PIL.Image.Image`` through the plugins (`mediaref-pil`).
+
+    Raises:
+        BackendNotInstalledError: No installed plugin makes PIL images.
+    """
+    image = plugin_manager().hook.mediaref_to_pil_image(array=array)
+    if image is None:
+        raise BackendNotInstalledError(
+            f"no installed plugin makes PIL images; {install_hint('mediaref-pil')}", uri=uri
+        )
+    return image
