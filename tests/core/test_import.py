@@ -120,3 +120,34 @@ def test_the_core_imports_no_codec_library_outside_the_kit() -> None:
             )
             offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"av", "PIL"}]
     assert offenders == []
+
+
+@pytest.mark.parametrize("package", ["mediaref_av", "mediaref_pil"])
+def test_plugins_use_only_the_cores_public_names(package: str) -> None:
+    import ast
+    import importlib
+
+    public_modules = {"mediaref", "mediaref.timeline", "mediaref.testing", "mediaref.hookspecs"}
+    folder = Path(importlib.import_module(package).__file__).parent  # type: ignore[arg-type]
+    private = []
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mediaref"):
+                module = node.module or ""
+                if module.split(".")[0] != "mediaref":
+                    continue
+                if module not in public_modules:
+                    private.append(f"{path.name}: from {module}")
+                elif module == "mediaref":
+                    private += [
+                        f"{path.name}: {a.name}"
+                        for a in node.names
+                        if a.name not in mediaref.__all__
+                    ]
+            elif isinstance(node, ast.Import):
+                private += [
+                    f"{path.name}: import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("mediaref._")
+                ]
+    assert private == []
