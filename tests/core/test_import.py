@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import shutil
 import subprocess
 import sys
@@ -151,3 +152,26 @@ def test_plugins_use_only_the_cores_public_names(package: str) -> None:
                     if a.name.startswith("mediaref._")
                 ]
     assert private == []
+
+
+def test_lazy_names_are_typed_exported_and_resolvable_alike() -> None:
+    # The lazily imported names stand in three places that type checkers need (the
+    # TYPE_CHECKING imports, __all__, the runtime table); this keeps them from drifting.
+    import ast
+
+    tree = ast.parse(Path(mediaref.__file__).read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for imp in node.body
+        if isinstance(imp, ast.ImportFrom)
+        for alias in imp.names
+    }
+    lazy = set(mediaref._LAZY)
+    assert typed == lazy
+    assert lazy <= set(mediaref.__all__)
+    for name, module in mediaref._LAZY.items():
+        assert getattr(importlib.import_module(f"mediaref.{module}"), name) is getattr(
+            mediaref, name
+        )
