@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from ._batch import batch_decode
     from ._caches import cleanup_cache
     from ._datauri import DataURI
+    from ._iter import iter_decode
     from ._limits import Limits, limits
     from ._mime import sniff_mimetype
     from ._plugins import PluginInfo, open_source, plugins
@@ -79,6 +80,7 @@ __all__ = [
     "check_image_format",
     "cleanup_cache",
     "hookimpl",
+    "iter_decode",
     "limits",
     "normalize_uri",
     "ns_to_pts",
@@ -93,6 +95,7 @@ __all__ = [
 _LAZY = {
     "batch_decode": "_batch",
     "cleanup_cache": "_caches",
+    "iter_decode": "_iter",
     "DataURI": "_datauri",
     "PluginInfo": "_plugins",
     "open_source": "_plugins",
