@@ -20,7 +20,7 @@ from mediaref import (
     VideoMetadata,
     open_source,
 )
-from mediaref.timeline import indices_played_at
+from mediaref.timeline import indices_played_at, indices_shown_between
 
 from . import _buffers, _counters, _pool
 from ._convert import CHANNELS, FORMATS, orientation
@@ -268,6 +268,28 @@ class AVVideoDecoder:
         """
         idx = self._index
         return indices_played_at(idx.frame_ns, idx.end_ns, list(pts_ns), uri=self.uri)
+
+    def shown_at(self, pts_ns: Sequence[int]) -> list[tuple[int, int]]:
+        """Return ``(frame index, first ns on screen)`` of the frame played at each time.
+
+        Implements `mediaref.FrameTimes`, from the index the frames are decoded with.
+
+        Raises:
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+        """
+        starts = self._index.frame_ns
+        return [(i, int(starts[i])) for i in self.frame_indices(pts_ns)]
+
+    def shown_between(self, start_ns: int, stop_ns: int) -> list[tuple[int, int]]:
+        """Return ``(frame index, first ns on screen)`` of every frame shown in the window.
+
+        The window ``[start_ns, stop_ns)`` is clipped to the stream (`mediaref.timeline.
+        indices_shown_between`).
+        """
+        idx = self._index
+        starts = idx.frame_ns
+        found = indices_shown_between(starts, idx.end_ns, start_ns, stop_ns)
+        return [(i, int(starts[i])) for i in found]
 
     def frames_played_at(
         self, pts_ns: Sequence[int], *, format: ImageFormat = "rgb"

@@ -18,6 +18,8 @@ from ._errors import (
 )
 from ._plugins import open_routed_source, plugin_manager
 from ._protocols import (
+    DecodedFrame,
+    FrameTimes,
     ImageBackend,
     ImageFormat,
     VideoBackend,
@@ -108,11 +110,14 @@ def decode_video(
     format: ImageFormat,
     decoder: str | None,
     options: dict[str, Any],
+    *,
+    with_pts: bool = False,
 ) -> list[Any]:
     """Decode all `pts_ns` of one video in one call; out-of-range timestamps become errors.
 
     A failing decode of several timestamps is retried per timestamp, so that only the
-    timestamps that fail become errors, each naming its own pts.
+    timestamps that fail become errors, each naming its own pts. With `with_pts`, each
+    frame comes as a `DecodedFrame`.
     """
     backend, video = _open_video(uri, decoder, options)
     with video:
@@ -139,9 +144,27 @@ def decode_video(
                     frames.append(video.frames_played_at([pts_ns[i]], format=format)[0])
                 except Exception as e1:
                     frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
+        if with_pts:
+            frames = _with_times(video, backend.name, uri, [pts_ns[i] for i in valid], frames)
         for i, frame in zip(valid, frames, strict=True):
             out[i] = frame
         return out
+
+
+def _with_times(
+    video: VideoDecoder, backend: str, uri: str, pts_ns: list[int], frames: list[Any]
+) -> list[Any]:
+    """Pair each frame with the index and start time of the frame shown (`DecodedFrame`)."""
+    if not isinstance(video, FrameTimes):
+        raise UnsupportedSourceError(
+            f"the {backend!r} backend does not report frame times (mediaref.FrameTimes)",
+            uri=uri,
+        )
+    shown = video.shown_at(pts_ns)
+    return [
+        f if isinstance(f, MediaRefError) else DecodedFrame(f, start, index)
+        for f, (index, start) in zip(frames, shown, strict=True)
+    ]
 
 
 def decode_one(

@@ -29,6 +29,7 @@ def iter_decode(
     decoder: str | None = None,
     format: ImageFormat = "rgb",
     on_error: OnError = "raise",
+    with_pts: bool = False,
     **options: Any,
 ) -> Iterator[Any]:
     """Yield the decoded result of each request, in order, decoding the next ones meanwhile.
@@ -49,6 +50,7 @@ def iter_decode(
         on_error: ``"raise"`` raises a failing request's first error at its position
             (after every earlier result was yielded; requests decoding ahead are
             cancelled or waited for); ``"return"`` yields the `MediaRefError` in place.
+        with_pts: As for `batch_decode`: results as `DecodedFrame`s.
         **options: As for `batch_decode`.
 
     Raises:
@@ -70,7 +72,13 @@ def iter_decode(
         single = isinstance(request, MediaRef)
         refs: list[MediaRef] = [request] if isinstance(request, MediaRef) else list(request)
         out = batch_decode(
-            refs, decoder=decoder, format=format, on_error="return", max_workers=1, **options
+            refs,
+            decoder=decoder,
+            format=format,
+            on_error="return",
+            max_workers=1,
+            with_pts=with_pts,
+            **options,
         )
         return out[0] if single else out
 
