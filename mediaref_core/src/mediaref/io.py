@@ -286,11 +286,12 @@ def read_parquet(
             in its place and goes on.
 
     Raises:
-        InvalidReferenceError: No such column, a column that is not a reference struct,
-            or a bad row; the message names the file, the column and the row.
+        InvalidReferenceError: No such column or a column that is not a reference struct
+            (raised by this call), or a bad row (raised while iterating); the message
+            names the file, the column and the row.
         BackendNotInstalledError: pyarrow is not installed.
     """
-    from .arrow import import_pyarrow, split_column
+    from .arrow import import_pyarrow, rows_from_arrow, split_column
 
     import_pyarrow()
     import pyarrow.parquet as pq
@@ -302,7 +303,9 @@ def read_parquet(
         str(getattr(source, "name", "<stream>")) if hasattr(source, "read") else os.fspath(source)
     )  # type: ignore[arg-type]
     parquet = pq.ParquetFile(source)
-    top = split_column(column, parquet.schema_arrow.names, column, file=name)[0]
+    schema = parquet.schema_arrow
+    top = split_column(column, schema.names, column, file=name)[0]
+    rows_from_arrow(schema.empty_table(), column, on_error, file=name)  # checks the type now
     return _read_parquet(parquet, top, column, batch_size, on_error, name)
 
 
