@@ -183,3 +183,10 @@ def test_readers_refuse_a_bad_on_error_or_column() -> None:
         read_jsonl(io.BytesIO(b""), on_error="skip")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="column must be a dotted path"):
         read_msgpack(io.BytesIO(b""), column="obs..image")
+
+
+def test_a_missing_file_is_reported_by_the_call(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        read_jsonl(tmp_path / "missing.jsonl")
+    with pytest.raises(FileNotFoundError):
+        read_msgpack(tmp_path / "missing.msgpack")

@@ -98,6 +98,11 @@ def add_decode_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--column", help="with --refs: the column holding the references, e.g. obs.image"
     )
+    _add_output_arguments(p)
+
+
+def _add_output_arguments(p: argparse.ArgumentParser) -> None:
+    """Declare where and how ``mediaref decode`` writes frames."""
     p.add_argument(
         "-o",
         "--output",

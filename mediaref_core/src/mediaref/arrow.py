@@ -201,7 +201,10 @@ def to_arrow(refs: Iterable[MediaRef | None], *, extension: bool = False) -> pa.
     try:
         pts_array = pa.array(pts, pa.int64())
     except (OverflowError, pa.ArrowInvalid):
-        row, t = next((i, t) for i, t in enumerate(pts) if t is not None and t > _INT64_MAX)
+        found = next(((i, t) for i, t in enumerate(pts) if t is not None and t > _INT64_MAX), None)
+        if found is None:  # not a MediaRef's pts_ns: let pyarrow's error say what it is
+            raise
+        row, t = found
         raise located(
             f"pts_ns={t} does not fit the int64 of Arrow (at most 2**63 - 1 = {_INT64_MAX})",
             row=row,

@@ -56,6 +56,12 @@ def chunks(iterable: Iterable[T], n: int) -> Iterator[list[T]]:
         yield chunk
 
 
+def _exists(source: Source) -> None:
+    """Raise `FileNotFoundError` now, not at the first item, for a path that is not there."""
+    if not hasattr(source, "read"):
+        os.stat(os.fspath(source))  # type: ignore[arg-type]
+
+
 @contextlib.contextmanager
 def _opened(source: Source) -> Iterator[tuple[BinaryIO, str]]:
     if hasattr(source, "read"):
@@ -112,11 +118,13 @@ def read_jsonl(
             error in its place and goes on.
 
     Raises:
+        FileNotFoundError: `source` is a path that does not exist (raised by this call).
         InvalidReferenceError: A line that is not JSON, lacks the column, or holds an
             invalid reference; the message names the file, the line and the column.
     """
     check_on_error(on_error)
     keys = _keys(column)
+    _exists(source)
     return _read_jsonl(source, keys, msgspec.json.Decoder(_record_type(keys)), on_error)
 
 
@@ -166,12 +174,14 @@ def read_msgpack(
             error in its place and goes on (a stream cut short or broken framing ends it).
 
     Raises:
+        FileNotFoundError: `source` is a path that does not exist (raised by this call).
         InvalidReferenceError: An object that lacks the column or holds an invalid
             reference, bytes that are not MessagePack, or a stream cut short; the
             message names the file, the object (``row``, 0-based) and the column.
     """
     check_on_error(on_error)
     keys = _keys(column)
+    _exists(source)
     return _read_msgpack(source, keys, msgspec.msgpack.Decoder(_record_type(keys)), on_error)
 
 
