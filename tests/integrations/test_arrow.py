@@ -281,3 +281,20 @@ def test_polars_written_parquet_reads_back_as_refs(ma: Any, tmp_path: Path) -> N
     table = pq.read_table(tmp_path / "from_polars.parquet")
     assert table.schema.field("image").type.field("uri").type == need("pyarrow").large_string()
     assert ma.from_arrow(table, column="image") == REFS
+
+
+def test_the_extension_over_another_struct_still_reads(pa: Any, ma: Any, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    wide = pa.struct([("pts_ns", pa.int32()), ("uri", pa.large_string())])
+    stored = pa.StructArray.from_arrays(
+        [pa.array([7, None], pa.int32()), pa.array(["a.mp4", "b.png"], pa.large_string())],
+        fields=list(wide),
+    )
+    array = pa.ExtensionArray.from_storage(ma.MediaRefType(wide), stored)
+    pq.write_table(pa.table({"x": array}), tmp_path / "wide.parquet")
+    ma.register()
+    table = pq.read_table(tmp_path / "wide.parquet")
+    assert isinstance(table.column("x").type, ma.MediaRefType)
+    assert ma.from_arrow(table, column="x") == [MediaRef("a.mp4", 7), MediaRef("b.png")]
+    assert table.column("x").to_pylist() == [MediaRef("a.mp4", 7), MediaRef("b.png")]

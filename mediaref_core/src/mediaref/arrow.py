@@ -139,19 +139,23 @@ def _make_extension_classes(pa: Any) -> dict[str, Any]:
             return from_arrow(self)
 
     class MediaRefType(pa.ExtensionType):  # type: ignore[misc]
-        """The Arrow extension type ``mediaref.ref``, stored as the plain struct."""
+        """The Arrow extension type ``mediaref.ref``, stored as the plain struct.
 
-        def __init__(self) -> None:
-            super().__init__(storage_type(), EXTENSION_NAME)
+        `storage` defaults to `STORAGE_TYPE`; files written by other tools may store the
+        type over another struct (``large_string`` URIs...), which is kept as read.
+        """
+
+        def __init__(self, storage: Any = None) -> None:
+            super().__init__(storage_type() if storage is None else storage, EXTENSION_NAME)
 
         def __arrow_ext_serialize__(self) -> bytes:
             return b""
 
         @classmethod
         def __arrow_ext_deserialize__(cls, storage: Any, serialized: bytes) -> Any:
-            if storage != storage_type():
-                raise TypeError(f"{EXTENSION_NAME} is stored as {_EXPECTED}, not {storage}")
-            return cls()
+            # Never raise here: pyarrow would then fail to read the whole file.
+            # from_arrow checks the storage when the column is read.
+            return cls(storage)
 
         def __arrow_ext_class__(self) -> type:
             return MediaRefArray
@@ -160,15 +164,15 @@ def _make_extension_classes(pa: Any) -> dict[str, Any]:
             return MediaRefScalar
 
         def __reduce__(self) -> tuple[Any, ...]:
-            return _make_type, ()
+            return _make_type, (self.storage_type,)
 
     for cls in (MediaRefScalar, MediaRefArray, MediaRefType):
         cls.__module__, cls.__qualname__ = __name__, cls.__name__
     return {c.__name__: c for c in (MediaRefScalar, MediaRefArray, MediaRefType)}
 
 
-def _make_type() -> Any:
-    return _extension_classes()["MediaRefType"]()
+def _make_type(storage: Any = None) -> Any:
+    return _extension_classes()["MediaRefType"](storage)
 
 
 def to_arrow(refs: Iterable[MediaRef | None], *, extension: bool = False) -> pa.Array:
