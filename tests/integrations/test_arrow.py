@@ -41,6 +41,10 @@ def test_storage_type_is_the_plain_struct(pa: Any, ma: Any) -> None:
     expected = pa.struct([("uri", pa.string()), ("pts_ns", pa.int64())])
     assert expected == ma.STORAGE_TYPE
     assert ma.storage_type() == ma.STORAGE_TYPE
+    from mediaref.arrow import STORAGE_TYPE, MediaRefType
+
+    assert expected == STORAGE_TYPE and MediaRefType().storage_type == expected
+    assert {"STORAGE_TYPE", "MediaRefType", "to_arrow", "from_arrow"} <= set(dir(ma))
 
 
 def test_to_arrow_builds_the_columns_with_null_pts_for_images(pa: Any, ma: Any) -> None:

@@ -12,6 +12,7 @@ access.
 
 Example:
     >>> import mediaref.arrow as ma
+    >>> from mediaref import MediaRef
     >>> array = ma.to_arrow([MediaRef("a.mp4", 0), MediaRef("b.png")])
     >>> ma.from_arrow(array)
     [MediaRef(uri='a.mp4', pts_ns=0), MediaRef(uri='b.png', pts_ns=None)]
