@@ -163,9 +163,20 @@ def _parser() -> argparse.ArgumentParser:
     from . import __version__
     from ._cli_decode import add_decode_arguments
 
-    parser = _Parser(prog="mediaref", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"mediaref {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser = _Parser(
+        prog="mediaref",
+        description="References to images and video frames, (uri, pts_ns): list the "
+        "plugins, probe media, decode frames.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"mediaref {__version__}",
+        help="print the version of mediaref-core and exit",
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="see: mediaref COMMAND --help"
+    )
     plugins_cmd = sub.add_parser("plugins", help="list installed plugins and what they accept")
     plugins_cmd.add_argument(
         "-v", "--verbose", action="store_true", help="also list each backend's options"

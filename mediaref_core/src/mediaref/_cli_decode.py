@@ -121,11 +121,15 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         help="write one contact sheet (a PNG grid of labelled thumbnails)",
     )
     p.add_argument(
-        "--columns", type=int, help="thumbnails per row of the sheet (default: about square)"
+        "--columns",
+        type=int,
+        metavar="N",
+        help="thumbnails per row of the sheet (default: about square)",
     )
     p.add_argument(
         "--cell-width",
         type=int,
+        metavar="PX",
         default=320,
         help="width of each thumbnail in the sheet (default: 320)",
     )
@@ -135,9 +139,15 @@ def _add_output_arguments(p: argparse.ArgumentParser) -> None:
         help="go on past failing references; list them at the end",
     )
     p.add_argument(
-        "--batch-size", type=int, default=64, help="references decoded per batch (default: 64)"
+        "--batch-size",
+        type=int,
+        metavar="N",
+        default=64,
+        help="references decoded per batch (default: 64)",
     )
-    p.add_argument("--decoder", help="backend to use, e.g. pyav (see: mediaref plugins)")
+    p.add_argument(
+        "--decoder", metavar="NAME", help="backend to use, e.g. pyav (see: mediaref plugins)"
+    )
     p.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
