@@ -23,6 +23,7 @@ import random
 import statistics
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,7 @@ def main() -> int:
     import numpy as np
 
     from mediaref import MediaRef
+    from mediaref.timeline import pts_to_ns
 
     path = CACHE / ("A_30s_v3.mp4" if args.quick else "A_300s_v3.mp4")
     if not path.exists():
@@ -98,8 +100,7 @@ def main() -> int:
     times: dict[str, list[float]] = {name: [] for name in [*MODES, "ours"]}
 
     def ours(p: int) -> Any:
-        # The frame's first ns: ceil of its exact time.
-        t = -((-p * tb.numerator * 1_000_000_000) // tb.denominator)
+        t = pts_to_ns(p, Fraction(tb.numerator, tb.denominator))  # the frame's first ns
         return MediaRef(str(path), t).to_ndarray()
 
     for i, p in enumerate([targets[0], *targets]):  # the first call warms up

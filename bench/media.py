@@ -9,7 +9,8 @@ signatures in `contestants/_sig.py` read back.
 
 Oracle: a plain sequential PyAV decode of the whole file; frame i (display order)
 is on screen for ``pts_ns[i] <= t < pts_ns[i+1]`` (the last one until ``end_ns``),
-with ``pts_ns = ceil(pts * time_base * 1e9)`` in exact fractions.
+``pts_ns`` and ``end_ns`` computed by `mediaref.timeline` (the venv installs
+mediaref-core for it).
 """
 
 from __future__ import annotations
@@ -82,14 +83,11 @@ def encode_video(path: Path, seconds: float, options: dict[str, str], seed: int)
     os.replace(tmp, path)
 
 
-def ceil_ns(pts: int, tb: Fraction) -> int:
-    x = pts * tb * 1_000_000_000
-    return -((-x.numerator) // x.denominator)
-
-
 def oracle(path: Path) -> dict:
     """Decode the whole file sequentially; signatures per frame, and the packet index."""
     import av
+
+    from mediaref import timeline
 
     packets = []  # decode order: (pts, is_key)
     with av.open(str(path)) as c:
@@ -115,16 +113,16 @@ def oracle(path: Path) -> dict:
     bad = [i for i, s in enumerate(sigs) if s["code"] != i]
     if bad:
         raise SystemExit(f"{path}: barcode does not match frame number at {bad[:5]}")
-    if last_dur and last_dur[0] == pts[-1]:
-        end_pts = pts[-1] + last_dur[1]
-    else:
-        end_pts = pts[-1] + (pts[-1] - pts[-2] if len(pts) > 1 else int(1 / (FPS * tb)))
+    # Without a duration on its packet, the last frame lasts as long as the one before it.
+    duration = last_dur[1] if last_dur and last_dur[0] == pts[-1] else None
+    period = (pts[-1] - pts[-2]) * tb if len(pts) > 1 else Fraction(1, FPS)
+    end_ns = timeline.end_ns_of(pts[-1], duration, tb, default_duration=period)
     return {
         "path": str(path),
         "time_base": [tb.numerator, tb.denominator],
         "pts": pts,
-        "pts_ns": [ceil_ns(p, tb) for p in pts],
-        "end_ns": ceil_ns(end_pts, tb),
+        "pts_ns": timeline.starts_ns_of(pts, tb),
+        "end_ns": end_ns,
         "packets": packets,
         "grids": [s["grid"] for s in sigs],
         "hashes": [s["hash"] for s in sigs],

@@ -11,9 +11,9 @@ and latest.md (``--out`` to change). Standard library only: any python3 runs it.
 from __future__ import annotations
 
 import argparse
-import bisect
 import datetime as dt
 import hashlib
+import importlib
 import json
 import os
 import platform
@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 import traceback
+import types
 from pathlib import Path
 from typing import Any
 
@@ -94,10 +95,14 @@ def setup_env(env: str) -> dict[str, Any]:
     req = BENCH / "requirements" / f"{env}.txt"
     marker = VENVS / env / ".bench-requirements.sha1"
     h = hashlib.sha1(req.read_bytes())
-    if env == "ours":  # editable installs: reinstall when a package's metadata changes
-        for pkg in ("mediaref_core", "mediaref_pil", "mediaref_av"):
-            pp = REPO / pkg / "pyproject.toml"
-            h.update(pp.read_bytes() if pp.exists() else b"")
+    # Editable installs: reinstall when a package's metadata changes.
+    editable = {
+        "ours": ("mediaref_core", "mediaref_pil", "mediaref_av"),
+        "pyav": ("mediaref_core",),
+    }
+    for pkg in editable.get(env, ()):
+        pp = REPO / pkg / "pyproject.toml"
+        h.update(pp.read_bytes() if pp.exists() else b"")
     digest = h.hexdigest()
     py = venv_python(env)
     if py.exists() and marker.exists() and marker.read_text() == digest:
@@ -260,6 +265,19 @@ def stats(xs: list[float]) -> dict[str, float]:
 # ---------------------------------------------------------------- oracle & plans
 
 
+def core_timeline() -> Any:
+    """`mediaref.timeline` of this checkout: the rule every answer is checked against.
+
+    Loaded without ``mediaref/__init__`` (which needs msgspec): the harness runs on any
+    python3, and the timeline and the errors it raises use the standard library only.
+    """
+    if "mediaref" not in sys.modules:
+        pkg = types.ModuleType("mediaref")
+        pkg.__path__ = [str(REPO / "mediaref_core" / "src" / "mediaref")]
+        sys.modules["mediaref"] = pkg
+    return importlib.import_module("mediaref.timeline")
+
+
 class Oracle:
     def __init__(self, path: str) -> None:
         o = json.loads(Path(path).read_text())
@@ -282,9 +300,7 @@ class Oracle:
             self.key_before[f] = last_key
 
     def frame_at(self, t: int) -> int:
-        if not self.pts_ns[0] <= t < self.end_ns:
-            raise ValueError(f"{t} outside [{self.pts_ns[0]}, {self.end_ns})")
-        return bisect.bisect_right(self.pts_ns, t) - 1
+        return int(core_timeline().index_played_at(self.pts_ns, self.end_ns, t))
 
     def minimal(self, frames: list[int]) -> int:
         """Frames a decoder must decode for this request: per GOP, keyframe..last needed.

@@ -14,7 +14,6 @@ open file descriptors and threads at intervals and writes a markdown report.
 from __future__ import annotations
 
 import argparse
-import bisect
 import contextlib
 import datetime as dt
 import json
@@ -89,6 +88,7 @@ def main() -> int:
     files = [v["path"] for v in vids]
 
     from mediaref import MediaRef, MediaRefError, batch_decode
+    from mediaref.timeline import index_played_at
 
     try:
         import mediaref_av
@@ -123,7 +123,7 @@ def main() -> int:
     def rand_ref(fi: int) -> tuple[MediaRef, int]:
         o = oracles[fi]
         t = rng.randrange(o["pts_ns"][0], o["end_ns"])
-        return MediaRef(uri=files[fi], pts_ns=t), bisect.bisect_right(o["pts_ns"], t) - 1
+        return MediaRef(uri=files[fi], pts_ns=t), index_played_at(o["pts_ns"], o["end_ns"], t)
 
     while frames < a.frames:
         if frames >= next_report:

@@ -1,20 +1,18 @@
-"""Test media made with PyAV encoders, and an oracle independent of the code under test.
+"""Test media made with PyAV encoders, checked against `mediaref.testing`'s oracle.
 
 Every clip is small (128x72, a few seconds at most) so the suite stays fast on 2 cores.
 Each frame shows its own index (a moving bar and a per-frame colour), so a wrong frame
-never looks like the right one. The oracle decodes the whole file sequentially with PyAV,
-converts every frame with ``frame.to_ndarray`` and applies the frame-selection rule of
-DESIGN.md §4 to the decoded timestamps.
+never looks like the right one. The oracle (`mediaref.testing.decode_sequentially`)
+decodes the whole file sequentially with PyAV, converts every frame with
+``frame.to_ndarray`` and selects frames with `mediaref.timeline`.
 """
 
 from __future__ import annotations
 
-import bisect
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -22,11 +20,10 @@ from typing import Any
 import av
 import numpy as np
 import pytest
-from numpy.typing import NDArray
 
-os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
+from mediaref.testing import Clip, decode_sequentially, picture
+from mediaref.testing import encode as kit_encode
 
-NS = 1_000_000_000
 W, H = 128, 72
 
 
@@ -57,160 +54,10 @@ def need_ffmpeg() -> str:
     return exe
 
 
-def ceil_ns(pts: int, tb: Fraction) -> int:
-    x = pts * tb * NS
-    return -((-x.numerator) // x.denominator)
-
-
-def picture(i: int, w: int = W, h: int = H) -> NDArray[np.uint8]:
-    """Frame `i`: a gradient background, a bar at a position and a colour both set by `i`."""
-    y = np.linspace(0, 255, h, dtype=np.float64)[:, None]
-    x = np.linspace(0, 255, w, dtype=np.float64)[None, :]
-    img = np.empty((h, w, 3), np.uint8)
-    img[..., 0] = (x * 0.5 + 40).astype(np.uint8)
-    img[..., 1] = (y * 0.5 + 40).astype(np.uint8)
-    img[..., 2] = 90
-    bar = (i * 5) % (w - 12)
-    img[:, bar : bar + 12] = ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 29) % 200 + 30)
-    img[: h // 4, : w // 4] = (i * 37) % 220 + 20  # a block whose level also encodes i
-    return img
-
-
-@dataclass
-class Clip:
-    """A made video and what the oracle found in it."""
-
-    path: Path
-    time_base: Fraction
-    pts: list[int]
-    """Decoded frames' pts, in presentation order."""
-    frames: list[NDArray[np.uint8]]
-    end_ns: int
-    notes: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def uri(self) -> str:
-        return str(self.path)
-
-    @property
-    def starts_ns(self) -> list[int]:
-        return [ceil_ns(p, self.time_base) for p in self.pts]
-
-    @property
-    def begin_ns(self) -> int:
-        return self.starts_ns[0]
-
-    def index_at(self, t: int) -> int:
-        starts = self.starts_ns
-        if not starts[0] <= t < self.end_ns:
-            raise ValueError(f"{t} outside [{starts[0]}, {self.end_ns})")
-        return bisect.bisect_right(starts, t) - 1
-
-    def frame_on_screen_at(self, t: int) -> NDArray[np.uint8]:
-        return self.frames[self.index_at(t)]
-
-    def probe_times(self) -> list[int]:
-        """Each frame's first ns, the ns before it, its middle, and the last ns of the video."""
-        s = self.starts_ns
-        out: list[int] = []
-        for i, t in enumerate(s):
-            nxt = s[i + 1] if i + 1 < len(s) else self.end_ns
-            out += [t, (t + nxt) // 2, nxt - 1]
-            if i:
-                out.append(t - 1)
-        return sorted(set(out))
-
-
-def oracle(path: Path, rotate: int = 0) -> Clip:
-    """Decode all of `path` in order, apply the rule; `rotate`: counter-clockwise quarter turns."""
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        tb = Fraction(s.time_base)  # type: ignore[arg-type]
-        pts: list[int] = []
-        frames: list[NDArray[np.uint8]] = []
-        last_duration = 0
-        for frame in c.decode(s):
-            assert frame.pts is not None
-            arr = frame.to_ndarray(format="rgb24")
-            if rotate:
-                arr = np.ascontiguousarray(np.rot90(arr, rotate))
-            if pts and frame.pts == pts[-1]:
-                frames[-1] = arr
-                continue
-            assert not pts or frame.pts > pts[-1], "decoder output not in pts order"
-            pts.append(frame.pts)
-            frames.append(arr)
-            last_duration = frame.duration or 0
-        rate = s.average_rate or s.guessed_rate
-    if last_duration > 0:
-        end = (pts[-1] + last_duration) * tb
-    else:
-        assert rate
-        end = pts[-1] * tb + 1 / Fraction(rate)
-    x = end * NS
-    return Clip(path, tb, pts, frames, -((-x.numerator) // x.denominator))
-
-
-def encode(
-    path: Path,
-    codec: str,
-    *,
-    n: int = 40,
-    rate: int = 25,
-    pix_fmt: str = "yuv420p",
-    options: dict[str, str] | None = None,
-    pts: Sequence[int] | None = None,
-    time_base: Fraction | None = None,
-    rotation: int | None = None,
-    flips: tuple[bool, bool] = (False, False),
-    color_range: int | None = None,
-    max_b_frames: int | None = None,
-    gop: int | None = None,
-    fmt: str | None = None,
-    size: tuple[int, int] = (W, H),
-    mark_all_key: bool = False,
-    zero_durations: bool = False,
-) -> Path:
-    """Encode `n` frames of `picture(i)`; `pts` (in `time_base`) makes a VFR or offset stream."""
+def encode(path: Path, codec: str, **options: Any) -> Path:
+    """`mediaref.testing.encode`, skipped (failed in CI) when this PyAV lacks the encoder."""
     need_encoder(codec)
-    w, h = size
-    with av.open(str(path), "w", format=fmt) as c:
-        s = c.add_stream(codec, rate=rate)
-        s.width, s.height, s.pix_fmt = w, h, pix_fmt
-        if time_base is not None:
-            s.time_base = time_base  # type: ignore[assignment]
-            s.codec_context.time_base = time_base  # type: ignore[assignment]
-        if options:
-            s.options = options
-        if color_range is not None:
-            s.codec_context.color_range = color_range
-        if max_b_frames is not None:
-            s.codec_context.max_b_frames = max_b_frames
-        if gop is not None:
-            s.codec_context.gop_size = gop
-        if rotation is not None:
-            s.set_display_rotation(rotation, hflip=flips[0], vflip=flips[1])
-        tb = time_base or Fraction(1, rate)
-
-        def mux(packets: list[av.Packet]) -> None:
-            for p in packets:
-                if mark_all_key:
-                    p.is_keyframe = True
-                if zero_durations:
-                    p.duration = 0
-                c.mux(p)
-
-        for i in range(n):
-            f = av.VideoFrame.from_ndarray(picture(i, w, h), format="rgb24")
-            if pix_fmt != "rgb24":
-                f = f.reformat(format=pix_fmt, dst_color_range=color_range)
-            f.pts = pts[i] if pts is not None else i
-            f.time_base = tb  # type: ignore[assignment]
-            if color_range is not None:
-                f.color_range = color_range
-            mux(s.encode(f))
-        mux(s.encode(None))
-    return path
+    return kit_encode(path, codec, **options)
 
 
 X264 = "scenecut=0:log-level=none"
@@ -432,7 +279,7 @@ def make(kind: str, directory: Path) -> Clip:
         )
     else:
         raise ValueError(kind)
-    clip = oracle(f, rotate)
+    clip = decode_sequentially(f, rotate=rotate)
     clip.notes.update(notes)
     return clip
 

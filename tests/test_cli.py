@@ -11,7 +11,7 @@ from PIL import Image
 
 from mediaref import MediaRef
 from mediaref._cli import main
-from mediaref._cli_decode import LABEL_HEIGHT, UsageError, output_name, parse_time
+from mediaref._cli_decode import UsageError, output_name, parse_time
 from tests.conftest import need
 
 
@@ -268,7 +268,9 @@ def test_contact_sheet_is_a_labelled_grid(
     args = ["--sheet", str(sheet), "--columns", "3", "--cell-width", "64"]
     code, out, _ = run(capsys, "decode", a, "0", "0.5s", "1s", "1.5s", "1.9s", *args)
     assert code == 0
-    label = LABEL_HEIGHT
+    from mediaref_pil import ContactSheet
+
+    label = ContactSheet.LABEL_HEIGHT
     assert out == f"wrote a contact sheet of 5 frames (192x{2 * (36 + label)}) to {sheet}\n"
     with Image.open(sheet) as image:
         grid = np.asarray(image.convert("RGB"))

@@ -12,7 +12,7 @@ import pytest
 import mediaref
 import mediaref_av
 from mediaref import MediaRef, TimestampOutOfRangeError
-from tests.media import Clip, oracle, picture
+from mediaref.testing import Clip, decode_sequentially, picture
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def negative_start_ts(tmp_path_factory: pytest.TempPathFactory) -> Clip:
             frame.pts, frame.time_base = i - 25, Fraction(1, 25)
             c.mux(s.encode(frame))
         c.mux(s.encode(None))
-    clip = oracle(path)
+    clip = decode_sequentially(path)
     assert (clip.begin_ns, clip.end_ns) == (-1_000_000_000, 200_000_000)
     return clip
 

@@ -19,7 +19,8 @@ from mediaref import (
     UndecodableMediaError,
     batch_decode,
 )
-from tests.media import ClipFactory, encode, make_audio, make_png, oracle
+from mediaref.testing import decode_sequentially
+from tests.media import ClipFactory, encode, make_audio, make_png
 
 
 def open_fds() -> int:
@@ -145,7 +146,7 @@ def test_avi_without_bframes_decodes_right(tmp_path: Path) -> None:
         fmt="avi",
         options={"x264-params": "keyint=8:bframes=0:scenecut=0"},
     )
-    clip = oracle(avi)
+    clip = decode_sequentially(avi)
     times = clip.probe_times()
     with mediaref_av.open(avi) as video:
         frames = video.frames_played_at(times)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import shutil
 import subprocess
 import sys
@@ -84,3 +85,116 @@ def test_a_folder_mixed_with_pypi_mediaref_refuses_to_import(tmp_path: Path, for
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, check=False
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def _imports_of(path: Path, package: str) -> set[str]:
+    """Sibling modules `path` imports anywhere (functions too), TYPE_CHECKING blocks aside."""
+    import ast
+
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            return
+        if isinstance(node, ast.ImportFrom):
+            if node.level == 1:
+                found.update(
+                    [node.module.split(".")[0]] if node.module else [a.name for a in node.names]
+                )
+            elif node.module and node.module.startswith(package + "."):
+                found.add(node.module.split(".")[1])
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(ast.parse(path.read_text()))
+    return found
+
+
+@pytest.mark.parametrize("package", ["mediaref", "mediaref_av", "mediaref_pil"])
+def test_modules_import_each_other_without_cycles(package: str) -> None:
+    import importlib
+    from graphlib import CycleError, TopologicalSorter
+
+    folder = Path(importlib.import_module(package).__file__).parent  # type: ignore[arg-type]
+    modules = {p.stem: p for p in folder.glob("*.py") if p.stem != "__init__"}
+    graph = {m: _imports_of(p, package) & modules.keys() for m, p in modules.items()}
+    try:
+        order = list(TopologicalSorter(graph).static_order())
+    except CycleError as e:
+        pytest.fail(f"import cycle in {package}: {' -> '.join(e.args[1])}")
+    assert set(order) == set(modules)
+
+
+def test_the_core_imports_no_codec_library_outside_the_kit() -> None:
+    # Pillow and PyAV reach the core through plugins; only mediaref.testing encodes media.
+    import ast
+
+    folder = Path(mediaref.__file__).parent
+    offenders = []
+    for path in folder.rglob("*.py"):
+        if "testing" in path.relative_to(folder).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"av", "PIL"}]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("package", ["mediaref_av", "mediaref_pil"])
+def test_plugins_use_only_the_cores_public_names(package: str) -> None:
+    import ast
+    import importlib
+
+    public_modules = {"mediaref", "mediaref.timeline", "mediaref.testing", "mediaref.hookspecs"}
+    folder = Path(importlib.import_module(package).__file__).parent  # type: ignore[arg-type]
+    private = []
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mediaref"):
+                module = node.module or ""
+                if module.split(".")[0] != "mediaref":
+                    continue
+                if module not in public_modules:
+                    private.append(f"{path.name}: from {module}")
+                elif module == "mediaref":
+                    private += [
+                        f"{path.name}: {a.name}"
+                        for a in node.names
+                        if a.name not in mediaref.__all__
+                    ]
+            elif isinstance(node, ast.Import):
+                private += [
+                    f"{path.name}: import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("mediaref._")
+                ]
+    assert private == []
+
+
+def test_lazy_names_are_typed_exported_and_resolvable_alike() -> None:
+    # The lazily imported names stand in three places that type checkers need (the
+    # TYPE_CHECKING imports, __all__, the runtime table); this keeps them from drifting.
+    import ast
+
+    tree = ast.parse(Path(mediaref.__file__).read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for imp in node.body
+        if isinstance(imp, ast.ImportFrom)
+        for alias in imp.names
+    }
+    lazy = set(mediaref._LAZY)
+    assert typed == lazy
+    assert lazy <= set(mediaref.__all__)
+    for name, module in mediaref._LAZY.items():
+        assert getattr(importlib.import_module(f"mediaref.{module}"), name) is getattr(
+            mediaref, name
+        )

@@ -148,12 +148,11 @@ def test_set_max_pixels_rejects_non_positive_ints(bad: object) -> None:
 
 
 def test_unknown_output_format_names_the_valid_ones(write: Write, rgb: NDArray[np.uint8]) -> None:
-    valid = "valid: 'rgb', 'bgr', 'rgba', 'bgra', 'gray'"
-    with pytest.raises(ValueError, match=re.escape(f"unknown image format 'hsv'; {valid}")):
+    message = "^format must be one of 'rgb', 'bgr', 'rgba', 'bgra', 'gray', got 'hsv'$"
+    with pytest.raises(ValueError, match=message):
         mediaref_pil.decode_image(b"", format="hsv")
     path = write(encode(Image.fromarray(rgb), "PNG"))
-    core = "format must be one of 'rgb', 'bgr', 'rgba', 'bgra', 'gray', got 'hsv'"
-    with pytest.raises(ValueError, match=re.escape(core)):
+    with pytest.raises(ValueError, match=message):
         MediaRef(uri=path).to_ndarray("hsv")  # type: ignore[arg-type]
 
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from mediaref.testing import Clip, decode_sequentially
 from tests.reliability import media
 
 Allowed = Literal["frame", "error", "either"]
@@ -80,22 +81,25 @@ def data_uri(mime: str, data: bytes) -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
 
-def _video_refs(clip: media.Clip, *, pixels: bool) -> list[Ref]:
+def _video_refs(clip: Clip, *, pixels: bool) -> list[Ref]:
     """The first frame and one two thirds in: either that frame, or a documented error."""
     times = [clip.starts_ns[0], clip.starts_ns[2 * len(clip.starts_ns) // 3] + 1]
-    return [Ref(t, "either", media.digest(clip.frame_at(t)) if pixels else None) for t in times]
+    return [
+        Ref(t, "either", media.digest(clip.frame_on_screen_at(t)) if pixels else None)
+        for t in times
+    ]
 
 
-def build(directory: Path) -> tuple[list[Case], dict[str, media.Clip]]:
+def build(directory: Path) -> tuple[list[Case], dict[str, Clip]]:
     """Make the intact media in `directory`, then every broken variant; return the cases."""
     d = directory
     x264 = {"x264-params": "keyint=10:min-keyint=10:bframes=2:log-level=none"}
     clips = {
-        "h264_mp4": media.oracle(
+        "h264_mp4": decode_sequentially(
             media.encode_video(d / "h264.mp4", "libx264", n=30, gop=10, options=x264)
         ),
         # The index up front: a cut keeps the index of packets that are no longer there.
-        "h264_faststart_mp4": media.oracle(
+        "h264_faststart_mp4": decode_sequentially(
             media.encode_video(
                 d / "h264_faststart.mp4",
                 "libx264",
@@ -105,7 +109,7 @@ def build(directory: Path) -> tuple[list[Case], dict[str, media.Clip]]:
                 container_options={"movflags": "faststart"},
             )
         ),
-        "vp9_webm": media.oracle(
+        "vp9_webm": decode_sequentially(
             media.encode_video(
                 d / "vp9.webm",
                 "libvpx-vp9",
@@ -183,14 +187,20 @@ def build(directory: Path) -> tuple[list[Case], dict[str, media.Clip]]:
         "mp4-named-png",
         "wrong extension",
         s / "mp4_named.png",
-        [Ref(t, "frame", media.digest(h264.frame_at(t))), Ref(None, "error", error=undecodable)],
+        [
+            Ref(t, "frame", media.digest(h264.frame_on_screen_at(t))),
+            Ref(None, "error", error=undecodable),
+        ],
     )
     t = vp9.starts_ns[7] + 3
     special(
         "webm-named-jpg",
         "wrong extension",
         s / "webm_named.jpg",
-        [Ref(t, "frame", media.digest(vp9.frame_at(t))), Ref(None, "error", error=undecodable)],
+        [
+            Ref(t, "frame", media.digest(vp9.frame_on_screen_at(t))),
+            Ref(None, "error", error=undecodable),
+        ],
     )
 
     audio = [

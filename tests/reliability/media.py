@@ -1,4 +1,7 @@
-"""Small media for the reliability tests, made with PyAV and Pillow, and a sequential oracle.
+"""Small media for the reliability tests, made with PyAV and Pillow.
+
+Expected frames come from `mediaref.testing.decode_sequentially`, the one oracle of the
+test suite.
 
 Kept here rather than in tests/media.py (owned by the video plugin) so these tests do not
 move when that module does. Every clip is tiny: the corpus multiplies each file many times.
@@ -6,32 +9,21 @@ move when that module does. Every clip is tiny: the corpus multiplies each file 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import io
-from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 from numpy.typing import NDArray
 
-NS = 1_000_000_000
+from mediaref import testing
+
 W, H = 96, 64
 
 
 def picture(i: int) -> NDArray[np.uint8]:
-    """Frame `i`: a gradient with a bar and a block whose position and level encode `i`."""
-    y = np.linspace(0, 255, H)[:, None]
-    x = np.linspace(0, 255, W)[None, :]
-    img = np.empty((H, W, 3), np.uint8)
-    img[..., 0] = (x * 0.5 + 40).astype(np.uint8)
-    img[..., 1] = (y * 0.5 + 40).astype(np.uint8)
-    img[..., 2] = 90
-    bar = (i * 5) % (W - 12)
-    img[:, bar : bar + 12] = ((i * 53) % 200 + 30, (i * 97) % 200 + 30, (i * 29) % 200 + 30)
-    img[: H // 4, : W // 4] = (i * 37) % 220 + 20
-    return img
+    """Frame `i` of every clip here (`mediaref.testing.picture` at this size)."""
+    return testing.picture(i, W, H)
 
 
 def digest(arr: NDArray[np.uint8]) -> str:
@@ -48,22 +40,15 @@ def encode_video(
     gop: int,
     container_options: dict[str, str] | None = None,
 ) -> Path:
-    import av
-
-    with av.open(str(path), "w", options=container_options) as c:
-        s = c.add_stream(codec, rate=25)
-        s.width, s.height, s.pix_fmt = W, H, "yuv420p"
-        s.codec_context.gop_size = gop
-        s.options = options
-        for i in range(n):
-            f = av.VideoFrame.from_ndarray(picture(i), format="rgb24").reformat(format="yuv420p")
-            f.pts = i
-            f.time_base = Fraction(1, 25)
-            for p in s.encode(f):
-                c.mux(p)
-        for p in s.encode(None):
-            c.mux(p)
-    return path
+    return testing.encode(
+        path,
+        codec,
+        n=n,
+        options=options,
+        gop=gop,
+        size=(W, H),
+        container_options=container_options,
+    )
 
 
 def encode_audio(path: Path, codec: str, *, fmt: str | None = None, rate: int = 48000) -> Path:
@@ -117,61 +102,6 @@ def image_pixels(path: Path) -> NDArray[np.uint8]:
 
     with Image.open(path) as im:
         return np.asarray(im.convert("RGB"))
-
-
-@dataclass
-class Clip:
-    """A video and every frame of it, decoded in order by PyAV (not by mediaref)."""
-
-    path: Path
-    starts_ns: list[int]
-    end_ns: int
-    frames: list[NDArray[np.uint8]]
-
-    @property
-    def uri(self) -> str:
-        return str(self.path)
-
-    def frame_at(self, t: int) -> NDArray[np.uint8]:
-        if not self.starts_ns[0] <= t < self.end_ns:
-            raise ValueError(f"{t} outside [{self.starts_ns[0]}, {self.end_ns})")
-        return self.frames[bisect.bisect_right(self.starts_ns, t) - 1]
-
-    def times(self) -> list[int]:
-        """The first ns of every frame, and the middle of each frame."""
-        out = []
-        for i, t in enumerate(self.starts_ns):
-            nxt = self.starts_ns[i + 1] if i + 1 < len(self.starts_ns) else self.end_ns
-            out += [t, (t + nxt) // 2]
-        return out
-
-
-def oracle(path: Path) -> Clip:
-    """Decode the whole file in order; frame k is on screen from its pts until the next."""
-    import av
-
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        tb = Fraction(s.time_base)  # type: ignore[arg-type]
-        pts: list[int] = []
-        frames: list[NDArray[np.uint8]] = []
-        last_duration = 0
-        for frame in c.decode(s):
-            assert frame.pts is not None
-            pts.append(frame.pts)
-            frames.append(frame.to_ndarray(format="rgb24"))
-            last_duration = frame.duration or 0
-        rate = s.average_rate or s.guessed_rate
-    order = sorted(range(len(pts)), key=pts.__getitem__)
-    pts = [pts[k] for k in order]
-    frames = [frames[k] for k in order]
-
-    def ceil_ns(x: Fraction) -> int:
-        x *= NS
-        return -((-x.numerator) // x.denominator)
-
-    end = (pts[-1] + last_duration) * tb if last_duration else pts[-1] * tb + 1 / Fraction(rate)
-    return Clip(path, [ceil_ns(p * tb) for p in pts], ceil_ns(end), frames)
 
 
 def damage_gop(src: Path, dst: Path, which: int) -> Path:

@@ -10,6 +10,7 @@ import pytest
 
 import mediaref
 from mediaref import MediaRef, MediaRefError
+from mediaref.testing import Clip
 from tests.reliability import media
 
 mediaref_av = pytest.importorskip("mediaref_av")
@@ -31,7 +32,7 @@ def settle() -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def bad(clips: dict[str, media.Clip], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def bad(clips: dict[str, Clip], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """One bad reference of each kind, with the error type it must give."""
     d = tmp_path_factory.mktemp("bad")
     fast = clips["h264_faststart_mp4"].path.read_bytes()
@@ -55,14 +56,14 @@ def bad(clips: dict[str, media.Clip], tmp_path_factory: pytest.TempPathFactory) 
     }
 
 
-def good_refs(clips: dict[str, media.Clip], still_png: Path) -> tuple[list[MediaRef], list[Any]]:
+def good_refs(clips: dict[str, Clip], still_png: Path) -> tuple[list[MediaRef], list[Any]]:
     """References to three videos and an image, and what an independent decode shows there."""
     refs, want = [], []
     for name in ("h264_mp4", "vp9_webm", "h264_faststart_mp4"):
         clip = clips[name]
         for t in clip.times()[3::11]:
             refs.append(MediaRef(clip.uri, t))
-            want.append(clip.frame_at(t))
+            want.append(clip.frame_on_screen_at(t))
     refs.append(MediaRef(str(still_png)))
     want.append(media.image_pixels(still_png))
     return refs, want
@@ -82,7 +83,7 @@ KINDS = [
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("where", [0, 7, -1], ids=["first", "middle", "last"])
 def test_one_bad_reference_leaves_every_other_frame_exact(
-    clips: dict[str, media.Clip], still_png: Path, bad: dict[str, Any], kind: str, where: int
+    clips: dict[str, Clip], still_png: Path, bad: dict[str, Any], kind: str, where: int
 ) -> None:
     refs, want = good_refs(clips, still_png)
     bad_ref, error = bad[kind]
@@ -99,7 +100,7 @@ def test_one_bad_reference_leaves_every_other_frame_exact(
 
 
 def test_a_failing_frame_keeps_the_other_frames_of_the_same_video(
-    clips: dict[str, media.Clip], bad: dict[str, Any]
+    clips: dict[str, Clip], bad: dict[str, Any]
 ) -> None:
     uri = bad["corrupt-gop"][0].uri  # the GOP of frames 20-29 cannot be decoded
     clip = clips["h264_mp4"]
@@ -108,13 +109,13 @@ def test_a_failing_frame_keeps_the_other_frames_of_the_same_video(
     assert isinstance(out[0], mediaref.UndecodableMediaError)
     assert out[0].uri == uri and out[0].pts_ns == times[0]
     for t, frame in zip(times[1:], out[1:], strict=True):
-        np.testing.assert_array_equal(frame, clip.frame_at(t))
+        np.testing.assert_array_equal(frame, clip.frame_on_screen_at(t))
 
 
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("on_error", ["raise", "return"])
 def test_nothing_is_left_open_after_a_failing_batch(
-    clips: dict[str, media.Clip], still_png: Path, bad: dict[str, Any], kind: str, on_error: str
+    clips: dict[str, Clip], still_png: Path, bad: dict[str, Any], kind: str, on_error: str
 ) -> None:
     refs, _ = good_refs(clips, still_png)
     mediaref.batch_decode(refs)  # warm up: plugins, codecs, indexes
@@ -138,7 +139,7 @@ def test_nothing_is_left_open_after_a_failing_batch(
 
 
 def test_a_raised_error_names_the_timestamp_that_failed(
-    clips: dict[str, media.Clip], bad: dict[str, Any]
+    clips: dict[str, Clip], bad: dict[str, Any]
 ) -> None:
     uri = bad["corrupt-gop"][0].uri
     clip = clips["h264_mp4"]
@@ -149,7 +150,7 @@ def test_a_raised_error_names_the_timestamp_that_failed(
 
 
 def test_returned_errors_do_not_keep_decoder_threads_alive(
-    clips: dict[str, media.Clip], bad: dict[str, Any]
+    clips: dict[str, Clip], bad: dict[str, Any]
 ) -> None:
     ref = bad["corrupt-gop"][0]
     ok = MediaRef(ref.uri, clips["h264_mp4"].starts_ns[3])
@@ -161,7 +162,7 @@ def test_returned_errors_do_not_keep_decoder_threads_alive(
 
 
 def test_a_held_error_of_to_ndarray_keeps_no_decoder_threads_alive(
-    clips: dict[str, media.Clip], bad: dict[str, Any]
+    clips: dict[str, Clip], bad: dict[str, Any]
 ) -> None:
     ref = bad["corrupt-gop"][0]
     MediaRef(ref.uri, clips["h264_mp4"].starts_ns[3]).to_ndarray()

@@ -11,6 +11,7 @@ import pytest
 
 import mediaref
 from mediaref import MediaRef
+from mediaref.testing import Clip
 from tests.reliability import media
 
 pytest.importorskip("mediaref_av")
@@ -19,12 +20,14 @@ THREADS = 8
 TIMEOUT_S = 120
 
 
-def workload(clips: dict[str, media.Clip], still_png: Path) -> list[tuple[MediaRef, str]]:
+def workload(clips: dict[str, Clip], still_png: Path) -> list[tuple[MediaRef, str]]:
     """Every reference the tests draw from, with the digest of its true frame."""
     out = []
     for name in ("h264_mp4", "vp9_webm", "h264_faststart_mp4"):
         clip = clips[name]
-        out += [(MediaRef(clip.uri, t), media.digest(clip.frame_at(t))) for t in clip.times()]
+        out += [
+            (MediaRef(clip.uri, t), media.digest(clip.frame_on_screen_at(t))) for t in clip.times()
+        ]
     out.append((MediaRef(str(still_png)), media.digest(media.image_pixels(still_png))))
     return out
 
@@ -48,7 +51,7 @@ def decode_and_check(items: list[tuple[MediaRef, str]], seed: int, rounds: int) 
 
 
 def test_many_threads_decoding_the_same_files_get_the_right_frames(
-    clips: dict[str, media.Clip], still_png: Path
+    clips: dict[str, Clip], still_png: Path
 ) -> None:
     items = workload(clips, still_png)
     barrier = threading.Barrier(THREADS)
@@ -80,7 +83,7 @@ def _child(items: list[tuple[MediaRef, str]], seed: int, conn: Any) -> None:
 
 @pytest.mark.parametrize("busy_parent", [False, True], ids=["idle-parent", "busy-parent"])
 def test_forked_children_decode_right_after_the_parent_did(
-    clips: dict[str, media.Clip], still_png: Path, busy_parent: bool
+    clips: dict[str, Clip], still_png: Path, busy_parent: bool
 ) -> None:
     items = workload(clips, still_png)
     assert decode_and_check(items, seed=100, rounds=4) == []  # caches and pools are warm

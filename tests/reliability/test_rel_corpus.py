@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.reliability import corpus, media
+from mediaref.testing import Clip
+from tests.reliability import corpus
 
 RUNNER = Path(__file__).with_name("runner.py")
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +90,7 @@ def check(case: corpus.Case, results: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_broken_files_give_the_right_frame_or_a_documented_error(
-    built_corpus: tuple[list[corpus.Case], dict[str, media.Clip]], group: str, tmp_path: Path
+    built_corpus: tuple[list[corpus.Case], dict[str, Clip]], group: str, tmp_path: Path
 ) -> None:
     cases = [c for c in built_corpus[0] if c.group == group]
     assert cases
@@ -100,7 +101,7 @@ def test_broken_files_give_the_right_frame_or_a_documented_error(
 
 
 def test_the_harness_fails_when_the_interpreter_crashes(
-    built_corpus: tuple[list[corpus.Case], dict[str, media.Clip]], tmp_path: Path
+    built_corpus: tuple[list[corpus.Case], dict[str, Clip]], tmp_path: Path
 ) -> None:
     cases = [c for c in built_corpus[0] if c.group == "special"][:3]
     with pytest.raises(pytest.fail.Exception, match=f"died .* while decoding {cases[1].id}"):

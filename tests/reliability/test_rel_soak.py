@@ -18,6 +18,7 @@ from pathlib import Path
 
 import mediaref
 from mediaref import MediaRef
+from mediaref.testing import Clip
 from tests.reliability import media
 
 from .test_rel_batch import mediaref_av
@@ -52,10 +53,10 @@ def settle() -> None:
 
 
 def test_soak_keeps_fds_threads_and_memory_flat(
-    clips: dict[str, media.Clip], still_png: Path, tmp_path: Path
+    clips: dict[str, Clip], still_png: Path, tmp_path: Path
 ) -> None:
     # Eight video files (copies are distinct files to the caches) and an image.
-    pool: list[tuple[str, media.Clip]] = []
+    pool: list[tuple[str, Clip]] = []
     for i in range(8):
         clip = clips[("h264_mp4", "vp9_webm", "h264_faststart_mp4")[i % 3]]
         copy = tmp_path / f"{i}{clip.path.suffix}"
@@ -72,7 +73,7 @@ def test_soak_keeps_fds_threads_and_memory_flat(
         refs += [MediaRef(str(still_png)), rng.choice(bad)]
         out = mediaref.batch_decode(refs, on_error="return")
         for (_, clip), t, frame in zip(picks, times, out[:BATCH], strict=True):
-            assert media.digest(frame) == media.digest(clip.frame_at(t))
+            assert media.digest(frame) == media.digest(clip.frame_on_screen_at(t))
         assert media.digest(out[BATCH]) == media.digest(png)
         assert isinstance(out[-1], mediaref.MediaRefError)
         return BATCH + 1
@@ -128,7 +129,7 @@ grew 0.1-0.3 MB/1,000 frames."""
 
 
 def test_decoding_from_short_lived_threads_keeps_memory_flat(
-    clips: dict[str, media.Clip], tmp_path: Path
+    clips: dict[str, Clip], tmp_path: Path
 ) -> None:
     files = []
     for i in range(8):

@@ -23,15 +23,19 @@ from ._errors import (
     UnsupportedSourceError,
 )
 from ._ref import MediaRef
-from ._time import ns_to_pts, pts_to_ns
 from ._uri import ParsedURI, normalize_uri, parse_uri, uris_equivalent
+from .timeline import ns_to_pts, pts_to_ns
 
 if TYPE_CHECKING:
     from ._batch import batch_decode
     from ._caches import cleanup_cache
     from ._datauri import DataURI
+    from ._iter import iter_decode
+    from ._limits import Limits, limits
+    from ._mime import sniff_mimetype
     from ._plugins import PluginInfo, open_source, plugins
     from ._protocols import (
+        IMAGE_FORMATS,
         ByteSource,
         ImageBackend,
         ImageEncoder,
@@ -40,8 +44,8 @@ if TYPE_CHECKING:
         VideoBackend,
         VideoDecoder,
         VideoMetadata,
+        check_image_format,
     )
-    from ._sources import Limits, limits
     from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
@@ -50,6 +54,7 @@ __all__ = [
     "BackendNotInstalledError",
     "ByteSource",
     "DataURI",
+    "IMAGE_FORMATS",
     "ImageBackend",
     "ImageEncoder",
     "ImageFormat",
@@ -72,8 +77,10 @@ __all__ = [
     "VideoMetadata",
     "__version__",
     "batch_decode",
+    "check_image_format",
     "cleanup_cache",
     "hookimpl",
+    "iter_decode",
     "limits",
     "normalize_uri",
     "ns_to_pts",
@@ -81,17 +88,21 @@ __all__ = [
     "parse_uri",
     "plugins",
     "pts_to_ns",
+    "sniff_mimetype",
     "uris_equivalent",
 ]
 
 _LAZY = {
     "batch_decode": "_batch",
     "cleanup_cache": "_caches",
+    "iter_decode": "_iter",
     "DataURI": "_datauri",
     "PluginInfo": "_plugins",
     "open_source": "_plugins",
     "plugins": "_plugins",
     "ByteSource": "_protocols",
+    "IMAGE_FORMATS": "_protocols",
+    "check_image_format": "_protocols",
     "ImageBackend": "_protocols",
     "ImageEncoder": "_protocols",
     "ImageFormat": "_protocols",
@@ -99,9 +110,10 @@ _LAZY = {
     "VideoBackend": "_protocols",
     "VideoDecoder": "_protocols",
     "VideoMetadata": "_protocols",
-    "Limits": "_sources",
-    "limits": "_sources",
+    "Limits": "_limits",
+    "limits": "_limits",
     "hookimpl": "hookspecs",
+    "sniff_mimetype": "_mime",
 }
 
 

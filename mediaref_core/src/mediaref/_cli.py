@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from ._errors import MediaRefError, UnsupportedSourceError
+from ._mime import type_from_content, type_from_name
 from ._plugins import backends, open_source, plugins, registry
 from ._protocols import ByteSource, ImageBackend, Option, VideoBackend
-from ._routing import Kind, explain, routing_type, type_from_content, type_from_name
+from ._routing import Kind, explain, routing_type
 
 __all__ = ["main"]
 

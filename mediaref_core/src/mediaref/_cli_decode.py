@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import math
 import posixpath
 import re
 import sys
@@ -19,11 +18,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ._errors import MediaRefError, short_uri
+from ._errors import BackendNotInstalledError, MediaRefError, install_hint, short_uri
 from ._ref import MediaRef
 from ._uri import parse_uri
 
-__all__ = ["UsageError", "add_decode_arguments", "parse_time", "run_decode", "output_name"]
+__all__ = ["UsageError", "add_decode_arguments", "output_name", "parse_time", "run_decode"]
 
 _UNITS = {"s": 10**9, "ms": 10**6, "us": 10**3, "ns": 1}
 _TIME = re.compile(r"([+-]?(?:\d+(?:\.\d*)?|\.\d+))(s|ms|us|ns)?")
@@ -37,8 +36,6 @@ _REF_SUFFIXES = {
     ".mpk": "msgpack",
     ".msgp": "msgpack",
 }
-LABEL_HEIGHT = 28
-"""Pixels under each thumbnail of a contact sheet for its two label lines."""
 
 
 class UsageError(Exception):
@@ -207,7 +204,7 @@ def _span(args: argparse.Namespace) -> tuple[int, int]:
     start = None if args.start is None else parse_time(args.start)
     stop = None if args.stop is None else parse_time(args.stop)
     if start is None or stop is None:
-        from ._batch import open_video
+        from ._decode import open_video
 
         with open_video(args.uri, decoder=args.decoder) as video:
             meta = video.metadata
@@ -276,9 +273,9 @@ class _Files:
 
             np.save(path, frame)
         else:
-            from ._plugins import import_pillow
+            from ._decode import array_to_pil
 
-            image = import_pillow().fromarray(frame)
+            image = array_to_pil(frame, uri=ref.uri)
             image.save(path, **({"quality": 95} if self.fmt == "jpeg" else {}))
         self.count += 1
         if self.verbose:
@@ -290,43 +287,26 @@ class _Files:
 
 
 class _Sheet:
-    """Keeps one thumbnail per frame; draws the labelled grid at the end."""
+    """Keeps one thumbnail per frame (through mediaref-pil); draws the grid at the end."""
 
     def __init__(self, path: str, columns: int | None, cell_width: int) -> None:
-        from ._plugins import import_pillow
-
-        self.image = import_pillow()
-        self.path, self.columns, self.width = path, columns, cell_width
-        self.cells: list[tuple[MediaRef, Any]] = []
+        try:
+            from mediaref_pil import ContactSheet
+        except ImportError:
+            raise BackendNotInstalledError(
+                f"a contact sheet is drawn with Pillow; {install_hint('mediaref-pil')}"
+            ) from None
+        self.path = path
+        self.sheet = ContactSheet(cell_width=cell_width, columns=columns)
 
     def write(self, ref: MediaRef, frame: Any) -> None:
-        picture = self.image.fromarray(frame)
-        w, h = picture.size
-        height = max(1, round(h * self.width / w))
-        self.cells.append((ref, picture.resize((self.width, height), self.image.BILINEAR)))
+        self.sheet.add(frame, _label_lines(ref))
 
     def finish(self) -> str:
-        from PIL import ImageDraw, ImageFont
-
-        n = len(self.cells)
-        columns = self.columns or max(1, math.ceil(math.sqrt(n)))
-        rows = max(1, math.ceil(n / columns))
-        cell_h = max((t.size[1] for _, t in self.cells), default=0) + LABEL_HEIGHT
-        sheet = self.image.new(
-            "RGB", (min(columns, max(n, 1)) * self.width, rows * cell_h), "white"
-        )
-        draw = ImageDraw.Draw(sheet)
-        font = ImageFont.load_default()
-        for i, (ref, thumb) in enumerate(self.cells):
-            x, y = (i % columns) * self.width, (i // columns) * cell_h
-            sheet.paste(thumb, (x, y))
-            for k, line in enumerate(_label_lines(ref)):
-                text = _fit(draw, line, font, self.width - 4)
-                draw.text((x + 2, y + thumb.size[1] + 2 + 13 * k), text, fill="black", font=font)
-        sheet.save(self.path)
-        return (
-            f"wrote a contact sheet of {n} frames ({sheet.size[0]}x{sheet.size[1]}) to {self.path}"
-        )
+        image = self.sheet.render()
+        image.save(self.path)
+        n, (w, h) = len(self.sheet), image.size
+        return f"wrote a contact sheet of {n} frames ({w}x{h}) to {self.path}"
 
 
 def _label_lines(ref: MediaRef) -> tuple[str, str]:
@@ -334,20 +314,6 @@ def _label_lines(ref: MediaRef) -> tuple[str, str]:
         return short_uri(ref.uri), "image"
     sign, ns = ("-" if ref.pts_ns < 0 else ""), abs(ref.pts_ns)
     return short_uri(ref.uri), f"{sign}{ns // 10**9}.{ns % 10**9:09d} s"  # exact
-
-
-def _fit(draw: Any, text: str, font: Any, width: int) -> str:
-    """Shorten `text` from the left until it fits `width` pixels."""
-    if draw.textlength(text, font=font) <= width:
-        return text
-    lo, hi = 0, len(text)
-    while lo < hi:  # the fewest characters to cut
-        mid = (lo + hi) // 2
-        if draw.textlength("..." + text[mid:], font=font) <= width:
-            hi = mid
-        else:
-            lo = mid + 1
-    return "..." + text[lo:]
 
 
 class _Progress:

@@ -2,60 +2,21 @@
 
 from __future__ import annotations
 
-import binascii
 import os
 import re
-from base64 import b64decode, b64encode
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from base64 import b64encode
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from ._errors import InvalidReferenceError, short_uri
+from ._errors import InvalidReferenceError
+from ._mime import sniff_mimetype
 from ._protocols import ImageFormat
+from ._rfc2397 import DEFAULT_TYPE, b64decode_strict, parse_data_uri
 
 if TYPE_CHECKING:
-    from ._ref import MediaRef
+    from ._decode import PILFormat
 
-__all__ = ["DataURI", "sniff_mimetype"]
-
-_DEFAULT_TYPE = "text/plain"
-
-_MAGIC: tuple[tuple[bytes, int, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
-    (b"\xff\xd8\xff", 0, "image/jpeg"),
-    (b"GIF87a", 0, "image/gif"),
-    (b"GIF89a", 0, "image/gif"),
-    (b"BM", 0, "image/bmp"),
-    (b"II*\x00", 0, "image/tiff"),
-    (b"MM\x00*", 0, "image/tiff"),
-    (b"\x00\x00\x01\x00", 0, "image/x-icon"),
-    (b"\x1aE\xdf\xa3", 0, "video/x-matroska"),
-    (b"OggS", 0, "application/ogg"),
-    (b"%PDF-", 0, "application/pdf"),
-    (b"ftyp", 4, "video/mp4"),
-)
-
-
-def sniff_mimetype(head: bytes, name: str = "") -> str:
-    """Guess a MIME type from the first bytes of content, then from the file name."""
-    if head[:4] == b"RIFF" and head[8:12] in (b"WEBP", b"AVI ", b"WAVE"):
-        return {b"WEBP": "image/webp", b"AVI ": "video/x-msvideo", b"WAVE": "audio/wav"}[head[8:12]]
-    if head[4:8] == b"ftyp":
-        brand = head[8:12]
-        if brand in (b"avif", b"avis"):
-            return "image/avif"
-        if brand in (b"heic", b"heix", b"mif1"):
-            return "image/heic"
-        if brand.startswith(b"M4A"):
-            return "audio/mp4"
-        if brand == b"qt  ":
-            return "video/quicktime"
-    for magic, offset, mime in _MAGIC:
-        if head[offset : offset + len(magic)] == magic:
-            return mime
-    import mimetypes
-
-    guessed, _ = mimetypes.guess_type(name)
-    return guessed or "application/octet-stream"
+__all__ = ["DataURI"]
 
 
 class DataURI:
@@ -86,7 +47,7 @@ class DataURI:
 
     def __init__(
         self,
-        mimetype: str = _DEFAULT_TYPE,
+        mimetype: str = DEFAULT_TYPE,
         data: bytes | str = b"",
         *,
         is_base64: bool = True,
@@ -99,7 +60,7 @@ class DataURI:
         self._decoded: bytes | None = None
         if is_base64:
             try:
-                self._decoded = _b64decode(payload)
+                self._decoded = b64decode_strict(payload)
             except ValueError as e:
                 _invalid(f"data is not valid base64 ({e})", payload)
         elif _QUOTED.fullmatch(payload) is None:
@@ -120,26 +81,7 @@ class DataURI:
         Raises:
             InvalidReferenceError: Not a ``data:`` URI, no comma, or a bad payload.
         """
-        if not isinstance(uri, str) or uri[:5].lower() != "data:":
-            raise InvalidReferenceError(
-                f"not a data URI (must start with 'data:'): {short_uri(str(uri))!r}"
-            )
-        header, comma, payload = uri[5:].partition(",")
-        if not comma:
-            raise InvalidReferenceError(
-                "malformed data URI: no ',' separates the media type from the data",
-                uri=uri,
-            )
-        mimetype, params, is_b64 = _parse_header(header, uri)
-        try:
-            if is_b64:
-                decoded = _b64decode(unquote_to_bytes(payload) if "%" in payload else payload)
-            else:
-                decoded = unquote_to_bytes(payload)
-        except (UnicodeEncodeError, ValueError) as e:
-            raise InvalidReferenceError(
-                f"malformed data URI: bad base64 payload ({e})", uri=uri
-            ) from e
+        mimetype, params, is_b64, decoded = parse_data_uri(uri)
         obj = cls.__new__(cls)
         obj.mimetype, obj.is_base64, obj.params = mimetype, is_b64, params
         obj._payload, obj._uri, obj._decoded = None, uri, decoded
@@ -243,30 +185,37 @@ class DataURI:
         """Whether the media type is ``image/*``."""
         return self.mimetype.startswith("image/")
 
-    def to_ndarray(self, format: ImageFormat = "rgb", **options: Any) -> Any:
+    def to_ndarray(
+        self, format: ImageFormat = "rgb", *, decoder: str | None = None, **options: Any
+    ) -> Any:
         """Decode the embedded image into a uint8 array (see `MediaRef.to_ndarray`).
 
         Raises:
             ValueError: The media type is not ``image/*``.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
-        return self._ref().to_ndarray(format, **options)
+        from ._decode import decode_one
 
-    def to_pil_image(self, format: Literal["rgb", "rgba", "gray"] = "rgb", **options: Any) -> Any:
+        self._check_image()
+        return decode_one(self.uri, None, format=format, decoder=decoder, options=options)
+
+    def to_pil_image(
+        self, format: PILFormat = "rgb", *, decoder: str | None = None, **options: Any
+    ) -> Any:
         """Decode the embedded image into a ``PIL.Image.Image`` (see `MediaRef.to_pil_image`).
 
         Raises:
             ValueError: The media type is not ``image/*``.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
-        return self._ref().to_pil_image(format, **options)
+        from ._decode import pil_image
 
-    def _ref(self) -> MediaRef:
+        self._check_image()
+        return pil_image(self.uri, None, format=format, decoder=decoder, options=options)
+
+    def _check_image(self) -> None:
         if not self.is_image:
             raise ValueError(f"Cannot convert non-image MIME type '{self.mimetype}' to an image")
-        from ._ref import MediaRef
-
-        return MediaRef(self.uri)
 
     def __str__(self) -> str:
         return self.uri
@@ -293,38 +242,6 @@ class DataURI:
 
 _QUOTED = re.compile(rb"(?:[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2})*")
 _QUOTED_CHAR = re.compile(rb"[A-Za-z0-9._~-]|%[0-9A-Fa-f]{2}")
-
-
-def _b64decode(payload: bytes | str) -> bytes:
-    if isinstance(payload, str):
-        payload = payload.encode("ascii")
-    try:
-        return b64decode(b"".join(payload.split()), validate=True)
-    except binascii.Error as e:
-        raise ValueError(str(e)) from None
-
-
-def _parse_header(header: str, uri: str) -> tuple[str, tuple[tuple[str, str], ...], bool]:
-    parts = header.split(";")
-    is_b64 = parts[-1].strip().lower() == "base64" if len(parts) > 1 or parts[0] else False
-    if is_b64:
-        parts.pop()
-    mimetype = parts[0].strip().lower() or _DEFAULT_TYPE
-    if "/" not in mimetype:
-        raise InvalidReferenceError(
-            f"malformed data URI: media type {parts[0]!r} is not 'type/subtype'", uri=uri
-        )
-    params: list[tuple[str, str]] = []
-    for p in parts[1:]:
-        key, eq, value = p.partition("=")
-        if not eq or not key.strip():
-            raise InvalidReferenceError(
-                f"malformed data URI: parameter {p!r} is not 'name=value'", uri=uri
-            )
-        params.append((key.strip().lower(), value.strip()))
-    if not parts[0].strip() and not params:
-        params.append(("charset", "US-ASCII"))
-    return mimetype, tuple(params), is_b64
 
 
 def _invalid(message: str, value: bytes) -> NoReturn:

@@ -121,7 +121,7 @@ class TimestampOutOfRangeError(MediaRefError, ValueError):
         end_ns: The first nanosecond after the last frame (exclusive).
     """
 
-    def __init__(self, uri: str, pts_ns: int, begin_ns: int, end_ns: int) -> None:
+    def __init__(self, uri: str | None, pts_ns: int, begin_ns: int, end_ns: int) -> None:
         self.begin_ns, self.end_ns = begin_ns, end_ns
         super().__init__(
             f"pts_ns={pts_ns} is out of range: frames are shown in "

@@ -15,7 +15,7 @@ from ._errors import (
     SourceNotFoundError,
     SourceUnreadableError,
 )
-from ._sources import limits
+from ._limits import limits
 
 __all__ = ["HTTPSource"]
 

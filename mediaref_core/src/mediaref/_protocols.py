@@ -9,9 +9,11 @@ from typing import IO, Any, Literal, Protocol, runtime_checkable
 import msgspec
 
 __all__ = [
+    "check_image_format",
     "ByteSource",
     "ImageBackend",
     "ImageEncoder",
+    "IMAGE_FORMATS",
     "ImageFormat",
     "Option",
     "VideoBackend",
@@ -21,6 +23,20 @@ __all__ = [
 
 ImageFormat = Literal["rgb", "bgr", "rgba", "bgra", "gray"]
 """Channel order of returned arrays: ``(H, W, 3)``, ``(H, W, 4)`` or ``(H, W)`` for gray."""
+
+IMAGE_FORMATS: dict[str, int] = {"rgb": 3, "bgr": 3, "rgba": 4, "bgra": 4, "gray": 1}
+"""Every `ImageFormat` and its number of channels (gray arrays are 2-D)."""
+
+
+def check_image_format(format: str) -> None:
+    """Raise unless `format` is an `ImageFormat`; every backend checks through this.
+
+    Raises:
+        ValueError: Naming the valid formats.
+    """
+    if format not in IMAGE_FORMATS:
+        valid = ", ".join(map(repr, IMAGE_FORMATS))
+        raise ValueError(f"format must be one of {valid}, got {format!r}")
 
 
 @runtime_checkable
@@ -83,9 +99,9 @@ class VideoDecoder(Protocol):
     """An open video stream that returns the frames on screen at given timestamps.
 
     Every video backend returns one from its `VideoBackend.open`. Frame selection obeys
-    the rule of the design brief: ``pts[i] <= t < pts[i+1]`` selects frame ``i``; the last
-    frame is shown until `VideoMetadata.end_ns`; anything outside ``[begin_ns, end_ns)``
-    raises `TimestampOutOfRangeError`.
+    the rule of `mediaref.timeline`: ``pts[i] <= t < pts[i+1]`` selects frame ``i``; the
+    last frame is shown until `VideoMetadata.end_ns`; anything outside ``[begin_ns,
+    end_ns)`` raises `TimestampOutOfRangeError`.
     """
 
     @property

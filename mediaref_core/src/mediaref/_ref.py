@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
+    from ._decode import PILFormat
     from ._protocols import ImageFormat
 
 __all__ = ["PTS_NS_MAX", "PTS_NS_MIN", "MediaRef"]
 
-PILFormat = Literal["rgb", "rgba", "gray"]
 
 PTS_NS_MIN = -(2**63)
 PTS_NS_MAX = 2**64 - 1
@@ -189,9 +189,9 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
             InvalidOptionError: An option that no installed backend or source declares.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
-        from ._batch import decode_one
+        from ._decode import decode_one
 
-        return decode_one(self, format=format, decoder=decoder, options=options)
+        return decode_one(self.uri, self.pts_ns, format=format, decoder=decoder, options=options)
 
     def to_pil_image(
         self, format: PILFormat = "rgb", *, decoder: str | None = None, **options: Any
@@ -207,15 +207,9 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
             ValueError: `format` is ``"bgr"``/``"bgra"`` (PIL has no such modes) or unknown.
             MediaRefError: A subclass saying what went wrong (see `mediaref` errors).
         """
-        from ._plugins import import_pillow
+        from ._decode import pil_image
 
-        if format not in ("rgb", "rgba", "gray"):
-            raise ValueError(
-                f"Format {format!r} is not compatible with to_pil_image. "
-                "Use 'rgb', 'rgba', or 'gray'."
-            )
-        image_module = import_pillow()
-        return image_module.fromarray(self.to_ndarray(format, decoder=decoder, **options))
+        return pil_image(self.uri, self.pts_ns, format=format, decoder=decoder, options=options)
 
     def model_dump(self, *, exclude_none: bool = False, **_: Any) -> dict[str, Any]:
         """Return ``{"uri": ..., "pts_ns": ...}`` as the Pydantic-based package did."""

@@ -9,15 +9,15 @@ to the next. ``decoder="name"`` bypasses the declarations and uses that backend 
 
 from __future__ import annotations
 
-import posixpath
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal
 
-from ._datauri import sniff_mimetype
 from ._errors import (
     BackendNotInstalledError,
     UnsupportedSourceError,
 )
+from ._mime import HEAD_BYTES, type_from_content, type_from_name
+from ._mime import OCTET_STREAM as _OCTET
 from ._plugins import (
     image_backend,
     invalid_option,
@@ -40,8 +40,6 @@ __all__ = [
     "require_any",
     "route",
     "routing_type",
-    "type_from_content",
-    "type_from_name",
 ]
 
 Kind = Literal["video", "image"]
@@ -49,68 +47,7 @@ Backend = VideoBackend | ImageBackend
 Verdict = tuple[Backend, str]
 """A backend that was passed over, and why: ``"format"`` or ``"accepts"``."""
 
-_HEAD = 16
-_OCTET = "application/octet-stream"
-# Netpbm magic numbers; `sniff_mimetype` does not know them.
-_PNM = {
-    b"P1": "image/x-portable-bitmap",
-    b"P4": "image/x-portable-bitmap",
-    b"P2": "image/x-portable-graymap",
-    b"P5": "image/x-portable-graymap",
-    b"P3": "image/x-portable-pixmap",
-    b"P6": "image/x-portable-pixmap",
-    b"P7": "image/x-portable-arbitrarymap",
-}
-# Video containers by extension; the system's MIME table often lacks them.
-_VIDEO_EXT = {
-    ".mp4": "video/mp4",
-    ".m4v": "video/mp4",
-    ".mov": "video/quicktime",
-    ".mkv": "video/x-matroska",
-    ".webm": "video/webm",
-    ".avi": "video/x-msvideo",
-    ".ts": "video/mp2t",
-    ".mts": "video/mp2t",
-    ".flv": "video/x-flv",
-    ".ogv": "video/ogg",
-    ".mpg": "video/mpeg",
-    ".mpeg": "video/mpeg",
-    ".h264": "video/h264",
-    ".264": "video/h264",
-    ".hevc": "video/h265",
-    ".h265": "video/h265",
-    ".ivf": "video/x-ivf",
-    ".y4m": "video/x-yuv4mpeg",
-}
-
-
-def _extension(uri: str) -> str:
-    if uri[:5].lower() == "data:":
-        return ""
-    name = uri.split("?", 1)[0].split("#", 1)[0] if "://" in uri else uri
-    return posixpath.splitext(name)[1].lower()
-
-
-def type_from_name(uri: str) -> str:
-    """Return the media type the URI's extension names, or ``application/octet-stream``."""
-    ext = _extension(uri)
-    if not ext:
-        return _OCTET
-    known = _VIDEO_EXT.get(ext)
-    if known is not None:
-        return known
-    import mimetypes  # reads the system's table on first use
-
-    guessed, _ = mimetypes.guess_type("x" + ext)
-    return guessed or _OCTET
-
-
-def type_from_content(head: bytes) -> str:
-    """Return the media type the first bytes show, or ``application/octet-stream``."""
-    pnm = _PNM.get(head[:2])
-    if pnm is not None and len(head) > 2 and head[2:3].isspace():
-        return pnm
-    return sniff_mimetype(head, "")
+_HEAD = HEAD_BYTES
 
 
 def media_type(uri: str, head: bytes | None) -> tuple[str, str]:

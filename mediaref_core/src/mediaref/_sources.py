@@ -7,35 +7,16 @@ import os
 import stat
 from typing import IO
 
-import msgspec
-
-from ._datauri import DataURI
 from ._errors import (
     InvalidReferenceError,
     SourceNotFoundError,
     SourceUnreadableError,
 )
+from ._limits import limits
+from ._rfc2397 import parse_data_uri
 from ._uri import ParsedURI
 
-__all__ = ["DataSource", "FileSource", "Limits", "limits", "open_builtin_source"]
-
-
-class Limits(msgspec.Struct, kw_only=True):
-    """Process-wide limits on what the built-in sources read; change them in place.
-
-    Example: ``mediaref.limits.http_timeout_s = 5``.
-    """
-
-    http_timeout_s: float = 30.0
-    """Seconds to wait for a connection or for the next bytes of a response."""
-    http_max_redirects: int = 5
-    max_read_bytes: int = 1 << 31
-    """Largest file or HTTP body read whole into memory (images, servers without Range)."""
-    max_data_uri_chars: int = 256 << 20
-    """Largest ``data:`` URI accepted for decoding, in characters."""
-
-
-limits = Limits()
+__all__ = ["DataSource", "FileSource", "open_builtin_source"]
 
 
 def _os_error(e: OSError, uri: str) -> Exception:
@@ -103,7 +84,7 @@ class FileSource:
 class DataSource:
     """The bytes embedded in a ``data:`` URI."""
 
-    __slots__ = ("data_uri", "uri")
+    __slots__ = ("data", "uri")
 
     def __init__(self, uri: str) -> None:
         if len(uri) > limits.max_data_uri_chars:
@@ -113,7 +94,7 @@ class DataSource:
                 uri=uri,
             )
         self.uri = uri
-        self.data_uri = DataURI.from_uri(uri)
+        self.data = parse_data_uri(uri)[3]
 
     @property
     def local_path(self) -> None:
@@ -127,11 +108,11 @@ class DataSource:
 
     def read_all(self) -> bytes:
         """Return the decoded bytes."""
-        return self.data_uri.decoded_data
+        return self.data
 
     def open(self) -> IO[bytes]:
         """Return the decoded bytes as a file object."""
-        return io.BytesIO(self.data_uri.decoded_data)
+        return io.BytesIO(self.data)
 
 
 def open_builtin_source(uri: str, parsed: ParsedURI) -> object | None:

@@ -8,16 +8,14 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any, Literal
 
-from mediaref import ImageFormat, UndecodableMediaError
+from mediaref import ImageFormat, UndecodableMediaError, check_image_format
 
 if TYPE_CHECKING:
     import numpy as np
     from numpy.typing import NDArray
     from PIL import Image
 
-__all__ = ["FORMATS", "decode_image", "get_max_pixels", "set_max_pixels"]
-
-FORMATS = ("rgb", "bgr", "rgba", "bgra", "gray")
+__all__ = ["decode_image", "get_max_pixels", "set_max_pixels"]
 """The output channel orders `decode_image` accepts."""
 
 _DTYPES = ("uint8", "native")
@@ -121,8 +119,7 @@ def decode_image(
             larger than the pixel limit (see `set_max_pixels`). The message names
             `uri` and what Pillow said.
     """
-    if format not in _TARGET_MODE:
-        raise ValueError(f"unknown image format {format!r}; valid: {', '.join(map(repr, FORMATS))}")
+    check_image_format(format)
     if dtype not in _DTYPES:
         raise ValueError(f"unknown dtype {dtype!r}; valid: 'uint8', 'native'")
     if max_size is not None:
@@ -186,7 +183,7 @@ def _failed(e: Exception, uri: str) -> UndecodableMediaError:
 
 
 def _not_an_image(data: bytes | bytearray | memoryview, uri: str) -> UndecodableMediaError:
-    from mediaref._datauri import sniff_mimetype
+    from mediaref import sniff_mimetype
 
     mime = sniff_mimetype(bytes(data[:16]), uri)
     if mime.startswith(_VIDEO_TYPES):

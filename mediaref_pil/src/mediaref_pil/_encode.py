@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-from mediaref import ImageFormat
+from mediaref import IMAGE_FORMATS, ImageFormat
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -26,7 +26,7 @@ _ALIASES = {"jpg": "jpeg", "tif": "tiff"}
 ENCODE_FORMATS = tuple(_MIME)
 """The formats `encode_image` writes (``"jpg"`` and ``"tif"`` are accepted as aliases)."""
 
-_CHANNELS = {"rgb": 3, "bgr": 3, "rgba": 4, "bgra": 4, "gray": 1}
+_CHANNELS = IMAGE_FORMATS
 # A 4-channel array named by its colour order alone is read with alpha, as mediaref 0.4.4 did.
 _WITH_ALPHA = {"rgb": "rgba", "bgr": "bgra"}
 # Modes each format stores as they are; anything else is converted first.

@@ -1,0 +1,204 @@
+"""The decoding engine: route one source to its backend, decode, name every error.
+
+It works on URIs and timestamps, not on `MediaRef`s, so that `MediaRef`, `DataURI` and
+`batch_decode` all build on it without importing each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, cast, get_args
+
+from ._errors import (
+    BackendNotInstalledError,
+    MediaRefError,
+    UndecodableMediaError,
+    UnsupportedSourceError,
+    install_hint,
+)
+from ._plugins import open_routed_source, plugin_manager
+from ._protocols import (
+    ImageBackend,
+    ImageFormat,
+    VideoBackend,
+    VideoDecoder,
+    check_image_format,
+)
+from ._routing import (
+    Verdict,
+    check_options,
+    declined_error,
+    options_for,
+    require_any,
+    route,
+)
+from .timeline import out_of_range
+
+__all__ = ["array_to_pil", "decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
+
+
+def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
+    if isinstance(e, MediaRefError):
+        if e.uri is not None and (pts_ns is None or e.pts_ns is not None):
+            return e
+        # Every message names the URI and the pts, whatever the backend put in it.
+        named = e.at(pts_ns if e.pts_ns is None else e.pts_ns, uri=e.uri or uri)
+        named.__cause__ = e
+        return named
+    err = UndecodableMediaError(
+        f"{backend!r} backend failed: {type(e).__name__}: {e}", uri=uri, pts_ns=pts_ns
+    )
+    err.__cause__ = e
+    return err
+
+
+def decode_image(
+    uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]
+) -> Any:
+    require_any("image", uri)
+    source = open_routed_source(uri, options)
+    data = source.read_all()
+    passed: list[Verdict] = []
+    declined: list[tuple[ImageBackend | VideoBackend, str]] = []
+    for backend in route("image", source, decoder=decoder, data=data, passed=passed):
+        image = cast(ImageBackend, backend)
+        try:
+            return image.decode(data, format=format, uri=uri, **options_for(image, options))
+        except UnsupportedSourceError as e:
+            declined.append((backend, e.message))
+        except Exception as e:
+            raise _wrap(e, backend.name, uri, None) from e
+    raise declined_error("image", uri, passed, declined)
+
+
+def _open_video(
+    uri: str, decoder: str | None, options: dict[str, Any]
+) -> tuple[VideoBackend, VideoDecoder]:
+    """Open `uri` with the first backend that accepts it and does not decline it."""
+    require_any("video", uri)
+    source = open_routed_source(uri, options)
+    passed: list[Verdict] = []
+    declined: list[tuple[ImageBackend | VideoBackend, str]] = []
+    for backend in route("video", source, decoder=decoder, passed=passed):
+        video = cast(VideoBackend, backend)
+        try:
+            return video, video.open(source, **options_for(video, options))
+        except UnsupportedSourceError as e:
+            declined.append((video, e.message))
+        except Exception as e:
+            raise _wrap(e, backend.name, uri, None) from e
+    raise declined_error("video", uri, passed, declined)
+
+
+def open_video(uri: str, *, decoder: str | None = None, **options: Any) -> VideoDecoder:
+    """Open the video `uri` with the backend routing picks (or `decoder`).
+
+    Raises:
+        InvalidOptionError: An option that no installed backend declares.
+        BackendNotInstalledError: No installed backend accepts the video.
+        UnsupportedSourceError: Every backend that accepts it declined it.
+    """
+    check_options(options)
+    return _open_video(uri, decoder, options)[1]
+
+
+def decode_video(
+    uri: str,
+    pts_ns: Sequence[int],
+    format: ImageFormat,
+    decoder: str | None,
+    options: dict[str, Any],
+) -> list[Any]:
+    """Decode all `pts_ns` of one video in one call; out-of-range timestamps become errors.
+
+    A failing decode of several timestamps is retried per timestamp, so that only the
+    timestamps that fail become errors, each naming its own pts.
+    """
+    backend, video = _open_video(uri, decoder, options)
+    with video:
+        meta = video.metadata
+        out: list[Any] = [None] * len(pts_ns)
+        valid: list[int] = []
+        for i, t in enumerate(pts_ns):
+            err = out_of_range(t, meta.begin_ns, meta.end_ns, uri=uri)
+            if err is None:
+                valid.append(i)
+            else:
+                out[i] = err
+        if not valid:
+            return out
+        try:
+            frames = video.frames_played_at([pts_ns[i] for i in valid], format=format)
+        except Exception as e:
+            if len(valid) == 1:
+                raise _wrap(e, backend.name, uri, pts_ns[valid[0]]) from e
+            # Find which timestamps fail and keep the frames of the others.
+            frames = []
+            for i in valid:
+                try:
+                    frames.append(video.frames_played_at([pts_ns[i]], format=format)[0])
+                except Exception as e1:
+                    frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
+        for i, frame in zip(valid, frames, strict=True):
+            out[i] = frame
+        return out
+
+
+def decode_one(
+    uri: str,
+    pts_ns: int | None,
+    *,
+    format: ImageFormat,
+    decoder: str | None,
+    options: dict[str, Any],
+) -> Any:
+    """Decode the image `uri`, or its video frame at `pts_ns` (`MediaRef.to_ndarray`)."""
+    check_image_format(format)
+    check_options(options)
+    if pts_ns is None:
+        return decode_image(uri, format, decoder, options)
+    try:
+        frame = decode_video(uri, [pts_ns], format, decoder, options)[0]
+    except MediaRefError as e:
+        raise e.at(pts_ns) from e.__cause__
+    if isinstance(frame, MediaRefError):
+        raise frame
+    return frame
+
+
+PILFormat = Literal["rgb", "rgba", "gray"]
+
+
+def pil_image(
+    uri: str,
+    pts_ns: int | None,
+    *,
+    format: PILFormat,
+    decoder: str | None,
+    options: dict[str, Any],
+) -> Any:
+    """Decode like `decode_one` into a ``PIL.Image.Image`` (`to_pil_image`).
+
+    Raises:
+        ValueError: `format` is ``"bgr"``/``"bgra"`` (PIL has no such modes) or unknown.
+    """
+    if format not in get_args(PILFormat):
+        raise ValueError(
+            f"Format {format!r} is not compatible with to_pil_image. Use 'rgb', 'rgba', or 'gray'."
+        )
+    array = decode_one(uri, pts_ns, format=format, decoder=decoder, options=options)
+    return array_to_pil(array, uri=uri)
+
+
+def array_to_pil(array: Any, *, uri: str | None = None) -> Any:
+    """Wrap a decoded array as a ``PIL.Image.Image`` through the plugins (`mediaref-pil`).
+
+    Raises:
+        BackendNotInstalledError: No installed plugin makes PIL images.
+    """
+    image = plugin_manager().hook.mediaref_to_pil_image(array=array)
+    if image is None:
+        raise BackendNotInstalledError(
+            f"no installed plugin makes PIL images; {install_hint('mediaref-pil')}", uri=uri
+        )
+    return image
