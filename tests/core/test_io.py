@@ -190,3 +190,21 @@ def test_a_missing_file_is_reported_by_the_call(tmp_path: Path) -> None:
         read_jsonl(tmp_path / "missing.jsonl")
     with pytest.raises(FileNotFoundError):
         read_msgpack(tmp_path / "missing.msgpack")
+
+
+def test_reading_the_first_msgpack_object_does_not_read_the_whole_stream() -> None:
+    one = msgspec.msgpack.encode({"obs": {"image": REFS[2]}, "pad": b"x" * 100})
+    f = CountingReader(one * 100_000)  # ~14 MB
+    assert next(read_msgpack(f, column="obs.image")) == REFS[2]
+    assert f.bytes_read <= 1 << 16
+
+
+@given(
+    st.lists(
+        st.none() | st.builds(MediaRef, st.text(), st.none() | st.integers(-(2**63), 2**64 - 1)),
+        max_size=20,
+    )
+)
+def test_jsonl_round_trip(refs: list[MediaRef | None]) -> None:
+    data = b"\n".join(msgspec.json.encode({"a": {"b": r}}) for r in refs)
+    assert list(read_jsonl(io.BytesIO(data), column="a.b")) == refs

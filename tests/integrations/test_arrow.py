@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mediaref import InvalidReferenceError, MediaRef
 from tests.conftest import need
@@ -302,3 +304,18 @@ def test_the_extension_over_another_struct_still_reads(pa: Any, ma: Any, tmp_pat
     assert isinstance(table.column("x").type, ma.MediaRefType)
     assert ma.from_arrow(table, column="x") == [MediaRef("a.mp4", 7), MediaRef("b.png")]
     assert table.column("x").to_pylist() == [MediaRef("a.mp4", 7), MediaRef("b.png")]
+
+
+@given(
+    st.lists(
+        st.none() | st.builds(MediaRef, st.text(), st.none() | st.integers(-(2**63), 2**63 - 1)),
+        max_size=30,
+    ),
+    st.booleans(),
+)
+def test_round_trip_property(refs: list[MediaRef | None], extension: bool) -> None:
+    ma = need("mediaref.arrow")
+    need("pyarrow")
+    array = ma.to_arrow(refs, extension=extension)
+    assert len(array) == len(refs)
+    assert ma.from_arrow(array) == refs
