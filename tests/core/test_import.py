@@ -12,10 +12,33 @@ import mediaref
 
 
 def test_import_pulls_in_no_codec_or_array_library() -> None:
-    heavy = "{'numpy', 'PIL', 'av', 'pydantic'}"
+    heavy = "{'numpy', 'PIL', 'av', 'pydantic', 'pyarrow', 'tqdm'}"
     code = f"import sys, mediaref; print(sorted({heavy} & sys.modules.keys()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_integration_modules_import_their_library_on_first_use() -> None:
+    code = (
+        "import sys, mediaref.arrow, mediaref.io\n"
+        "print(sorted({'numpy', 'pyarrow', 'tqdm'} & sys.modules.keys()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_pyarrow_is_a_sentence_naming_the_package() -> None:
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "import mediaref, mediaref.arrow as ma\n"
+        "try:\n    ma.to_arrow([mediaref.MediaRef('a.png')])\n"
+        "except mediaref.BackendNotInstalledError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "pyarrow is needed to read and write references in Arrow and Parquet; "
+        "install it with: pip install pyarrow"
+    )
 
 
 def test_compat_module_imports_without_pyav() -> None:
