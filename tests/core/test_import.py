@@ -64,13 +64,13 @@ def test_a_folder_mixed_with_pypi_mediaref_refuses_to_import(tmp_path: Path, for
 
 
 def test_integration_modules_import_their_library_on_first_use_only() -> None:
-    heavy = "{'numpy', 'pyarrow', 'datasets', 'pydantic', 'mediaref.hf'}"
+    heavy = "{'numpy', 'pyarrow', 'datasets', 'pydantic', 'mediaref.hf', 'mediaref.lerobot'}"
     code = (
         "import sys, mediaref\n"
         f"before = sorted({heavy} & sys.modules.keys())\n"
-        "import mediaref.hf\n"
+        "import mediaref.hf, mediaref.lerobot\n"
         f"after = sorted({heavy} & sys.modules.keys())\n"
         "print(before, after)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[] ['mediaref.hf']"
+    assert out.stdout.strip() == "[] ['mediaref.hf', 'mediaref.lerobot']"
