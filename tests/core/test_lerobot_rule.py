@@ -32,10 +32,10 @@ def row(episode: int, start: float, length: int, file_index: int = 0) -> dict[st
 
 
 def test_the_rule_is_the_middle_of_the_frame_on_the_shards_timeline() -> None:
-    assert frame_pts_ns(0.0, 0, 30) == 16_666_666
+    assert frame_pts_ns(0.0, 0, 30) == 16_666_667  # 1/60 s, rounded
     assert frame_pts_ns(0.0, 1, 30) == 50_000_000
-    assert frame_pts_ns(10 / 30, 0, 30) == 333_333_333 + 16_666_666
-    assert frame_pts_ns(0.0, 0, 29.97) == 16_683_350  # 1e9 / (2 * 29.97), floored
+    assert frame_pts_ns(10 / 30, 0, 30) == 350_000_000  # the float 10/30 is a hair below 1/3
+    assert frame_pts_ns(0.0, 0, 29.97) == 16_683_350  # 1e9 / (2 * 29.97) = 16,683,350.02
     assert frame_index_at(frame_pts_ns(10 / 30, 7, 30), 10 / 30, 30) == 7
 
 
@@ -63,7 +63,7 @@ def test_locate_and_refs_from_rows_given_in_memory() -> None:
     )
     assert videos.video_keys == ("cam",)
     assert videos.refs(1, "cam") == [
-        MediaRef("data/videos/cam/chunk-000/file-000.mp4", 116_666_666),
+        MediaRef("data/videos/cam/chunk-000/file-000.mp4", 116_666_667),
         MediaRef("data/videos/cam/chunk-000/file-000.mp4", 150_000_000),
     ]
     assert videos.locate(

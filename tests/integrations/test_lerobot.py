@@ -180,13 +180,13 @@ def test_refs_are_plain_references_to_the_shard(dataset: tuple[Path, Clip]) -> N
     root, _clip = dataset
     videos = LeRobotVideos.from_root(root)
     shard = f"{root}/videos/{KEY}/chunk-000/file-000.mp4"
-    assert videos.refs(0, KEY)[:2] == [MediaRef(shard, 16_666_666), MediaRef(shard, 50_000_000)]
+    assert videos.refs(0, KEY)[:2] == [MediaRef(shard, 16_666_667), MediaRef(shard, 50_000_000)]
     # Episode 1 starts at from_timestamp = 10/30 s in the same shard.
-    assert videos.refs(1, KEY)[0] == MediaRef(shard, 333_333_333 + 16_666_666)
+    assert videos.refs(1, KEY)[0] == MediaRef(shard, 350_000_000)
     relative = LeRobotVideos.from_root(root).__class__(
         "", json.loads((root / "meta/info.json").read_text()), _rows(root)
     )
-    assert relative.refs(1, KEY)[0] == MediaRef(f"videos/{KEY}/chunk-000/file-000.mp4", 349_999_999)
+    assert relative.refs(1, KEY)[0] == MediaRef(f"videos/{KEY}/chunk-000/file-000.mp4", 350_000_000)
 
 
 def test_batch_decoding_of_all_refs_gives_lerobots_frames(dataset: tuple[Path, Clip]) -> None:

@@ -11,8 +11,8 @@ that distance is at most ``tolerance_s`` (1e-4 s): see ``decode_video_frames`` i
 
 The rule here (`frame_pts_ns`): frame ``k`` of an episode is referenced at the middle of its
 nominal interval on the shard's timeline,
-``pts_ns = round(from_timestamp * 1e9) + floor((2k + 1) * 1e9 / (2 * fps))``, computed
-exactly from the float seconds. A frame that LeRobot accepts has its pts within
+``pts_ns = round((from_timestamp + (k + 1/2) / fps) * 1e9)``, computed exactly from the
+float seconds. A frame that LeRobot accepts has its pts within
 ``tolerance_s`` of ``from_timestamp + k / fps``, so it is on screen (mediaref's played-at
 rule) from at most ``tolerance_s`` after its nominal start until the next frame, at most
 ``tolerance_s`` after ``(k + 1) / fps``: the middle is inside for any frame rate below
@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import bisect
 import json
+import math
 import os
 import posixpath
 import re
@@ -55,11 +56,6 @@ DEFAULT_TOLERANCE_S = 1e-4
 """LeRobot's default ``tolerance_s``: how far a frame's pts may be from the time asked."""
 
 
-def _ns(seconds: float) -> int:
-    # Exact from the float's value: float products lose ns long before 2**63 ns.
-    return round(Fraction(seconds) * NS_PER_S)
-
-
 def _fps(fps: float) -> Fraction:
     value = Fraction(str(fps)) if isinstance(fps, float) else Fraction(fps)
     if value <= 0:
@@ -71,7 +67,8 @@ def frame_pts_ns(from_timestamp: float, frame_index: int, fps: float) -> int:
     """Return the `pts_ns` that references frame `frame_index` of an episode.
 
     The middle of the frame's nominal interval on the shard's timeline (see the module's
-    docstring): ``round(from_timestamp * 1e9) + floor((2k + 1) * 1e9 / (2 * fps))``.
+    docstring), ``round((from_timestamp + (frame_index + 1/2) / fps) * 1e9)``, computed
+    exactly from the float's value (float products lose ns long before 2**63 ns).
 
     Args:
         from_timestamp: The episode's start in its shard, seconds
@@ -79,18 +76,16 @@ def frame_pts_ns(from_timestamp: float, frame_index: int, fps: float) -> int:
         frame_index: The frame's index in the episode, from 0.
         fps: The dataset's frame rate (``meta/info.json``).
     """
-    rate = _fps(fps)
-    half_frames = (2 * frame_index + 1) * NS_PER_S * rate.denominator
-    return _ns(from_timestamp) + half_frames // (2 * rate.numerator)
+    middle = Fraction(from_timestamp) + (frame_index + Fraction(1, 2)) / _fps(fps)
+    return round(middle * NS_PER_S)
 
 
 def frame_index_at(pts_ns: int, from_timestamp: float, fps: float) -> int:
     """Return the index of the episode's frame on screen at `pts_ns` (may be out of range).
 
-    The inverse of `frame_pts_ns`: ``floor((pts_ns - round(from_timestamp * 1e9)) * fps / 1e9)``.
+    The inverse of `frame_pts_ns`: ``floor((pts_ns / 1e9 - from_timestamp) * fps)``, exact.
     """
-    rate = _fps(fps)
-    return (pts_ns - _ns(from_timestamp)) * rate.numerator // (NS_PER_S * rate.denominator)
+    return math.floor((Fraction(pts_ns, NS_PER_S) - Fraction(from_timestamp)) * _fps(fps))
 
 
 class EpisodeVideo(msgspec.Struct, frozen=True):
@@ -256,7 +251,7 @@ class LeRobotVideos:
             InvalidReferenceError: `ref` is not a frame of this dataset's videos.
         """
         shard = self._shard_of(ref)
-        starts = [_ns(ep.from_timestamp) for ep in shard]
+        starts = [Fraction(ep.from_timestamp) * NS_PER_S for ep in shard]
         if ref.pts_ns is not None:
             at = bisect.bisect_right(starts, ref.pts_ns) - 1
             if at >= 0:
