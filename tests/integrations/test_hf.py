@@ -274,3 +274,74 @@ def test_feature_equality_and_repr_follow_decode(hf: Any) -> None:
     assert hf.MediaRefFeature() != hf.MediaRefFeature(decode=False)
     assert repr(hf.MediaRefFeature(decode=False)) == "MediaRefFeature(decode=False)"
     assert len({hf.MediaRefFeature(), hf.MediaRefFeature(decode=True)}) == 1
+
+
+# The schema metadata PyPI mediaref 2.1.0 (with datasets 5.2.0) writes for a dataset with
+# features {"frame": MediaRefFeature(), "history": List(MediaRefFeature(decode=False)),
+# "step": Value("int64")}: printed from `ds.features.arrow_schema.metadata` in a throwaway
+# venv (pip install mediaref==2.1.0 datasets); its dataset_info.json holds the same features.
+MEDIAREF_21_METADATA = (
+    '{"info": {"features": {"frame": {"_type": "MediaRef"}, "history": {"feature": '
+    '{"decode": false, "_type": "MediaRef"}, "_type": "List"}, "step": {"dtype": "int64", '
+    '"_type": "Value"}}}}'
+)
+
+
+def mediaref_21_table() -> Any:
+    import pyarrow as pa
+
+    ref = pa.struct([("uri", pa.string()), ("pts_ns", pa.int64())])
+    table = pa.table(
+        {
+            "frame": pa.array(DICTS, ref),
+            "history": pa.array([[DICTS[2]], [], [DICTS[0], DICTS[1]], None], pa.list_(ref)),
+            "step": pa.array([0, 1, 2, 3], pa.int64()),
+        }
+    )
+    return table.replace_schema_metadata({"huggingface": MEDIAREF_21_METADATA})
+
+
+def write_mediaref_21_dir(path: Path) -> None:
+    # What save_to_disk writes: an Arrow IPC stream, state.json and dataset_info.json.
+    import pyarrow as pa
+
+    path.mkdir()
+    table = mediaref_21_table()
+    with (
+        pa.OSFile(str(path / "data-00000-of-00001.arrow"), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as writer,
+    ):
+        writer.write_table(table)
+    state = {"_data_files": [{"filename": "data-00000-of-00001.arrow"}], "_split": None}
+    (path / "state.json").write_text(json.dumps(state))
+    info = json.loads(MEDIAREF_21_METADATA)["info"]
+    (path / "dataset_info.json").write_text(json.dumps(info))
+
+
+def test_datasets_alone_cannot_load_what_mediaref_21_saved(datasets: Any, tmp_path: Path) -> None:
+    write_mediaref_21_dir(tmp_path / "saved")
+    with pytest.raises(ValueError, match="Feature type 'MediaRef' not found"):
+        datasets.load_from_disk(str(tmp_path / "saved"))
+
+
+def test_load_mediaref2_reads_a_saved_directory_and_parquet(
+    datasets: Any, hf: Any, tmp_path: Path
+) -> None:
+    import pyarrow.parquet as pq
+
+    write_mediaref_21_dir(tmp_path / "saved")
+    pq.write_table(mediaref_21_table(), tmp_path / "x.parquet")
+    for path in (tmp_path / "saved", tmp_path / "x.parquet"):
+        ds = hf.load_mediaref2(path)
+        assert ds["frame"][:] == REFS
+        assert ds["history"][:] == [[REFS[2]], [], [REFS[0], REFS[1]], None]
+        assert ds["step"][:] == [0, 1, 2, 3]
+    # Saved again, it is the plain struct that loads anywhere.
+    hf.load_mediaref2(tmp_path / "saved").save_to_disk(tmp_path / "resaved")
+    assert datasets.load_from_disk(str(tmp_path / "resaved"))["frame"][:] == DICTS
+    splits = datasets.DatasetDict({"train": hf.load_mediaref2(tmp_path / "x.parquet")})
+    splits.save_to_disk(tmp_path / "dd")
+    dd = hf.load_mediaref2(tmp_path / "dd")
+    assert dd["train"]["frame"][:] == DICTS  # saved plain: nothing of 2.x's left to convert
+    with pytest.raises(FileNotFoundError, match="no dataset at"):
+        hf.load_mediaref2(tmp_path / "missing")

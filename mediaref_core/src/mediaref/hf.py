@@ -29,9 +29,11 @@ would turn into a struct of every property through its JSON fallback.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._errors import BackendNotInstalledError, InvalidReferenceError
@@ -40,7 +42,7 @@ from ._ref import MediaRef
 if TYPE_CHECKING:
     import pyarrow as pa
 
-__all__ = ["MediaRefFeature", "is_ref_struct", "with_refs"]
+__all__ = ["MediaRefFeature", "is_ref_struct", "load_mediaref2", "with_refs"]
 
 D = TypeVar("D")
 
@@ -267,3 +269,87 @@ def with_refs(dataset: D, *columns: str, decode: bool = True) -> D:
             )
         out = out.cast_column(column, feature)
     return out  # type: ignore[no-any-return]
+
+
+_PLAIN = {
+    "uri": {"dtype": "string", "_type": "Value"},
+    "pts_ns": {"dtype": "int64", "_type": "Value"},
+}
+
+
+def _unregistered(features: Any) -> tuple[Any, bool]:
+    # PyPI mediaref 2.x wrote {"_type": "MediaRef"} (and "decode"); the storage is the same.
+    if isinstance(features, list):
+        items = [_unregistered(f) for f in features]
+        return [f for f, _ in items], any(found for _, found in items)
+    if not isinstance(features, dict):
+        return features, False
+    if features.get("_type") == "MediaRef":
+        return dict(_PLAIN), True
+    out, found = {}, False
+    for key, value in features.items():
+        out[key], sub = _unregistered(value)
+        found |= sub
+    return out, found
+
+
+def load_mediaref2(path: str | os.PathLike[str], *, decode: bool = True) -> Any:
+    """Load a dataset saved with PyPI mediaref 2.x's feature, which ``datasets`` cannot load.
+
+    mediaref 2.x saved its column as a registered feature type (``{"_type": "MediaRef"}`` in
+    ``dataset_info.json`` and in the schema metadata of its Arrow and Parquet files), so
+    ``load_from_disk`` and ``from_parquet`` raise ``Feature type 'MediaRef' not found``
+    without it. The data is the plain struct: this reads it with that type replaced by the
+    plain struct, and returns it with `with_refs` applied to those columns. Nothing is
+    rewritten on disk; ``save_to_disk`` of the result saves the plain form.
+
+    Args:
+        path: A ``save_to_disk`` directory (of a ``Dataset`` or a ``DatasetDict``) or a
+            Parquet file.
+        decode: As for `with_refs`, for every reference column (2.x's per-feature
+            ``decode`` is not kept).
+
+    Returns:
+        A ``Dataset`` (a ``DatasetDict`` for a ``DatasetDict`` directory).
+
+    Raises:
+        BackendNotInstalledError: ``datasets`` is not installed.
+        FileNotFoundError: `path` does not exist.
+    """
+    datasets = _datasets()
+    root = Path(path)
+    if (root / "dataset_dict.json").is_file():
+        splits = json.loads((root / "dataset_dict.json").read_text())["splits"]
+        return datasets.DatasetDict(
+            {split: load_mediaref2(root / split, decode=decode) for split in splits}
+        )
+    from datasets.table import InMemoryTable, MemoryMappedTable, concat_tables
+
+    if root.is_dir():
+        state = json.loads((root / "state.json").read_text())
+        files = [root / f["filename"] for f in state["_data_files"]]
+        table = concat_tables([MemoryMappedTable.from_file(str(f)) for f in files])
+    elif root.is_file():
+        import pyarrow.parquet as pq
+
+        table = InMemoryTable(pq.read_table(root))
+    else:
+        raise FileNotFoundError(f"no dataset at {os.fspath(path)!r}")
+    return _with_plain_features(datasets, table, decode)
+
+
+def _with_plain_features(datasets: Any, table: Any, decode: bool) -> Any:
+    metadata = table.schema.metadata or {}
+    hf = json.loads(metadata.get(b"huggingface", b"{}"))
+    saved = (hf.get("info") or {}).get("features")
+    table = table.replace_schema_metadata(None)
+    if saved is None:
+        return datasets.Dataset(table)
+    plain, columns = {}, []
+    for name, feature in saved.items():
+        plain[name], found = _unregistered(feature)
+        if found:
+            columns.append(name)
+    info = datasets.DatasetInfo(features=datasets.Features.from_dict(plain))
+    ds = datasets.Dataset(table, info=info)
+    return with_refs(ds, *columns, decode=decode) if columns else ds
