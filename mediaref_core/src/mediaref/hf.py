@@ -50,9 +50,9 @@ D = TypeVar("D")
 def _datasets() -> Any:
     try:
         import datasets
-    except ImportError as e:
+    except ImportError:
         raise BackendNotInstalledError(
-            f"mediaref.hf needs the datasets package ({e}); install it with: pip install datasets"
+            "mediaref.hf needs the datasets package; install it with: pip install datasets"
         ) from None
     return datasets
 

@@ -317,9 +317,9 @@ def _template_regex(template: str) -> re.Pattern[str]:
 def _read_episode_rows(directory: Path) -> list[dict[str, Any]]:
     try:
         import pyarrow.parquet as pq
-    except ImportError as e:
+    except ImportError:
         raise BackendNotInstalledError(
-            f"reading meta/episodes needs pyarrow ({e}); install it with: pip install pyarrow"
+            "reading meta/episodes needs pyarrow; install it with: pip install pyarrow"
         ) from None
     rows: list[dict[str, Any]] = []
     for path in sorted(directory.glob("**/*.parquet")):
