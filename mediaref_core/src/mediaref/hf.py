@@ -19,7 +19,8 @@ feature, a cast that keeps the storage as it is::
     ds = with_refs(load_from_disk("episodes"), "frame")
     ds[0]["frame"]  # MediaRef(uri='ep0.mp4', pts_ns=0)
 
-Inside one session the feature survives ``map``, ``filter``, ``select`` and the like.
+Inside one session the feature survives ``map``, ``filter``, ``select`` and the like;
+``concatenate_datasets`` needs the same feature on both sides (`with_refs` both or neither).
 ``map`` does not encode what a function returns: return ``ref.model_dump()`` dicts (and
 pass ``features=`` or call `with_refs` after), never `MediaRef` objects, which ``datasets``
 would turn into a struct of every property through its JSON fallback.
