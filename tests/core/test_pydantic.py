@@ -8,6 +8,8 @@ from typing import Any, Optional
 
 import msgspec
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mediaref import DataURI, InvalidReferenceError, MediaRef
 from tests.conftest import need
@@ -246,3 +248,23 @@ def test_lax_needs_pydantic_and_is_strict_without_it() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Expected `int | null`, got `str` - at `$.pts_ns`"
+
+
+in_range_inputs = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**63), max_value=2**64 - 1),
+    st.floats(min_value=-(2.0**53), max_value=2.0**53)
+    | st.sampled_from([float("nan"), float("inf")]),
+    st.text(alphabet="0123456789 +-_.eEx", max_size=12),  # at most 12 digits: in range
+    st.binary(max_size=4),
+)
+
+
+@given(in_range_inputs)
+def test_every_pts_input_loads_as_in_the_pydantic_based_package(pts_ns: Any) -> None:
+    # Values outside [-2**63, 2**64 - 1], which 2.x stored and we refuse, are left out.
+    data = {"uri": "a.mp4", "pts_ns": pts_ns}
+    expected = outcome(PydanticRef.model_validate, data)
+    assert outcome(MediaRef.model_validate, data) == expected
+    assert outcome(lambda d: Row(step=0, obs=d).obs, data) == expected
