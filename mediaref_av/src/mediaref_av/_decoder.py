@@ -27,8 +27,9 @@ from ._convert import CHANNELS, FORMATS, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, index_cache
-from ._plan import split
+from ._plan import plan, split
 from ._runs import RunDecoder
+from ._tables import SCAN_READAHEAD, is_mov, table_index
 from ._threads import codec_threading, cpus, executor
 from ._trim import note_returned
 
@@ -221,12 +222,37 @@ class AVVideoDecoder:
         return index_cache.put(self._index_key, idx)
 
     def _scan(self, h: _pool.Handle) -> IndexData:
+        f = h.fileobj
+        if f is not None:  # remote: the container's own tables, where it has usable ones
+            data = table_index(h.container, h.stream, f, f.size, lambda n: self._set_key(h, n))
+            if data is not None:
+                return data
+            if is_mov(h.container):  # the attempt demuxed: start again at the first packet
+                h.reopen(self._source)
+            f = h.fileobj
+            assert f is not None
+            f.readahead = SCAN_READAHEAD
         scan = IndexScan(h.container, h.stream)
         # The container's key (codec threading, set before the codec opens) is known once
         # the first packet shows how many slices pictures have.
-        h.key = self._key(scan.slices())
+        self._set_key(h, scan.slices())
+        data = scan.run()
+        if f is None:
+            data.origin = "full scan (local file)"
+        else:
+            f.readahead = 0
+            if is_mov(h.container):
+                data.origin = "full scan (mov sample tables unusable: edit list or fragments)"
+        return data
+
+    def _set_key(self, h: _pool.Handle, slices: int) -> None:
+        h.key = self._key(slices)
         self._configure(h)
-        return scan.run()
+
+    @property
+    def index_origin(self) -> str:
+        """How the packet index was made (``mediaref probe`` prints it)."""
+        return self._index.data.origin
 
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index
@@ -371,6 +397,9 @@ class AVVideoDecoder:
     def _decode(
         self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
+        if h.fileobj is not None:
+            # Remote: fetch the byte ranges of the runs, coalesced, before the demuxer reads.
+            h.fileobj.prefetch(self._index.byte_ranges(plan(self._index, wanted)))
         RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
 

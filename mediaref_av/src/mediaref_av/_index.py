@@ -12,7 +12,9 @@ its lock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from fractions import Fraction
+from typing import Protocol
 
 import msgspec
 import numpy as np
@@ -24,8 +26,19 @@ from . import _counters
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData"]
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 _NS_PER_S = 1_000_000_000
+_DEMUX_BUFFER = 32 * 1024
+"""Bytes PyAV's I/O buffer reads at a time: a run's demuxing reads this far past it."""
+
+
+class Run(Protocol):
+    """A decode run's packet span (`_plan.Run`)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def stop(self) -> int: ...
 
 
 class IndexData(msgspec.Struct, kw_only=True):
@@ -57,6 +70,12 @@ class IndexData(msgspec.Struct, kw_only=True):
     """The container (AVI) may store decode times as pts: check output order when decoding."""
     slices: int = 1
     """Slices per picture (H.264, counted in the first packet): what slice threads can share."""
+    pos: list[int] = []
+    """Per packet, its byte position in the file (-1: unknown); empty when not recorded."""
+    size: list[int] = []
+    """Per packet, its size in bytes."""
+    origin: str = "full scan"
+    """How the index was made: ``container tables (moov)`` or ``full scan (...)``."""
 
 
 class Index:
@@ -113,6 +132,25 @@ class Index:
         flagged = [d for d in range(n) if data.key[d]]
         self.flagged_keys = flagged
         self.key_dpos = np.array(sorted({0, *flagged}), dtype=np.int64)
+        complete = len(data.pos) == n and len(data.size) == n
+        self.pos = np.array(data.pos, dtype=np.int64) if complete else None
+        self.size = np.array(data.size, dtype=np.int64) if complete else None
+
+    def byte_ranges(self, runs: Iterable[Run]) -> list[tuple[int, int]]:
+        """Return the ``[start, end)`` bytes that demuxing each run reads (where known).
+
+        The end takes in what the demuxer reads past a run's last packet (its buffer).
+        """
+        if self.pos is None or self.size is None:
+            return []
+        out = []
+        for run in runs:
+            pos = self.pos[run.start : run.stop + 1]
+            ends = pos + self.size[run.start : run.stop + 1]
+            known = pos >= 0
+            if known.any():
+                out.append((int(pos[known].min()), int(ends[known].max()) + _DEMUX_BUFFER))
+        return out
 
     @property
     def num_frames(self) -> int:

@@ -14,11 +14,12 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from mediaref import ByteSource, UndecodableMediaError
+from mediaref import ByteSource, SourceUnreadableError, UndecodableMediaError
 
 from . import _counters
+from ._blockfile import BlockFile
 from ._stepping import Stepping
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import av.video.stream
 
     _Packet = av.Packet[av.video.stream.VideoStream]
-    _Opened = tuple[av.container.InputContainer, av.video.stream.VideoStream, IO[bytes] | None]
+    _Opened = tuple[av.container.InputContainer, av.video.stream.VideoStream, BlockFile | None]
 
 __all__ = [
     "Handle",
@@ -138,7 +139,7 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
     import av
 
     path = source.local_path
-    fileobj = None if path is not None else source.open()
+    fileobj = None if path is not None else _open_remote(source)
     try:
         container = av.open(path if path is not None else fileobj, "r", metadata_errors="ignore")
     except av.FFmpegError as e:
@@ -158,6 +159,27 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
             fileobj.close()
         raise
     return container, stream, fileobj
+
+
+def _open_remote(source: ByteSource) -> BlockFile:
+    """Open a source without a local path through a block cache, checking its identity.
+
+    Raises:
+        SourceUnreadableError: The content changed since the source was opened (another
+            size or ETag): an index of the old content must not drive reads of the new.
+    """
+    before = source.identity
+    raw = source.open()
+    try:
+        if source.identity != before:
+            raise SourceUnreadableError(
+                "the content changed since it was indexed (size, ETag or version differs)",
+                uri=source.uri,
+            )
+        return BlockFile(raw, source.uri)
+    except BaseException:
+        raw.close()
+        raise
 
 
 def _video_stream(
