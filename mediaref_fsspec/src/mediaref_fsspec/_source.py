@@ -177,11 +177,17 @@ class FsspecSource:
             text = text.replace(secret, "***")
         return SourceUnreadableError(f"cannot {doing}: {text}", uri=self.uri)
 
-    def _stat(self) -> Mapping[str, Any]:
+    def _call(self, doing: str, function: Any, *args: Any, **kwargs: Any) -> Any:
+        """Call the filesystem; its errors become ours, without the original attached."""
         try:
-            info: Mapping[str, Any] = self._fs.info(self.path)
+            return function(*args, **kwargs)
         except Exception as e:
-            raise self._error(e, "stat the object") from None
+            error = self._error(e, doing)
+        # Raised outside the handler: no __context__ that could carry a credential.
+        raise error
+
+    def _stat(self) -> Mapping[str, Any]:
+        info: Mapping[str, Any] = self._call("stat the object", self._fs.info, self.path)
         if info.get("type") == "directory":
             raise SourceUnreadableError("cannot read the object: it is a directory", uri=self.uri)
         return info
@@ -222,12 +228,11 @@ class FsspecSource:
                 "(mediaref.limits.max_read_bytes)",
                 uri=self.uri,
             )
-        try:
-            data = self._fs.cat_file(self.path)
-        except Exception as e:
-            raise self._error(e, "read the object") from None
+        data = self._call("read the object", self._fs.cat_file, self.path)
         if len(data) > limits.max_read_bytes:
-            raise SourceUnreadableError("object grew over mediaref.limits.max_read_bytes")
+            raise SourceUnreadableError(
+                "object grew over mediaref.limits.max_read_bytes", uri=self.uri
+            )
         return bytes(data)
 
     def open(self) -> IO[bytes]:
@@ -238,14 +243,13 @@ class FsspecSource:
                 size, ETag or version differs), or opening failed.
         """
         self._check_unchanged()
-        try:
-            f: IO[bytes] = self._fs.open(
-                self.path,
-                "rb",
-                block_size=BLOCK_SIZE,
-                cache_type="blockcache",
-                cache_options={"maxblocks": MAX_BLOCKS},
-            )
-        except Exception as e:
-            raise self._error(e, "open the object") from None
+        f: IO[bytes] = self._call(
+            "open the object",
+            self._fs.open,
+            self.path,
+            "rb",
+            block_size=BLOCK_SIZE,
+            cache_type="blockcache",
+            cache_options={"maxblocks": MAX_BLOCKS},
+        )
         return f
