@@ -64,8 +64,9 @@ def _gops(path: Path) -> tuple[mediaref_av.AVVideoDecoder, list[int]]:
 
 def _span(video: mediaref_av.AVVideoDecoder, first: int, stop: int) -> int:
     """Bytes from packet `first` to the end of packet `stop - 1` (decode order)."""
-    d = video.index.data
-    return d.pos[stop - 1] + d.size[stop - 1] - d.pos[first]
+    idx = video.index
+    assert idx.pos is not None and idx.size is not None
+    return int(idx.pos[stop - 1] + idx.size[stop - 1] - idx.pos[first])
 
 
 def _open_cost(server: LoopbackServer, url: str) -> tuple[int, int]:
@@ -88,12 +89,14 @@ def test_opening_reads_the_header_and_the_first_packets_only(
     path = big_mp4s[kind]
     local, keys = _gops(path)
     with local:
-        data = local.index.data
+        idx = local.index
+        assert idx.pos is not None and idx.size is not None
         # FFmpeg's stream probing reads the first keyframe; the moov is the rest.
         first_gop = _span(local, 0, keys[1])
+        n = idx.num_packets
     spent, _ = _open_cost(http_server, http_server.url(f"files/{path.name}"))
-    moov = path.stat().st_size - _span(local, 0, len(data.pos)) if kind == "tail" else data.pos[0]
-    assert spent <= moov + data.size[0] + data.size[1] + 64 * KIB + 64 * KIB
+    moov = path.stat().st_size - _span(local, 0, n) if kind == "tail" else int(idx.pos[0])
+    assert spent <= moov + int(idx.size[0] + idx.size[1]) + 64 * KIB + 64 * KIB
     assert spent < first_gop
 
 
@@ -133,7 +136,7 @@ def test_32_consecutive_frames_cost_at_most_a_tenth_more_than_their_groups(
         expected = local.frames_played_at(times)
         dposes = [int(idx.frame_dpos[f]) for f in range(first, first + 32)]
         g0 = max(k for k in keys if k <= min(dposes))
-        g1 = min((k for k in keys if k > max(dposes)), default=len(idx.data.pos))
+        g1 = min((k for k in keys if k > max(dposes)), default=idx.num_packets)
         spanned = _span(local, g0, g1)
     header, _ = _open_cost(http_server, url)
     mediaref_av.clear_caches()

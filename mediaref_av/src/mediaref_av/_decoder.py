@@ -26,7 +26,7 @@ from . import _buffers, _counters, _pool
 from ._convert import CHANNELS, FORMATS, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
-from ._index_cache import cache_dir, index_cache
+from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
 from ._plan import plan, split
 from ._runs import RunDecoder
 from ._tables import SCAN_READAHEAD, is_mov, table_index
@@ -116,7 +116,7 @@ class AVVideoDecoder:
         self._workers = workers if workers is not None else min(cpus(), 4)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
-        self._index_key: Hashable = (source.identity, stream)
+        self._index_key: tuple[tuple[object, ...], int | None] = (content_key(source), stream)
         self._handle: _pool.Handle | None = None
         self._lock = threading.RLock()
         self._closed = False
@@ -190,7 +190,7 @@ class AVVideoDecoder:
         if idx is not None:
             _counters.add(index_hits=1)
             return idx
-        disk = self._cache_dir if self._source.local_path is not None else None
+        disk = self._cache_dir if disk_cacheable(self._index_key[0]) else None
         if disk is not None:
             data = index_cache.load(disk, self._index_key)
             if data is not None:
