@@ -110,9 +110,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", f'"{len(data)}-{path.stat().st_mtime_ns}"')
         self.send_header("Accept-Ranges", "bytes" if honour_range else "none")
+        # Counted before sending: a client that has the bytes must see them counted.
+        self.counters.add(len(body))
         self.end_headers()
         self.wfile.write(body)
-        self.counters.add(len(body))
 
 
 class LoopbackServer:

@@ -16,6 +16,7 @@ from mediaref import (
     ByteSource,
     ImageFormat,
     MediaRefError,
+    SourceUnreadableError,
     UndecodableMediaError,
     VideoMetadata,
     open_source,
@@ -120,6 +121,8 @@ class AVVideoDecoder:
         self._handle: _pool.Handle | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self._served = False
+        """Whether a request was served: later ones check that a remote source is unchanged."""
         try:
             self._index = self._load_index()
         except BaseException:
@@ -327,6 +330,9 @@ class AVVideoDecoder:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
         if not indices:
             return []
+        if self._served and self._source.local_path is None:
+            self._check_unchanged()
+        self._served = True
         md = self._metadata
         channels = CHANNELS[format]
         shape = (md.height, md.width, channels) if channels > 1 else (md.height, md.width)
@@ -390,6 +396,22 @@ class AVVideoDecoder:
             raise
         _pool.checkin(h)
         return got
+
+    def _check_unchanged(self) -> None:
+        """Raise if a remote source's content changed since it was indexed (one small read).
+
+        Opening the source again asks the server for its current size and ETag: a decoder
+        kept across requests never decodes new bytes with the old index.
+
+        Raises:
+            SourceUnreadableError: The size, ETag or version differs.
+        """
+        self._source.open().close()  # sources re-check (fsspec) or re-probe (HTTP) here
+        if tuple(self._source.identity) != self._index_key[0]:
+            raise SourceUnreadableError(
+                "the content changed since it was indexed (size, ETag or version differs)",
+                uri=self.uri,
+            )
 
     def _wrap(self, e: BaseException) -> UndecodableMediaError:
         return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)
