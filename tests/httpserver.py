@@ -31,6 +31,8 @@ class Counters:
         self.lock = threading.Lock()
         self.requests = 0
         self.bytes = 0
+        self.delay_s = 0.0
+        """Seconds each file request waits before answering (latency, for bench/)."""
 
     def add(self, body: int) -> None:
         with self.lock:
@@ -88,6 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._empty(404)
 
     def _file(self, name: str, *, honour_range: bool) -> None:
+        if self.counters.delay_s:
+            time.sleep(self.counters.delay_s)  # a far server's round trip (bench only)
         path = self.root / name
         if not path.is_file():
             self._empty(404)

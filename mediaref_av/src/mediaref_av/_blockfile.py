@@ -103,15 +103,12 @@ class BlockFile(io.RawIOBase):
 
     def _fetch(self, start: int, end: int) -> None:
         """Make the blocks covering ``[start, end)`` present: one read per missing stretch."""
-        if self.readahead:
-            end = min(self.size, max(end, start + self.readahead))
         first, last = start // BLOCK, (end - 1) // BLOCK
-        missing = []
-        for i in range(first, last + 1):
-            if i * BLOCK in self._blocks:
-                self._blocks.move_to_end(i * BLOCK)  # kept until the caller has read it
-            else:
-                missing.append(i)
+        missing = self._missing(first, last)
+        if missing and self.readahead:
+            # A miss while reading on: fetch a long stretch from there, not 32 KiB at a time.
+            ahead = (min(self.size, missing[0] * BLOCK + self.readahead) - 1) // BLOCK
+            missing += self._missing(last + 1, ahead)
         stretches: list[list[int]] = []
         for i in missing:
             if stretches and stretches[-1][-1] == i - 1:
@@ -122,6 +119,16 @@ class BlockFile(io.RawIOBase):
             self._read_blocks(s[0] * BLOCK, min((s[-1] + 1) * BLOCK, self.size))
         while len(self._blocks) > max(self._max_blocks, last - first + 1):
             self._blocks.popitem(last=False)
+
+    def _missing(self, first: int, last: int) -> list[int]:
+        """Return the blocks of ``first..last`` not cached; mark the others as just used."""
+        missing = []
+        for i in range(first, last + 1):
+            if i * BLOCK in self._blocks:
+                self._blocks.move_to_end(i * BLOCK)  # kept until the caller has read it
+            else:
+                missing.append(i)
+        return missing
 
     def _read_blocks(self, start: int, end: int) -> None:
         self._raw.seek(start)
