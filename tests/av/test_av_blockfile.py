@@ -7,7 +7,7 @@ import io
 import pytest
 
 from mediaref import SourceUnreadableError
-from mediaref_av._blockfile import BLOCK, BlockFile, coalesce
+from mediaref_av._blockfile import BLOCK, BlockFile, BlockStore, coalesce
 
 
 class CountingFile(io.BytesIO):
@@ -26,7 +26,7 @@ DATA = bytes(range(256)) * (40 * BLOCK // 256)
 
 
 def test_reads_return_the_bytes_of_the_file_wherever_they_start() -> None:
-    f = BlockFile(CountingFile(DATA), "x")
+    f = BlockFile(CountingFile(DATA), "x", "k", BlockStore())
     for at, n in [(0, 10), (BLOCK - 3, 7), (5 * BLOCK + 1, 3 * BLOCK), (len(DATA) - 5, 100)]:
         f.seek(at)
         assert f.read(n) == DATA[at : at + n]
@@ -34,7 +34,7 @@ def test_reads_return_the_bytes_of_the_file_wherever_they_start() -> None:
 
 def test_a_planned_range_is_one_read_and_later_reads_hit_the_cache() -> None:
     raw = CountingFile(DATA)
-    f = BlockFile(raw, "x")
+    f = BlockFile(raw, "x", "k", BlockStore())
     f.prefetch([(3 * BLOCK + 100, 9 * BLOCK), (9 * BLOCK + 10, 12 * BLOCK)])  # coalesced
     assert raw.reads == [(3 * BLOCK, 9 * BLOCK)]
     f.seek(4 * BLOCK)
@@ -43,16 +43,27 @@ def test_a_planned_range_is_one_read_and_later_reads_hit_the_cache() -> None:
 
 
 def test_the_cache_is_bounded() -> None:
-    f = BlockFile(CountingFile(DATA), "x", max_bytes=8 * BLOCK)
+    blocks = BlockStore(max_bytes=8 * BLOCK)
+    f = BlockFile(CountingFile(DATA), "x", "k", blocks)
     for i in range(0, len(DATA), BLOCK):
         f.seek(i)
-        f.read(BLOCK)
-    assert len(f._blocks) <= 8
+        assert f.read(BLOCK) == DATA[i : i + BLOCK]
+    assert blocks.nbytes <= 8 * BLOCK
+
+
+def test_files_of_one_content_share_blocks_and_others_do_not() -> None:
+    blocks = BlockStore()
+    one, two, other = CountingFile(DATA), CountingFile(DATA), CountingFile(DATA[::-1])
+    for raw, key in [(one, "a"), (two, "a"), (other, "b")]:
+        f = BlockFile(raw, "x", key, blocks)
+        f.prefetch([(0, 4 * BLOCK)])
+        assert f.read(100) == raw.getvalue()[:100]
+    assert (len(one.reads), len(two.reads), len(other.reads)) == (1, 0, 1)
 
 
 def test_read_ahead_fetches_long_stretches_while_scanning() -> None:
     raw = CountingFile(DATA)
-    f = BlockFile(raw, "x")
+    f = BlockFile(raw, "x", "k", BlockStore())
     f.readahead = 16 * BLOCK
     while f.read(2 * BLOCK):
         pass
@@ -64,7 +75,7 @@ def test_a_file_cut_short_is_unreadable_not_zero_filled() -> None:
         def read(self, n: int | None = -1) -> bytes:
             return super().read(n)[:10] if self.tell() > BLOCK else super().read(n)
 
-    f = BlockFile(Short(DATA), "https://h/x.mp4")
+    f = BlockFile(Short(DATA), "https://h/x.mp4", "k", BlockStore())
     f.seek(3 * BLOCK)
     with pytest.raises(SourceUnreadableError, match="ended at byte"):
         f.read(100)

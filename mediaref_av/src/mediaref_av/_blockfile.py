@@ -1,10 +1,12 @@
-"""A seekable file over a remote source's file object: a bounded block cache, planned reads.
+"""A seekable file over a remote source's file object: shared bounded blocks, planned reads.
 
 PyAV reads a container through `BlockFile` (``av.open(fileobj)``) when the source has no
-local path. Every byte comes from aligned blocks kept in a bounded LRU; missing blocks
-next to each other are fetched with one read of the source's file (one HTTP Range
-request, one ranged GET), and `prefetch` fetches the byte ranges a decoding plan will
-read, coalesced, before the demuxer asks for them piecemeal.
+local path. Every byte comes from aligned blocks kept in one process-wide LRU, bounded in
+bytes and keyed by the source's identity, so the containers that parallel decoders of one
+video open share what any of them fetched (each byte is fetched once). Missing blocks next
+to each other are fetched with one read of the source's file (one HTTP Range request, one
+ranged GET), and `prefetch` fetches the byte ranges a decoding plan will read, coalesced,
+before the demuxer asks for them piecemeal.
 """
 
 from __future__ import annotations
@@ -13,18 +15,18 @@ import io
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from typing import IO
 
 from mediaref import SourceUnreadableError
 
-__all__ = ["BLOCK", "BlockFile", "coalesce"]
+__all__ = ["BLOCK", "BlockFile", "BlockStore", "coalesce", "store"]
 
 BLOCK = 16 * 1024
 """Bytes per cached block: a planned range overfetches at most one block at each end."""
 
-MAX_BYTES = int(os.environ.get("MEDIAREF_AV_REMOTE_CACHE_MB", "64")) << 20
-"""Most bytes of blocks one open remote file keeps."""
+MAX_BYTES = int(float(os.environ.get("MEDIAREF_AV_REMOTE_CACHE_MB", "64")) * 2**20)
+"""Most bytes of remote blocks the process keeps (all sources together)."""
 
 
 def coalesce(ranges: Iterable[tuple[int, int]], gap: int = BLOCK) -> list[tuple[int, int]]:
@@ -38,24 +40,67 @@ def coalesce(ranges: Iterable[tuple[int, int]], gap: int = BLOCK) -> list[tuple[
     return out
 
 
+class BlockStore:
+    """Blocks of remote files by (source identity, offset): an LRU bounded in bytes."""
+
+    def __init__(self, max_bytes: int = MAX_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.nbytes = 0
+        self._lock = threading.Lock()
+        self._blocks: OrderedDict[tuple[Hashable, int], bytes] = OrderedDict()
+
+    def get(self, key: Hashable, offset: int) -> bytes | None:
+        """Return a block (marking it used), or `None`."""
+        with self._lock:
+            block = self._blocks.get((key, offset))
+            if block is not None:
+                self._blocks.move_to_end((key, offset))
+            return block
+
+    def put(self, key: Hashable, offset: int, block: bytes) -> None:
+        """Keep a block, dropping the least recently used beyond the bound."""
+        with self._lock:
+            old = self._blocks.pop((key, offset), None)
+            self.nbytes += len(block) - (len(old) if old is not None else 0)
+            self._blocks[(key, offset)] = block
+            while self.nbytes > self.max_bytes and len(self._blocks) > 1:
+                self.nbytes -= len(self._blocks.popitem(last=False)[1])
+
+    def clear(self) -> None:
+        """Drop every block."""
+        with self._lock:
+            self._blocks.clear()
+            self.nbytes = 0
+
+    def after_fork_in_child(self) -> None:
+        self._lock = threading.Lock()
+
+
+store = BlockStore()
+os.register_at_fork(after_in_child=store.after_fork_in_child)
+
+
 class BlockFile(io.RawIOBase):
-    """Read `raw` (a seekable binary file) through a bounded cache of aligned blocks.
+    """Read `raw` (a seekable binary file) through the shared, bounded block store.
 
     Args:
         raw: The source's file; closed with this one.
         uri: For error messages.
-        max_bytes: Most bytes of blocks kept (least recently used dropped first).
+        key: What identifies the content (the source's identity): files of one content
+            share blocks.
+        blocks: The store (default: the process-wide one).
     """
 
-    def __init__(self, raw: IO[bytes], uri: str, max_bytes: int = MAX_BYTES) -> None:
+    def __init__(
+        self, raw: IO[bytes], uri: str, key: Hashable, blocks: BlockStore | None = None
+    ) -> None:
         super().__init__()
         # A buffered reader's own read-ahead would overfetch: read its raw file directly.
         inner = raw.raw if isinstance(raw, io.BufferedReader) else raw
-        self._owner, self._raw, self.uri = raw, inner, uri
+        self._owner, self._raw, self.uri, self.key = raw, inner, uri, key
+        self.store = store if blocks is None else blocks
         self.size = inner.seek(0, io.SEEK_END)
         self._pos = 0
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._max_blocks = max(max_bytes // BLOCK, 4)
         self._lock = threading.Lock()
         self.fetches = 0
         """Reads of the source's file (requests)."""
@@ -84,11 +129,12 @@ class BlockFile(io.RawIOBase):
             return 0
         start, end = self._pos, self._pos + n
         with self._lock:
-            self._fetch(start, end)
+            fresh = self._fetch(start, end)
             done = 0
             for first in range(start // BLOCK * BLOCK, end, BLOCK):
-                block = self._blocks[first]
-                self._blocks.move_to_end(first)
+                block = fresh.get(first) or self.store.get(self.key, first)
+                if block is None:  # dropped meanwhile by other readers: fetch it again
+                    block = self._read_blocks(first, min(first + BLOCK, self.size))[first]
                 lo, hi = max(start, first) - first, min(end, first + len(block)) - first
                 b[done : done + hi - lo] = block[lo:hi]
                 done += hi - lo
@@ -101,8 +147,12 @@ class BlockFile(io.RawIOBase):
             for start, end in coalesce(ranges):
                 self._fetch(max(start, 0), min(end, self.size))
 
-    def _fetch(self, start: int, end: int) -> None:
-        """Make the blocks covering ``[start, end)`` present: one read per missing stretch."""
+    def _fetch(self, start: int, end: int) -> dict[int, bytes]:
+        """Fetch the missing blocks covering ``[start, end)``: one read per missing stretch.
+
+        Returns:
+            The blocks fetched, by offset (they stay usable even if the store drops them).
+        """
         first, last = start // BLOCK, (end - 1) // BLOCK
         missing = self._missing(first, last)
         if missing and self.readahead:
@@ -115,22 +165,16 @@ class BlockFile(io.RawIOBase):
                 stretches[-1].append(i)
             else:
                 stretches.append([i])
+        fresh: dict[int, bytes] = {}
         for s in stretches:
-            self._read_blocks(s[0] * BLOCK, min((s[-1] + 1) * BLOCK, self.size))
-        while len(self._blocks) > max(self._max_blocks, last - first + 1):
-            self._blocks.popitem(last=False)
+            fresh.update(self._read_blocks(s[0] * BLOCK, min((s[-1] + 1) * BLOCK, self.size)))
+        return fresh
 
     def _missing(self, first: int, last: int) -> list[int]:
-        """Return the blocks of ``first..last`` not cached; mark the others as just used."""
-        missing = []
-        for i in range(first, last + 1):
-            if i * BLOCK in self._blocks:
-                self._blocks.move_to_end(i * BLOCK)  # kept until the caller has read it
-            else:
-                missing.append(i)
-        return missing
+        """Return the blocks of ``first..last`` not in the store (marking the others used)."""
+        return [i for i in range(first, last + 1) if self.store.get(self.key, i * BLOCK) is None]
 
-    def _read_blocks(self, start: int, end: int) -> None:
+    def _read_blocks(self, start: int, end: int) -> dict[int, bytes]:
         self._raw.seek(start)
         data = bytearray()
         while len(data) < end - start:
@@ -145,11 +189,12 @@ class BlockFile(io.RawIOBase):
         self.fetches += 1
         self.fetched += len(data)
         view = bytes(data)
-        for at in range(start, end, BLOCK):
-            self._blocks[at] = view[at - start : at - start + BLOCK]
+        blocks = {at: view[at - start : at - start + BLOCK] for at in range(start, end, BLOCK)}
+        for at, block in blocks.items():
+            self.store.put(self.key, at, block)
+        return blocks
 
     def close(self) -> None:
         if not self.closed:
-            self._blocks.clear()
             self._owner.close()
         super().close()

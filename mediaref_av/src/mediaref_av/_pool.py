@@ -176,7 +176,7 @@ def _open_remote(source: ByteSource) -> BlockFile:
                 "the content changed since it was indexed (size, ETag or version differs)",
                 uri=source.uri,
             )
-        return BlockFile(raw, source.uri)
+        return BlockFile(raw, source.uri, tuple(before))
     except BaseException:
         raw.close()
         raise
