@@ -29,8 +29,9 @@ __all__ = ["INDEX_VERSION", "Index", "IndexData"]
 
 INDEX_VERSION = 6
 _NS_PER_S = 1_000_000_000
-_DEMUX_BUFFER = 32 * 1024
-"""Bytes PyAV's I/O buffer reads at a time: a run's demuxing reads this far past it."""
+_DEMUX_BUFFER = 16 * 1024
+"""Bytes PyAV's I/O buffer reads at a time (``buffer_size`` of remote containers, one
+block): a run's demuxing reads this far past its last packet."""
 
 
 NO_TS = -(2**63)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mediaref import ByteSource, SourceUnreadableError, UndecodableMediaError
 
 from . import _counters
-from ._blockfile import BlockFile
+from ._blockfile import BLOCK, BlockFile
 from ._stepping import Stepping
 
 if TYPE_CHECKING:
@@ -141,7 +141,10 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
     path = source.local_path
     fileobj = None if path is not None else _open_remote(source)
     try:
-        container = av.open(path if path is not None else fileobj, "r", metadata_errors="ignore")
+        if fileobj is None:
+            container = av.open(path, "r", metadata_errors="ignore")
+        else:  # PyAV's buffer is what the demuxer reads past a run: keep it one block
+            container = av.open(fileobj, "r", metadata_errors="ignore", buffer_size=BLOCK)
     except av.FFmpegError as e:
         if fileobj is not None:
             fileobj.close()
