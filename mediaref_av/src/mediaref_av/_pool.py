@@ -41,6 +41,9 @@ __all__ = [
     "orphan",
 ]
 
+HEADER_READAHEAD = 64 * 1024
+"""Bytes fetched at least per miss while FFmpeg reads a remote container's header."""
+
 max_open = int(os.environ.get("MEDIAREF_AV_MAX_OPEN", "16"))
 """Most idle containers kept open per process."""
 
@@ -144,7 +147,9 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
         if fileobj is None:
             container = av.open(path, "r", metadata_errors="ignore")
         else:  # PyAV's buffer is what the demuxer reads past a run: keep it one block
+            fileobj.readahead = HEADER_READAHEAD  # the header comes in a few reads, not 16 KiB ones
             container = av.open(fileobj, "r", metadata_errors="ignore", buffer_size=BLOCK)
+            fileobj.readahead = 0  # from now on, reads are planned
     except av.FFmpegError as e:
         if fileobj is not None:
             fileobj.close()
