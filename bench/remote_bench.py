@@ -172,7 +172,9 @@ def run_one(
     if times:
         frames = batch_decode([MediaRef(url, t) for t in times], **options)
     else:
-        with mediaref_av.open(url, **options):
+        from mediaref import open_source
+
+        with mediaref_av.AVVideoDecoder(open_source(url, **options)):
             frames = []
     seconds = time.perf_counter() - t0
     mediaref_av.clear_caches()

@@ -15,7 +15,7 @@ import io
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import IO
 
 from mediaref import SourceUnreadableError
@@ -92,12 +92,19 @@ class BlockFile(io.RawIOBase):
     """
 
     def __init__(
-        self, raw: IO[bytes], uri: str, key: Hashable, blocks: BlockStore | None = None
+        self,
+        raw: IO[bytes],
+        uri: str,
+        key: Hashable,
+        blocks: BlockStore | None = None,
+        read_range: Callable[[int, int], bytes] | None = None,
     ) -> None:
         super().__init__()
         # A buffered reader's own read-ahead would overfetch: read its raw file directly.
         inner = raw.raw if isinstance(raw, io.BufferedReader) else raw
         self._owner, self._raw, self.uri, self.key = raw, inner, uri, key
+        self._read_range = read_range
+        """The source's own ranged read, if it has one (one request, no cache in between)."""
         self.store = store if blocks is None else blocks
         self.size = inner.seek(0, io.SEEK_END)
         self._pos = 0
@@ -175,24 +182,33 @@ class BlockFile(io.RawIOBase):
         return [i for i in range(first, last + 1) if self.store.get(self.key, i * BLOCK) is None]
 
     def _read_blocks(self, start: int, end: int) -> dict[int, bytes]:
-        self._raw.seek(start)
-        data = bytearray()
-        while len(data) < end - start:
-            chunk = self._raw.read(end - start - len(data))
-            if not chunk:
-                raise SourceUnreadableError(
-                    f"the source ended at byte {start + len(data)} of {self.size} "
-                    "(it changed or was cut short)",
-                    uri=self.uri,
-                )
-            data += chunk
+        view = self._read(start, end)
         self.fetches += 1
-        self.fetched += len(data)
-        view = bytes(data)
+        self.fetched += len(view)
         blocks = {at: view[at - start : at - start + BLOCK] for at in range(start, end, BLOCK)}
         for at, block in blocks.items():
             self.store.put(self.key, at, block)
         return blocks
+
+    def _read(self, start: int, end: int) -> bytes:
+        """Read bytes ``[start, end)`` of the source: all of them, or raise."""
+        if self._read_range is not None:
+            data = bytearray(self._read_range(start, end)[: end - start])
+        else:
+            self._raw.seek(start)
+            data = bytearray()
+            while len(data) < end - start:
+                chunk = self._raw.read(end - start - len(data))
+                if not chunk:
+                    break
+                data += chunk
+        if len(data) < end - start:
+            raise SourceUnreadableError(
+                f"the source ended at byte {start + len(data)} of {self.size} "
+                "(it changed or was cut short)",
+                uri=self.uri,
+            )
+        return bytes(data)
 
     def close(self) -> None:
         if not self.closed:

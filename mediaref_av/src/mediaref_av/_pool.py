@@ -184,7 +184,10 @@ def _open_remote(source: ByteSource) -> BlockFile:
                 "the content changed since it was indexed (size, ETag or version differs)",
                 uri=source.uri,
             )
-        return BlockFile(raw, source.uri, tuple(before))
+        # A source that can read a byte range in one request (mediaref-fsspec) is read that
+        # way: its file's own cache would split and round the planned ranges.
+        read_range = getattr(source, "read_range", None)
+        return BlockFile(raw, source.uri, tuple(before), read_range=read_range)
     except BaseException:
         raw.close()
         raise

@@ -235,6 +235,18 @@ class FsspecSource:
             )
         return bytes(data)
 
+    def read_range(self, start: int, end: int) -> bytes:
+        """Read bytes ``[start, end)`` with one ranged request (no cache in between).
+
+        Optional to `mediaref.ByteSource`: decoders that plan their reads (mediaref-av)
+        use it when a source has it.
+
+        Raises:
+            SourceUnreadableError: The read failed.
+        """
+        data = self._call("read the object", self._fs.cat_file, self.path, start=start, end=end)
+        return bytes(data)
+
     def open(self) -> IO[bytes]:
         """Return a new seekable file with fsspec's bounded block cache; the caller closes it.
 
