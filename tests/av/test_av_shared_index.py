@@ -132,3 +132,18 @@ def test_a_remote_file_replaced_after_indexing_is_refused_not_mixed(
     # A new reference reads the new content, with its own index.
     t = other.probe_times()[4]
     np.testing.assert_array_equal(MediaRef(url, t).to_ndarray(), other.frame_on_screen_at(t))
+
+
+def test_the_index_directory_may_be_on_an_object_store(
+    clip_factory: ClipFactory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fsspec = pytest.importorskip("fsspec")
+    clip = clip_factory("hevc_mkv")
+    assert main(["index", str(clip.path), "--out", "memory://mediaref-indexes"]) == 0
+    assert len(fsspec.filesystem("memory").ls("/mediaref-indexes")) == 1
+    mediaref_av.clear_caches()
+    mediaref_av.reset_counters()
+    t = clip.probe_times()[6]
+    with mediaref_av.open(clip.uri, index_cache="memory://mediaref-indexes") as video:
+        np.testing.assert_array_equal(video.frames_played_at([t])[0], clip.frame_on_screen_at(t))
+    assert (mediaref_av.counters().index_builds, mediaref_av.counters().index_disk_hits) == (0, 1)

@@ -84,6 +84,29 @@ def disk_cacheable(key: tuple[object, ...]) -> bool:
     return isinstance(last, str) and bool(last)
 
 
+def _is_url(directory: str) -> bool:
+    """Whether the cache directory is a URL (``s3://bucket/indexes``), read through fsspec."""
+    return "://" in directory
+
+
+def _read(name: str) -> bytes:
+    if not _is_url(name):
+        with open(name, "rb") as f:
+            return f.read()
+    import fsspec  # a shared cache on an object store needs fsspec (mediaref-fsspec has it)
+
+    with fsspec.open(name, "rb") as f:
+        return bytes(f.read())
+
+
+def _write_url(name: str, blob: bytes) -> None:
+    import fsspec
+
+    # An object store writes an object whole or not at all: readers never see half of it.
+    with fsspec.open(name, "wb") as f:
+        f.write(blob)
+
+
 def _max_bytes() -> int:
     try:
         return int(float(os.environ.get("MEDIAREF_AV_INDEX_CACHE_MB", "256")) * 2**20)
@@ -135,24 +158,29 @@ class _IndexCache:
     @staticmethod
     def _file(directory: str, key: Hashable) -> str:
         digest = hashlib.sha256(repr((INDEX_VERSION, key)).encode()).hexdigest()[:32]
+        if _is_url(directory):
+            return f"{directory.rstrip('/')}/{digest}.mravidx"
         return os.path.join(directory, f"{digest}.mravidx")
 
     def load(self, directory: str, key: Hashable) -> IndexData | None:
         try:
-            with open(self._file(directory, key), "rb") as f:
-                data = self._decoder.decode(f.read())
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            data = self._decoder.decode(_read(self._file(directory, key)))
+        except (OSError, ImportError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
             return None
         return data if data.version == INDEX_VERSION else None
 
     def save(self, directory: str, key: Hashable, data: IndexData) -> None:
+        blob = self._encoder.encode(data)
         try:
+            if _is_url(directory):
+                _write_url(self._file(directory, key), blob)
+                return
             os.makedirs(directory, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
-                f.write(self._encoder.encode(data))
+                f.write(blob)
             os.replace(tmp, self._file(directory, key))
-        except OSError:
+        except (OSError, ImportError, ValueError):
             pass  # the disk cache is an optimisation; a read-only directory must not fail decoding
 
     def after_fork_in_child(self) -> None:
@@ -166,9 +194,15 @@ os.register_at_fork(after_in_child=index_cache.after_fork_in_child)
 
 
 def cache_dir(option: Any) -> str | None:
-    """The disk cache directory: the ``index_cache=`` option, else ``$MEDIAREF_AV_INDEX_CACHE``."""
+    """The disk cache directory: the ``index_cache=`` option, else ``$MEDIAREF_AV_INDEX_CACHE``.
+
+    A path, or a URL that fsspec opens (``s3://bucket/indexes``: a cache shared by
+    machines; credentials from the environment, as fsspec finds them).
+    """
     if option is False:
         return None
     if option is None or option is True:
-        return os.environ.get("MEDIAREF_AV_INDEX_CACHE") or None
-    return str(os.fspath(option))
+        option = os.environ.get("MEDIAREF_AV_INDEX_CACHE") or None
+        if option is None:
+            return None
+    return str(os.fspath(option)).removeprefix("file://")
