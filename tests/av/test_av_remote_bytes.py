@@ -7,6 +7,7 @@ header and its own group of pictures, not the file.
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 import mediaref_av
 from mediaref import MediaRef, batch_decode
 from tests.httpserver import LoopbackServer
+from tests.media import ClipFactory
 
 SECONDS, FPS, GOP = 25, 30, 60
 KIB = 1024
@@ -157,3 +159,21 @@ def test_a_moov_at_the_end_costs_one_extra_ranged_read(
         costs[kind] = _open_cost(http_server, http_server.url(f"files/{path.name}"))
     assert costs["tail"][1] == costs["faststart"][1] + 1
     assert costs["tail"][0] < 2 * costs["faststart"][0]
+
+
+@pytest.mark.usefixtures("fresh")
+@pytest.mark.parametrize("kind", ["hevc_mkv", "h264_mpegts"])
+def test_a_container_without_tables_is_read_once_for_index_and_frames(
+    kind: str, clip_factory: ClipFactory, http_root: Path, http_server: LoopbackServer
+) -> None:
+    clip = clip_factory(kind)
+    name = f"once-{clip.path.name}"
+    shutil.copyfile(clip.path, http_root / name)
+    url = http_server.url(f"files/{name}")
+    times = clip.probe_times()
+    http_server.counters.reset()
+    frames = batch_decode([MediaRef(url, t) for t in times], workers=2)
+    for t, frame in zip(times, frames, strict=True):
+        np.testing.assert_array_equal(frame, clip.frame_on_screen_at(t))
+    identity_probes = http_server.counters.requests  # upper bound on the 1-byte probes
+    assert http_server.counters.bytes <= clip.path.stat().st_size + identity_probes
