@@ -23,6 +23,7 @@ from mediaref import (
 from mediaref.timeline import indices_played_at
 
 from . import _buffers, _counters, _pool
+from ._bounds import check_picture, check_request
 from ._convert import CHANNELS, FORMATS, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
@@ -304,6 +305,9 @@ class AVVideoDecoder:
         md = self._metadata
         channels = CHANNELS[format]
         shape = (md.height, md.width, channels) if channels > 1 else (md.height, md.width)
+        # The index may come from a cache filled under other limits.
+        check_picture(self._index.data.width, self._index.data.height, self.uri)
+        check_request(len(indices), shape, self.uri)
         _buffers.reserve(shape, len(set(indices)))
         got: dict[int, NDArray[np.uint8]] = {}
         with self._lock:

@@ -19,6 +19,7 @@ from typing import IO, TYPE_CHECKING, Any
 from mediaref import ByteSource, UndecodableMediaError
 
 from . import _counters
+from ._bounds import check_picture, ffmpeg_max_pixels
 from ._stepping import Stepping
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class Handle:
         """Set the codec's threading before it opens (``count == 1``: no codec threads)."""
         self.threading = (thread_type, count)
         cc = self.stream.codec_context
+        # Pictures larger than the stream's parameters said are refused by the decoder.
+        cc.options = {**cc.options, "max_pixels": ffmpeg_max_pixels()}
         if count == 1:
             cc.thread_count = 1
         else:
@@ -140,7 +143,13 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
     path = source.local_path
     fileobj = None if path is not None else source.open()
     try:
-        container = av.open(path if path is not None else fileobj, "r", metadata_errors="ignore")
+        # FFmpeg decodes a few pictures to probe the stream: bounded like ours (_bounds).
+        container = av.open(
+            path if path is not None else fileobj,
+            "r",
+            metadata_errors="ignore",
+            options={"max_pixels": ffmpeg_max_pixels(probe=True)},
+        )
     except av.FFmpegError as e:
         if fileobj is not None:
             fileobj.close()
@@ -152,6 +161,8 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
     _counters.add(containers_opened=1)
     try:
         stream = _video_stream(container, stream_index, source.uri)
+        cc = stream.codec_context
+        check_picture(cc.width, cc.height, source.uri)  # before any frame of ours
     except BaseException:
         container.close()
         if fileobj is not None:
