@@ -6,12 +6,13 @@ before any frame is decoded, against ``mediaref.limits.max_video_pixels`` (defau
 Pillow's image limit), and FFmpeg is given a limit too (``max_pixels``, with headroom
 for its alignment) for what it decodes to probe the stream when the container opens,
 and for every decoder we open, in case the bitstream codes larger pictures than the
-container says. The output of a
-request (frames x height x width x channels) is checked against
-``mediaref.limits.max_request_bytes``.
+container says. The output of a request (frames x height x width x channels) is checked
+against ``mediaref.limits.max_request_bytes``.
 """
 
 from __future__ import annotations
+
+import math
 
 from mediaref import UndecodableMediaError, limits
 
@@ -68,10 +69,7 @@ def check_request(frames: int, shape: tuple[int, ...], uri: str) -> None:
         UndecodableMediaError: The output is over the limit; the error has the attributes
             ``request_bytes`` and ``max_request_bytes``.
     """
-    one = 1
-    for n in shape:
-        one *= n
-    total, limit = frames * one, limits.max_request_bytes
+    total, limit = frames * math.prod(shape), limits.max_request_bytes
     if total <= limit:
         return
     err = UndecodableMediaError(
