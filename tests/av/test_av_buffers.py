@@ -199,3 +199,32 @@ def test_held_memory_returns_near_its_baseline_after_a_big_call(tmp_path: Path) 
     assert (pool0, pool1, pool2) == (frame, frames * frame, frame)
     assert rss1 - rss0 > 0.8 * frames * frame / 2**20  # 44 MB held by the pool...
     assert rss2 - rss0 < 8, got  # ...given back
+
+
+def test_containers_idle_for_long_are_closed_at_the_next_call(
+    clip_factory: ClipFactory, clip: Clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each idle container holds its codec's memory and FFmpeg threads.
+    from mediaref_av import _pool
+
+    clock = Clock()
+    monkeypatch.setattr(_pool, "_clock", clock)
+    other = clip_factory("mkv_sparse_keyframes")
+    _decode(clip, clip.starts_ns[:2])
+    _decode(other, other.starts_ns[:2])
+    assert len(_pool._idle) == 2
+    clock.now += _pool._IDLE_S / 2
+    _decode(other, other.starts_ns[2:3])  # both kept: not idle for long yet
+    assert len(_pool._idle) == 2
+    clock.now += _pool._IDLE_S / 2 + 1
+    _decode(other, other.starts_ns[3:4])
+    assert [h.key[0] for h in _pool._idle.values()] == [_pool_identity(other)]
+    mediaref_av.reset_counters()
+    _decode(clip, clip.starts_ns[:1])
+    assert mediaref_av.counters().containers_opened == 1  # reopened
+
+
+def _pool_identity(clip: Clip) -> object:
+    from mediaref import open_source
+
+    return open_source(clip.uri).identity
