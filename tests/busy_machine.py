@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -33,6 +34,10 @@ def _summary(output: str) -> str:
     return lines[-1] if lines else "(no output)"
 
 
+def _exit(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the suite `--runs` times beside `--burners` CPU burners; return 0 if all passed."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -40,6 +45,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burners", type=int, default=2)
     parser.add_argument("pytest_args", nargs="*", help="after --: arguments for pytest")
     args = parser.parse_args(argv)
+    # Stopped by a signal, still run `finally`: the burners and the running suite end too
+    # (started in the background, a shell would even have this script ignore SIGINT).
+    signal.signal(signal.SIGTERM, _exit)
+    signal.signal(signal.SIGINT, _exit)
     burners = [
         subprocess.Popen([sys.executable, "-c", _BURN], stdin=subprocess.DEVNULL)
         for _ in range(args.burners)
