@@ -24,7 +24,13 @@ def _held_mb() -> float:
 
 def main() -> None:
     import mediaref_av
-    from mediaref_av import _buffers
+    from mediaref_av import _buffers, _stepping
+
+    # What this measures must not depend on the machine's load: no decoding ahead (it
+    # would hold a converted frame of its own), and the pool's clock stands still (a slow
+    # 200-frame call must not count as an idle period); the request-count rule remains.
+    _stepping._IDLE = float("inf")
+    _buffers._clock = lambda: 0.0
 
     with mediaref_av.open(sys.argv[1]) as video:
         n = video.metadata.num_frames
