@@ -2,7 +2,9 @@
 
     bench/.venvs/ours/bin/python bench/soak.py [--frames 100000] [--out bench/results/soak.md]
 
-(or ``python bench/run.py --suites soak``). Makes 8 small videos (10 s, half with GOP 20
+(or ``python bench/run.py --suites soak``). With ``--files N`` it soaks over N distinct
+small files instead (bench/soak_files.py, report in bench/results/soak-files.md).
+Otherwise it makes 8 small videos (10 s, half with GOP 20
 and no B-frames, half with x264's default GOP and B-frames) in bench/.cache, then loops:
 `batch_decode` calls of 1-64 references over 1-3 files, single `MediaRef.to_ndarray()`
 calls, and now and then a batch with a bad reference (out of range, missing file) decoded
@@ -72,8 +74,14 @@ def main() -> int:
     ap.add_argument("--frames", type=int, default=100_000)
     ap.add_argument("--every", type=int, default=0, help="report interval in frames")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--out", default=str(BENCH / "results" / "soak.md"))
+    ap.add_argument("--out", default=None, help="default bench/results/soak[-files].md")
+    ap.add_argument("--files", type=int, default=0, help="soak over this many distinct files")
+    ap.add_argument("--calls", type=int, default=6000, help="with --files: calls to make")
+    ap.add_argument("--quiet", type=float, default=60.0, help="with --files: quiet seconds")
     a = ap.parse_args()
+    if a.files:
+        return files_main(a)
+    a.out = a.out or str(BENCH / "results" / "soak.md")
     every = a.every or max(1000, a.frames // 20)
 
     import media
@@ -229,6 +237,36 @@ def main() -> int:
     Path(a.out).write_text("\n".join(L) + "\n")
     print(f"wrote {a.out}")
     return 1 if wrong or errors else 0
+
+
+def files_main(a: argparse.Namespace) -> int:
+    """The soak over `a.files` distinct files (bench/soak_files.py)."""
+    import mediaref_av
+    import soak_files
+
+    r = soak_files.run(BENCH / ".cache", a.files, a.calls, a.quiet, a.seed)
+    versions = f"mediaref-av {mediaref_av.__version__}; library at {_git_state()}"
+    command = f"python bench/soak.py --files {a.files} --calls {a.calls} --quiet {a.quiet:g}"
+    text = soak_files.report(r, versions, command)
+    out = Path(a.out or BENCH / "results" / "soak-files.md")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text, flush=True)
+    print(f"wrote {out}")
+    return 1 if r["wrong"] else 0
+
+
+def _git_state() -> str:
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=BENCH.parent, capture_output=True, text=True
+        ).stdout.strip()
+
+    head = git("log", "-1", "--format=%h %cI %s", "--", "mediaref_av", "mediaref_core")
+    dirty = git("status", "--porcelain", "--", "mediaref_av", "mediaref_core")
+    return head + (" (with uncommitted changes)" if dirty else "")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,19 @@ settings.register_profile("thorough", max_examples=2000, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if CI else "default"))
 
 
+@pytest.fixture(autouse=True)
+def idle_clocks_stand_still(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Freeze the clocks of mediaref_av's idle rules (containers closed, pooled frames
+    freed after 10 s idle): on a busy machine a pause between two calls of a test must
+    not close what the test counts on. The tests of those rules move their own clocks."""
+    try:
+        from mediaref_av import _buffers, _pool
+    except ImportError:
+        return
+    monkeypatch.setattr(_pool, "_clock", lambda: 0.0)
+    monkeypatch.setattr(_buffers, "_clock", lambda: 0.0)
+
+
 def need(module: str) -> ModuleType:
     """Import `module`, skipping the test locally when missing and failing under CI=true."""
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gc
-import os
 import random
 import re
 from pathlib import Path
@@ -21,10 +20,7 @@ from mediaref import (
 )
 from mediaref.testing import decode_sequentially
 from tests.media import ClipFactory, encode, make_audio, make_png
-
-
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+from tests.resources import Held, held, left_behind
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +87,7 @@ def test_errors_leave_no_open_file_behind(
     bad = tmp_path / "noise.mkv"
     bad.write_bytes(b"\x1a\x45\xdf\xa3" + random.Random(1).randbytes(3000))
     mediaref_av.clear_caches()
-    before = open_fds()
+    before = held()
     for _ in range(20):
         for path in (audio_only, png, bad):
             with pytest.raises(UndecodableMediaError):
@@ -99,7 +95,7 @@ def test_errors_leave_no_open_file_behind(
         with pytest.raises(TimestampOutOfRangeError):
             MediaRef(clip.uri, clip.end_ns).to_ndarray()
     mediaref_av.clear_caches()
-    assert open_fds() == before
+    assert left_behind(before).get("fds") is None
 
 
 def test_batch_isolates_bad_references(clip_factory: ClipFactory, audio_only: Path) -> None:
@@ -194,10 +190,10 @@ def test_held_decode_errors_pin_no_codec_threads(clip_factory: ClipFactory, tmp_
     damaged = tmp_path / "damaged.mp4"
     damaged.write_bytes(buf)
 
-    def settle() -> int:
+    def settle() -> Held:
         mediaref_av.clear_caches()
         gc.collect()
-        return len(os.listdir("/proc/self/task"))
+        return held()
 
     MediaRef(str(damaged), clip.starts_ns[3]).to_ndarray()
     before = settle()
@@ -206,4 +202,4 @@ def test_held_decode_errors_pin_no_codec_threads(clip_factory: ClipFactory, tmp_
         with pytest.raises(UndecodableMediaError) as info:
             MediaRef(str(damaged), clip.starts_ns[26]).to_ndarray()
         kept.append(info.value)
-    assert settle() == before
+    assert left_behind(before, settle()).get("threads") is None

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import random
-import time
+import threading
+from concurrent.futures import Future
 from typing import Any
 
 import av
@@ -401,65 +402,130 @@ def test_stepping_forward_one_frame_per_call_decodes_each_packet_once(
     assert c.frames_converted == len(s) - 3
 
 
+class FakeClock:
+    """The clock `_stepping` reads: it moves only when the test says the caller worked."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Jobs:
+    """`_stepping.executor()` replaced: records the decoding-ahead jobs it is given.
+
+    ``"run"``: jobs run in a worker thread, and `finish()` waits for them (a caller whose
+    work outlasts them). ``"never"``: jobs never start (a caller holding the GIL), so the
+    next call cancels them. ``"slow"``: a job waits until the next call waits for it, and
+    the clock then moves a second (the call waited far longer than the job costs).
+    """
+
+    def __init__(self, how: str, clock: FakeClock) -> None:
+        self.how, self.clock = how, clock
+        self.submitted: list[Future[None]] = []
+        self._pool = _stepping.executor()
+
+    def __call__(self) -> Jobs:
+        return self
+
+    def submit(self, fn: Any, *args: Any) -> Future[None]:
+        if self.how == "run":
+            fut = self._pool.submit(fn, *args)
+        elif self.how == "never":
+            fut = Future()
+        else:
+            fut = _Waited()
+            self._pool.submit(self._slowly, fut, fn, *args)
+        self.submitted.append(fut)
+        return fut
+
+    def _slowly(self, fut: _Waited, fn: Any, *args: Any) -> None:
+        if not fut.set_running_or_notify_cancel():
+            return
+        fut.waited.wait(timeout=60)  # a hang guard only
+        self.clock.now += 1.0
+        fn(*args)
+        fut.set_result(None)
+
+    def finish(self) -> None:
+        for fut in self.submitted:
+            fut.result(timeout=60)  # a hang guard only
+
+
+class _Waited(Future):  # type: ignore[type-arg]
+    """A job's future that lets the job go on once someone waits for its result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waited = threading.Event()
+
+    def result(self, timeout: float | None = None) -> None:
+        self.waited.set()
+        super().result(timeout)
+
+
 def test_time_between_steps_is_used_to_decode_the_next_frame(
     clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # A caller that works on each frame before asking for the next one: the next frame
     # is decoded and converted meanwhile, in a worker thread, and the call only takes it.
+    # The clock is the test's and the test waits for each job, as a caller whose work
+    # outlasts the job would: the outcome does not depend on the machine's load.
     monkeypatch.setattr(_stepping, "_IDLE", IDLE)
+    clock = FakeClock()
+    jobs = Jobs("run", clock)
+    monkeypatch.setattr(_stepping, "_clock", clock)
+    monkeypatch.setattr(_stepping, "executor", jobs)
     clip = clip_factory("mkv_sparse_keyframes")
     s = clip.starts_ns
     with mediaref_av.open(clip.uri) as video:
         through = int(video.index.frame_dpos[:71].max()) + 1  # packets up to frame 70
     for t in s[40:70]:  # one keyframe, 40+ packets back: the first call keeps it live
         check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
-        time.sleep(0.003)
+        clock.now += 3 * IDLE  # the caller works on the frame...
+        jobs.finish()  # ...for longer than the job takes
     c = work()
+    assert len(jobs.submitted) == 29  # every step after the first
     assert c.seeks == 1
     # Every packet once, up to the frame after the last one asked for (converted ahead).
     assert c.frames_decoded + c.frames_skipped <= through + 4
     assert c.frames_converted == 31
 
-    # The same steps in a tight loop: nothing is decoded ahead.
+    # The same steps in a tight loop (the clock does not move): nothing is decoded ahead.
     alone()
+    jobs.submitted.clear()
     for t in s[40:70]:
         check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
     assert work().frames_converted == 30
+    assert jobs.submitted == []
 
 
 @pytest.mark.parametrize("retry", [32, 5], ids=["held-back", "tried-again"])
+@pytest.mark.parametrize("how", ["never", "slow"], ids=["not-started", "waited-for"])
 def test_decoding_ahead_stops_while_its_jobs_come_late(
-    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch, retry: int
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch, retry: int, how: str
 ) -> None:
     # A caller that works in Python between calls holds the GIL, so the job cannot run
-    # meanwhile and the next call waits for it; here every job is made that slow. After
-    # `_LATE` late jobs the steps decode inline, and every `_RETRY` steps one job is tried.
+    # meanwhile and the next call finds it not started (cancels it), or waits for it
+    # longer than it costs. After `_LATE` late jobs the steps decode inline, and every
+    # `_RETRY` steps one job is tried. Both kinds of lateness are made by the test (a
+    # job that never starts; a clock that moves while the call waits), not by load.
     monkeypatch.setattr(_stepping, "_IDLE", IDLE)
     monkeypatch.setattr(_stepping, "_RETRY", retry)
-    jobs: list[object] = []  # submitted (a job may also be cancelled before it starts)
-    pool = _stepping.executor()
-
-    class Counting:
-        def submit(self, fn: Any, *args: Any) -> Any:
-            jobs.append(fn)
-            return pool.submit(fn, *args)
-
-    monkeypatch.setattr(_stepping, "executor", Counting)
-    ahead = _stepping.Stepping._decode_ahead
-
-    def slow(self: _stepping.Stepping, *args: Any) -> None:
-        time.sleep(0.02)
-        ahead(self, *args)
-
-    monkeypatch.setattr(_stepping.Stepping, "_decode_ahead", slow)
+    clock = FakeClock()
+    jobs = Jobs(how, clock)
+    monkeypatch.setattr(_stepping, "_clock", clock)
+    monkeypatch.setattr(_stepping, "executor", jobs)
     clip = clip_factory("mkv_sparse_keyframes")
     steps = clip.starts_ns[40:70]
     for t in steps:
         check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
-        time.sleep(0.003)
+        clock.now += 3 * IDLE
+    _pool.close_all()  # settles the last job (a "slow" one waits for that)
     # Steps 2..30 may decode ahead (the first one makes the decoder live): 29 chances.
     chances, late = len(steps) - 1, _stepping._LATE
-    assert len(jobs) == late + (0 if retry == 32 else (chances - late) // retry)
+    assert len(jobs.submitted) == late + (0 if retry == 32 else (chances - late) // retry)
 
 
 def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import gc
-import os
 from pathlib import Path
 from typing import Any
 
@@ -12,23 +11,17 @@ import mediaref
 from mediaref import MediaRef, MediaRefError
 from mediaref.testing import Clip
 from tests.reliability import media
+from tests.resources import Held, held, left_behind
 
 mediaref_av = pytest.importorskip("mediaref_av")
 
 
-def fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-def tasks() -> int:
-    """Threads of this process, FFmpeg's codec threads included."""
-    return len(os.listdir("/proc/self/task"))
-
-
-def settle() -> tuple[int, int]:
+def settle() -> Held:
+    """Close the caches; return the descriptors and threads then held (compare with
+    `left_behind`: counts may go down meanwhile for reasons of earlier tests)."""
     mediaref_av.clear_caches()
     gc.collect()
-    return fds(), tasks()
+    return held()
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +112,7 @@ def test_nothing_is_left_open_after_a_failing_batch(
 ) -> None:
     refs, _ = good_refs(clips, still_png)
     mediaref.batch_decode(refs)  # warm up: plugins, codecs, indexes
-    fds0, tasks0 = settle()
+    start = settle()
     bad_ref, error = bad[kind]
     for _ in range(3):
         batch = [*refs[:5], bad_ref, *refs[5:]]
@@ -134,8 +127,8 @@ def test_nothing_is_left_open_after_a_failing_batch(
     # The video plugin keeps idle containers open by design, one fd each, up to a bound.
     from mediaref_av import _pool
 
-    assert fds() - fds0 <= _pool.max_open
-    assert settle() == (fds0, tasks0)
+    assert len(left_behind(start).get("fds", [])) <= _pool.max_open
+    assert left_behind(start, settle()) == {}
 
 
 def test_a_raised_error_names_the_timestamp_that_failed(
@@ -158,7 +151,7 @@ def test_returned_errors_do_not_keep_decoder_threads_alive(
     start = settle()
     kept = [mediaref.batch_decode([ref, ok], on_error="return")[0] for _ in range(4)]
     assert all(isinstance(e, mediaref.UndecodableMediaError) for e in kept)
-    assert settle() == start  # while the caller still holds every error
+    assert left_behind(start, settle()) == {}  # while the caller still holds every error
 
 
 def test_a_held_error_of_to_ndarray_keeps_no_decoder_threads_alive(
@@ -174,4 +167,4 @@ def test_a_held_error_of_to_ndarray_keeps_no_decoder_threads_alive(
         except mediaref.UndecodableMediaError as e:
             kept.append(e)
     assert len(kept) == 4
-    assert settle() == start
+    assert left_behind(start, settle()) == {}

@@ -24,6 +24,7 @@ from mediaref import (
 from mediaref.timeline import indices_played_at, indices_shown_between
 
 from . import _buffers, _counters, _pool
+from ._bounds import check_picture, check_request
 from ._convert import FORMATS, Layout, Output, fit_size, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
@@ -67,6 +68,31 @@ def _forget_frames(error: BaseException) -> None:
         seen.add(id(e))
         traceback.clear_frames(e.__traceback__)
         e = e.__cause__ or e.__context__
+
+
+def _from_disk(data: IndexData) -> Index | None:
+    """Return the index of a disk cache file, or `None` if the file cannot be one.
+
+    The file is well-typed msgpack (the cache checked that), but it may have been damaged
+    or tampered with: per-packet columns of different lengths, zero or negative time
+    bases, sizes, or values that `Index` cannot use. Such a file is rebuilt from the video
+    (and rewritten), never an error: found by tests/reliability/test_rel_index_fuzz.py
+    (IndexError, ZeroDivisionError from a tampered file).
+    """
+    n = len(data.pts)
+    columns = (data.dts, data.key, data.duration, data.discard)
+    plausible = (
+        n > 0
+        and all(len(c) == n for c in columns)
+        and min(*data.time_base, *data.default_duration, data.width, data.height) > 0
+        and data.stream_index >= 0
+    )
+    if not plausible:
+        return None
+    try:
+        return Index(data)
+    except Exception:  # e.g. timestamps beyond int64 ns: the scan would have refused them
+        return None
 
 
 class AVVideoDecoder:
@@ -218,9 +244,10 @@ class AVVideoDecoder:
         disk = self._cache_dir if disk_cacheable(self._index_key[0]) else None
         if disk is not None:
             data = index_cache.load(disk, self._index_key)
-            if data is not None:
+            idx = _from_disk(data) if data is not None else None
+            if idx is not None:
                 _counters.add(index_hits=1, index_disk_hits=1)
-                return index_cache.put(self._index_key, Index(data))
+                return index_cache.put(self._index_key, idx)
         # A fresh container: demuxing starts at the first packet.
         h = self._handle = _pool.open_handle(None, self._source, self._stream_option)
         try:
@@ -379,7 +406,11 @@ class AVVideoDecoder:
         self._served = True
         md = self._metadata
         spec = Output(format, self._out_size, self._shape_options[2])
-        _buffers.reserve(spec.shape(md.height, md.width), len(set(indices)))
+        shape = spec.shape(md.height, md.width)
+        # The index may come from a cache filled under other limits.
+        check_picture(self._index.data.width, self._index.data.height, self.uri)
+        check_request(len(indices), shape, self.uri)
+        _buffers.reserve(shape, len(set(indices)))
         got: dict[int, NDArray[np.uint8]] = {}
         with self._lock:
             if self._closed:

@@ -57,6 +57,9 @@ other work 0.93 / 1.05 / 0.93; 3 ms of pure Python 1.19 / 1.47 / 1.21; the bench
 signatures (numpy) 0.38 / 0.49 / 0.98; ``time.sleep(0.003)`` 0.30 / 0.31 / 1.25."""
 _RETRY = 32
 """Steps forward after which decoding ahead held back is tried again."""
+_clock = time.perf_counter
+"""Seconds, for the time a caller spends between calls and waits for a job (tests replace
+it, so that what they prove does not depend on the machine's load)."""
 
 
 class Stepping:
@@ -95,7 +98,7 @@ class Stepping:
         self.ahead_held_back = 0
         """Steps forward without decoding ahead since it was held back (or last tried)."""
         self.returned_at = 0.0
-        """`time.perf_counter()` when the last call on this handle returned."""
+        """`_clock()` when the last call on this handle returned."""
         self.steps = 0
         """How many calls in a row stepped forward from where the one before stopped."""
         self.skipped_pts = 0
@@ -106,7 +109,7 @@ class Stepping:
     def begin_call(self) -> float:
         """Settle the decoding ahead; return the seconds the caller spent since the last call."""
         self.settle()
-        return time.perf_counter() - self.returned_at
+        return _clock() - self.returned_at
 
     def end_call(self, idle: float, index: Index, cc: VideoCodecContext, fmt: Output) -> None:
         """After a call that succeeded: decode the next frame ahead if that pays."""
@@ -119,7 +122,7 @@ class Stepping:
         ):
             # Stepping forward, with time between the calls: decode the next frame then.
             self.ahead = executor().submit(self._decode_ahead, index, cc, fmt)
-        self.returned_at = time.perf_counter()
+        self.returned_at = _clock()
 
     def keeps_live(self, index: Index, runs: list[Run]) -> bool:
         """Count a call's step forward; return whether its last run keeps the decoder live.
@@ -146,11 +149,11 @@ class Stepping:
             return
         late = False
         if not job.done():
-            t0 = time.perf_counter()
+            t0 = _clock()
             late = job.cancel()
             if not late:
                 job.result()  # it catches its own errors
-                late = time.perf_counter() - t0 > self.ahead_cost / 2
+                late = _clock() - t0 > self.ahead_cost / 2
         self.ahead_late = self.ahead_late + 1 if late else max(self.ahead_late - 1, 0)
 
     def close(self) -> None:

@@ -135,7 +135,8 @@ def decode_video(
         try:
             frames = video.frames_played_at([pts_ns[i] for i in valid], format=format)
         except Exception as e:
-            if len(valid) == 1:
+            # A request over `limits.max_request_bytes` fails as a whole: no retry per pts.
+            if len(valid) == 1 or hasattr(e, "max_request_bytes"):
                 raise _wrap(e, backend.name, uri, pts_ns[valid[0]]) from e
             # Find which timestamps fail and keep the frames of the others.
             frames = []

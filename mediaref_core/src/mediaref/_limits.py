@@ -20,6 +20,17 @@ class Limits(msgspec.Struct, kw_only=True):
     """Largest file or HTTP body read whole into memory (images, servers without Range)."""
     max_data_uri_chars: int = 256 << 20
     """Largest ``data:`` URI accepted for decoding, in characters."""
+    max_video_pixels: int = 89_478_485
+    """Largest video picture decoded, in pixels (width x height of the coded stream, as
+    its parameters say before any frame is decoded). The default is Pillow's image limit
+    (``PIL.Image.MAX_IMAGE_PIXELS``, about 0.25 GiB of RGB): 8K UHD (7680x4320, 33 Mpx)
+    passes, a 9472x9472 stream does not. Over it, opening the video raises
+    `UndecodableMediaError` naming the size and the limit."""
+    max_request_bytes: int = 4 << 30
+    """Largest output of one video request, in bytes: frames asked x height x width x
+    channels of the format asked (e.g. 690 RGB frames of 1920x1080), checked before
+    decoding. Over it, the request raises `UndecodableMediaError` naming both sizes; ask
+    for fewer frames per call or raise the limit."""
 
 
 limits = Limits()
