@@ -10,13 +10,25 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import mediaref
+from mediaref import SourceUnreadableError, open_source
+from tests.httpserver import LoopbackServer
+from tests.reliability import hostile_http
+
 MiB = 1 << 20
 ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[str]:
+    with hostile_http.serve() as base:
+        yield base
 
 
 def probe(job: dict[str, Any], *, timeout: float = 120) -> dict[str, Any]:
@@ -67,4 +79,79 @@ def test_the_issue_s_data_uri_is_refused_by_the_default_cap_before_decoding() ->
     assert "90000015 characters, over the limit of 67108864" in message
     assert "mediaref.limits.max_data_uri_chars" in message
     assert len(message) < 500
+    assert growth_mb(report) < 16
+
+
+@pytest.mark.parametrize("route", ["endless", "endless-chunked"])
+def test_a_body_that_never_ends_stops_at_the_limit_in_memory_about_the_limit(
+    http_server: LoopbackServer, route: str
+) -> None:
+    # Before, at the then default limit of 2 GiB: 12.5 s and 2.1 GB (close-delimited),
+    # 26.5 s and 4.1 GB (chunked); the default is now 256 MiB. At a 64 MiB limit, measured
+    # here: before +68 MB (close-delimited), +133 MB (chunked: a buffer of the limit, then a
+    # copy); now +69 and +70 MB: one buffer grows to the limit, then the read stops.
+    limit = 64 * MiB
+    report = probe(
+        {"read": "sources", "uris": [http_server.url(route)], "limits": {"max_read_bytes": limit}}
+    )
+    [(error, message)] = report["outcomes"]
+    assert error == "SourceUnreadableError"
+    assert f"over the limit of {limit} bytes (mediaref.limits.max_read_bytes)" in message
+    assert growth_mb(report) < limit / MiB + 24
+
+
+def test_four_endless_bodies_in_one_batch_each_stop_at_the_limit(
+    http_server: LoopbackServer,
+) -> None:
+    # Two close-delimited and two chunked bodies read by batch_decode's threads at once.
+    # Before: 1.9 GB at a 256 MiB limit (issue); measured here +1285 MB before, +1033 MB
+    # now at 256 MiB; at 32 MiB (below), +165 MB before, +137 MB now: each read stops at
+    # the limit, so the batch holds at most 4 limits.
+    limit = 32 * MiB
+    uris = [
+        http_server.url(f"{r}/{i}.png") for i, r in enumerate(["endless", "endless-chunked"] * 2)
+    ]
+    report = probe({"read": "batch", "uris": uris, "limits": {"max_read_bytes": limit}})
+    assert len(report["outcomes"]) == 4
+    for error, message in report["outcomes"]:
+        assert error == "SourceUnreadableError", message
+        assert f"over the limit of {limit} bytes (mediaref.limits.max_read_bytes)" in message
+    assert growth_mb(report) < 4 * limit / MiB + 48
+
+
+@pytest.fixture
+def deadline_2s(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mediaref.limits, "http_deadline_s", 2.0)
+
+
+@pytest.mark.parametrize("route", ["drip/40", "drip-headers"])
+def test_a_dripping_server_fails_at_the_request_deadline(
+    http_server: LoopbackServer, deadline_2s: None, route: str
+) -> None:
+    # One byte every 0.8 s never trips the 30 s wait for the next bytes: before, the body
+    # took 33 s, and dripped headers gave "looks like image/png, 0 bytes" after 33 s.
+    # The deadline error (not a read's timeout) is the proof that the total was bounded.
+    uri = http_server.url(route)
+    with pytest.raises(SourceUnreadableError) as info:
+        open_source(uri).read_all()
+    message = str(info.value)
+    assert "took more than 2.0 s in all (mediaref.limits.http_deadline_s)" in message
+    assert uri in message
+
+
+def test_a_body_shorter_than_its_content_length_names_both_sizes(hostile: str) -> None:
+    uri = f"{hostile}/short-body/x.png"
+    with pytest.raises(SourceUnreadableError) as info:
+        open_source(uri).read_all()
+    assert "HTTP body ended after 100 of the 100000 bytes of its Content-Length" in str(info.value)
+    assert uri in str(info.value)
+
+
+def test_a_content_length_over_the_limit_is_refused_before_reading(
+    http_server: LoopbackServer,
+) -> None:
+    report = probe({"read": "sources", "uris": [http_server.url("huge")]})
+    [(error, message)] = report["outcomes"]
+    assert error == "SourceUnreadableError"
+    assert "HTTP body is 4294967296 bytes, over the limit of 268435456 bytes" in message
     assert growth_mb(report) < 16
