@@ -8,6 +8,7 @@ subprocess ``timeout=`` is only a guard that turns a hang into a failure.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -155,3 +156,89 @@ def test_a_content_length_over_the_limit_is_refused_before_reading(
     assert error == "SourceUnreadableError"
     assert "HTTP body is 4294967296 bytes, over the limit of 268435456 bytes" in message
     assert growth_mb(report) < 16
+
+
+def _first_sysfs_file() -> str:
+    for p in sorted(Path("/sys/kernel").iterdir()):
+        if p.is_file():
+            return str(p)
+    pytest.skip("no regular file in /sys/kernel")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/proc/kmsg",  # size 0, a "regular file"; its read blocked forever before
+        "/proc/self/status",  # size 0 but has content: was read and called undecodable
+        "file:///proc/self/status",
+        "symlink",  # a link to /proc/self/status: refused by its real path
+        "sysfs",
+    ],
+    ids=["proc-kmsg", "proc-self-status", "file-uri", "symlink", "sysfs"],
+)
+def test_files_of_procfs_and_sysfs_are_refused_without_reading(path: str, tmp_path: Path) -> None:
+    if path == "sysfs":
+        path = _first_sysfs_file()
+    elif path == "symlink":
+        path = str(tmp_path / "frame.png")
+        os.symlink("/proc/self/status", path)
+    if not Path(path.removeprefix("file://")).exists():
+        pytest.skip(f"{path} does not exist here")
+    # In a child with a generous timeout: a regression fails instead of hanging the suite.
+    code = (
+        "import sys, mediaref\n"
+        "for read in (lambda: mediaref.open_source(sys.argv[1]).read_all(),\n"
+        "             lambda: mediaref.MediaRef(sys.argv[1]).to_ndarray()):\n"
+        "    try:\n"
+        "        read()\n"
+        "    except mediaref.MediaRefError as e:\n"
+        "        print(type(e).__name__, e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out
+    for line in lines:
+        assert line.startswith("SourceUnreadableError cannot read the file: it is on 'proc'") or (
+            line.startswith("SourceUnreadableError cannot read the file: it is on 'sysfs'")
+        )
+        assert "a kernel pseudo filesystem whose files are not media and may block" in line
+        assert path in line
+
+
+def test_a_fifo_swapped_in_after_the_check_does_not_block_the_open(tmp_path: Path) -> None:
+    f = tmp_path / "frame.png"
+    f.write_bytes(b"not read")
+    source = open_source(str(f))
+    f.unlink()
+    os.mkfifo(f)  # no writer: a blocking open would wait forever
+    code = (
+        "import sys, mediaref\n"
+        "from mediaref._sources import FileSource\n"
+        "s = FileSource.__new__(FileSource)\n"
+        "s.uri = s.path = sys.argv[1]\n"
+        "try:\n"
+        "    s.open()\n"
+        "except mediaref.SourceUnreadableError as e:\n"
+        "    print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(f)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert "cannot read the file: it is not a regular file" in out.stdout
+    with pytest.raises(SourceUnreadableError, match="it is not a regular file"):
+        source.read_all()
+
+
+def test_a_file_in_shared_memory_is_still_read() -> None:
+    # /dev/shm is tmpfs, not devtmpfs: a common place to hand frames between processes.
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or not os.access(shm, os.W_OK):
+        pytest.skip("no writable /dev/shm")
+    f = shm / f"mediaref-test-{os.getpid()}.bin"
+    f.write_bytes(b"frame")
+    try:
+        assert open_source(str(f)).read_all() == b"frame"
+    finally:
+        f.unlink()
