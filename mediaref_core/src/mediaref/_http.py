@@ -17,6 +17,7 @@ from ._errors import (
     MediaRefError,
     SourceNotFoundError,
     SourceUnreadableError,
+    short_text,
     short_uri,
 )
 from ._limits import limits
@@ -28,12 +29,6 @@ _BLOCK = 1 << 20
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
-
-
-def _short(value: object) -> str:
-    """`value` as text of at most 200 characters, for messages (servers choose it)."""
-    text = str(value)
-    return text if len(text) <= 200 else f"{text[:150]}...({len(text)} chars)"
 
 
 def _connect(url: str) -> tuple[http.client.HTTPConnection, str]:
@@ -154,7 +149,7 @@ class _Session:
             if resp.status >= 300:
                 self.close()
                 error = SourceNotFoundError if resp.status in (404, 410) else SourceUnreadableError
-                raise error(f"HTTP {resp.status} {_short(resp.reason)}", uri=self.uri)
+                raise error(f"HTTP {resp.status} {short_text(resp.reason)}", uri=self.uri)
             return resp
         self.close()
         raise SourceUnreadableError(
@@ -184,7 +179,9 @@ class _Session:
             self.close()
             if not fresh:
                 raise _StaleConnection from e
-            raise SourceUnreadableError(f"HTTP request failed: {_short(e)}", uri=self.uri) from None
+            raise SourceUnreadableError(
+                f"HTTP request failed: {short_text(e)}", uri=self.uri
+            ) from None
         except TimeoutError:
             self.close()
             raise self._timeout() from None
@@ -193,13 +190,16 @@ class _Session:
             raise self._bad_url(e) from None
         except (OSError, http.client.HTTPException) as e:
             self.close()
-            raise SourceUnreadableError(f"HTTP request failed: {_short(e)}", uri=self.uri) from None
+            raise SourceUnreadableError(
+                f"HTTP request failed: {short_text(e)}", uri=self.uri
+            ) from None
 
     def _bad_url(self, e: Exception) -> MediaRefError:
         if self.url == self.uri:
-            return InvalidReferenceError(f"malformed HTTP URL: {_short(e)}", uri=self.uri)
+            return InvalidReferenceError(f"malformed HTTP URL: {short_text(e)}", uri=self.uri)
         return SourceUnreadableError(
-            f"HTTP redirect to a malformed URL {short_uri(self.url)!r}: {_short(e)}", uri=self.uri
+            f"HTTP redirect to a malformed URL {short_uri(self.url)!r}: {short_text(e)}",
+            uri=self.uri,
         )
 
     def read_body(
@@ -234,7 +234,7 @@ class _Session:
             # ValueError: http.client's answer to a malformed chunk size.
             self.close()
             raise SourceUnreadableError(
-                f"HTTP body incomplete: {_short(e)}", uri=self.uri
+                f"HTTP body incomplete: {short_text(e)}", uri=self.uri
             ) from None
 
     def _read_sized(self, resp: http.client.HTTPResponse, declared: int) -> bytes:
@@ -330,7 +330,7 @@ class _RangeReader(io.RawIOBase):
             self._session.close()
             raise SourceUnreadableError(
                 f"HTTP server answered Range bytes={self._pos}-{end} with "
-                f"{_short(resp.getheader('Content-Range'))!r}",
+                f"{short_text(resp.getheader('Content-Range'))!r}",
                 uri=self._session.uri,
             )
         body = self._session.read_body(resp, n, asked=True)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from ._errors import InvalidReferenceError, short_uri
+from ._errors import InvalidReferenceError, short_repr, short_uri
 from ._uri import ParsedURI, normalize_uri, parse_uri
 
 if TYPE_CHECKING:
@@ -305,7 +305,9 @@ def _unresolvable(uri: str, kind: str) -> str:
 
 
 def _bad_pts(t: object) -> None:
-    raise InvalidReferenceError(f"pts_ns must be an int in [-2**63, 2**64 - 1], got {t!r}")
+    raise InvalidReferenceError(
+        f"pts_ns must be an int in [-2**63, 2**64 - 1], got {short_repr(t)}"
+    )
 
 
 def _coerce_pts(ref: MediaRef) -> None:
@@ -330,7 +332,7 @@ def _coerce_uri(ref: MediaRef) -> None:
     elif isinstance(u, os.PathLike) and isinstance(path := os.fspath(u), str):
         msgspec.structs.force_setattr(ref, "uri", path)
     else:
-        raise InvalidReferenceError(f"uri must be a string or a path, got {u!r}")
+        raise InvalidReferenceError(f"uri must be a string or a path, got {short_repr(u)}")
 
 
 _json_encoder = msgspec.json.Encoder()

@@ -12,7 +12,7 @@ import io
 import re
 from urllib.parse import unquote_to_bytes
 
-from ._errors import InvalidReferenceError, short_uri
+from ._errors import InvalidReferenceError, short_text, short_uri
 
 __all__ = ["DEFAULT_TYPE", "b64decode_strict", "parse_data_uri", "unquote_to_bytes_bounded"]
 
@@ -132,14 +132,15 @@ def _parse_header(header: str, uri: str) -> tuple[str, Params, bool]:
     mimetype = parts[0].strip().lower() or DEFAULT_TYPE
     if "/" not in mimetype:
         raise InvalidReferenceError(
-            f"malformed data URI: media type {parts[0]!r} is not 'type/subtype'", uri=uri
+            f"malformed data URI: media type {short_text(parts[0])!r} is not 'type/subtype'",
+            uri=uri,
         )
     params: list[tuple[str, str]] = []
     for p in parts[1:]:
         key, eq, value = p.partition("=")
         if not eq or not key.strip():
             raise InvalidReferenceError(
-                f"malformed data URI: parameter {p!r} is not 'name=value'", uri=uri
+                f"malformed data URI: parameter {short_text(p)!r} is not 'name=value'", uri=uri
             )
         params.append((key.strip().lower(), value.strip()))
     if not parts[0].strip() and not params:

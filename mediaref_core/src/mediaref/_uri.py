@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from ._errors import InvalidReferenceError
+from ._errors import InvalidReferenceError, short_repr, short_text
 
 __all__ = ["ParsedURI", "normalize_uri", "parse_uri", "uris_equivalent"]
 
@@ -61,7 +61,7 @@ def parse_uri(uri: str) -> ParsedURI:
             nothing), not a string, or a malformed ``file:`` URI.
     """
     if not isinstance(uri, str):
-        raise InvalidReferenceError(f"uri must be a string, got {uri!r}")
+        raise InvalidReferenceError(f"uri must be a string, got {short_repr(uri)}")
     if not uri:
         raise InvalidReferenceError("uri is empty: it names nothing to read", uri=uri)
     m = _SCHEME.match(uri)
@@ -81,7 +81,8 @@ def _file_uri_path(uri: str) -> str:
         host, sep, path = rest[2:].partition("/")
         if host and host.lower() != "localhost":
             raise InvalidReferenceError(
-                f"file URI names a remote host {host!r}; only local files can be read", uri=uri
+                f"file URI names a remote host {short_text(host)!r}; only local files can be read",
+                uri=uri,
             )
         rest = sep + path
     rest = rest.split("?", 1)[0].split("#", 1)[0]
