@@ -5,13 +5,14 @@ from __future__ import annotations
 import numbers
 import os
 import posixpath
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from ._errors import InvalidReferenceError, short_repr, short_uri
+from ._errors import InvalidReferenceError, short_repr, short_text, short_uri
 from ._uri import ParsedURI, normalize_uri, parse_uri
 
 if TYPE_CHECKING:
@@ -259,8 +260,21 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 
         Raises:
             msgspec.ValidationError: A field is missing or invalid (named in the message).
+            msgspec.DecodeError: Not JSON; text that is not UTF-8 (or a `str` holding a
+                lone surrogate); or values nested deeper than the interpreter's recursion
+                limit, unknown fields included (see docs/reliability.md).
         """
-        return _json_decoder.decode(data)
+        try:
+            return _json_decoder.decode(data)
+        except RecursionError:
+            # msgspec checks the depth of every array and object, skipped unknown fields
+            # included, with Py_EnterRecursiveCall: past the limit it raises RecursionError.
+            raise msgspec.DecodeError(
+                "JSON is nested deeper than the Python recursion limit allows "
+                f"({sys.getrecursionlimit()} levels, less the caller's stack)"
+            ) from None
+        except UnicodeError as e:  # a str holding a lone surrogate cannot become UTF-8
+            raise msgspec.DecodeError(f"JSON text is not valid Unicode: {short_text(e)}") from None
 
     @classmethod
     def __get_pydantic_core_schema__(
