@@ -137,8 +137,9 @@ def normalize_uri(uri: str) -> str:
 
     Lower-cases scheme and host, upper-cases percent escapes, decodes escaped
     unreserved characters, removes dot segments and default ports (``http:80``,
-    ``https:443``). Paths get the same treatment of ``.``/``..``; ``data:`` URIs only
-    have their scheme lower-cased.
+    ``https:443``). Paths get the same treatment of ``.``/``..`` and nothing else: a
+    path is not a URI, and ``%41`` in it is three characters of a file name, not ``A``.
+    ``data:`` URIs only have their scheme lower-cased.
 
     The empty URI (a reference may hold one, as in mediaref 0.4.4) is its own normal form.
 
@@ -149,7 +150,7 @@ def normalize_uri(uri: str) -> str:
         return uri
     parsed = parse_uri(uri)
     if parsed.kind == "path":
-        return _remove_dot_segments(_normalize_pct(uri)) or "."
+        return _remove_dot_segments(uri) or "."
     if parsed.kind == "data":
         return "data:" + uri[5:]
     from urllib.parse import urlsplit, urlunsplit  # deferred: ~1.5 ms of import time
