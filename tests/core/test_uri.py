@@ -122,3 +122,12 @@ def test_normalize_is_idempotent(s: str) -> None:
     with contextlib.suppress(InvalidReferenceError):
         once = normalize_uri(s)
         assert normalize_uri(once) == once
+
+
+def test_an_empty_authority_before_a_double_slash_path_is_kept() -> None:
+    # Found by tests/fuzz: file:////x (empty host, path //x) was normalised to file://x,
+    # which names the host x and does not even parse as a local file.
+    assert normalize_uri("file:////x") == "file:////x"
+    assert normalize_uri("http:////x?q#f") == "http:////x?q#f"
+    assert not uris_equivalent("file:////x", "file://x")
+    assert parse_uri(normalize_uri("file:////x")).path == "//x"

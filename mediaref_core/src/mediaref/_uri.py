@@ -175,6 +175,10 @@ def normalize_uri(uri: str) -> str:
         path = "/"
     query = _normalize_pct(parts.query)
     fragment = _normalize_pct(parts.fragment)
+    if path.startswith("//") and not netloc:
+        # An empty authority before a path starting with "//" (file:////x): urlunsplit
+        # would drop it, and the path's first segment would become a host (file://x).
+        return f"{scheme}://" + urlunsplit(("", "", path, query, fragment))
     return urlunsplit((scheme, netloc, path, query, fragment))
 
 
