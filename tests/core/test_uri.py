@@ -129,5 +129,5 @@ def test_an_empty_authority_before_a_double_slash_path_is_kept() -> None:
     # which names the host x and does not even parse as a local file.
     assert normalize_uri("file:////x") == "file:////x"
     assert normalize_uri("http:////x?q#f") == "http:////x?q#f"
-    assert not uris_equivalent("file:////x", "file://x")
+    assert not uris_equivalent("http:////x", "http://x")
     assert parse_uri(normalize_uri("file:////x")).path == "//x"
