@@ -65,12 +65,12 @@ def test_a_percent_encoded_data_uri_costs_about_its_decoded_size() -> None:
 def test_a_base64_data_uri_costs_one_ascii_copy_and_its_decoded_size() -> None:
     # 30 MB as base64 (38 Mi chars). Before: +105 MB (ASCII copy, a payload slice, a
     # whitespace-stripped copy); now +67 MB: one ASCII copy (38 MiB) and the 29 MiB
-    # decoded. Allowed: those + 16 MiB.
+    # decoded. Allowed: those + 32 MiB.
     n = 30_000_000
     report = probe({"read": "data-b64", "n": n})
     assert report["outcomes"] == [["bytes", n]]
     chars = 4 * n / 3
-    assert growth_mb(report) < (chars + n) / MiB + 16
+    assert growth_mb(report) < (chars + n) / MiB + 32
 
 
 def test_the_issue_s_data_uri_is_refused_by_the_default_cap_before_decoding() -> None:

@@ -167,7 +167,8 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         """Whether `other` names the same frame, comparing URIs by RFC 3986 normal form.
 
         ``==`` compares fields exactly; this treats ``HTTP://Host/a/./b`` and
-        ``http://host/a/b`` as the same.
+        ``http://host/a/b`` as the same. A plain path is not a URI: only its ``.`` and
+        ``..`` segments are normalised (``d/a%41.png`` and ``d/aA.png`` are two files).
         """
         return self.pts_ns == other.pts_ns and (
             self.uri == other.uri or normalize_uri(self.uri) == normalize_uri(other.uri)
