@@ -12,7 +12,7 @@ import pytest
 
 import mediaref_av
 from mediaref import MediaRef
-from mediaref_av import _runs
+from mediaref_av import _stepping
 from tests.media import Clip, ClipFactory
 
 
@@ -57,7 +57,7 @@ def test_threads_stepping_through_one_file_swap_live_decoders_safely(
 ) -> None:
     # Each thread reads its own stretch in order, one frame per call; the cached
     # containers (and the live decoders in them, decoding ahead) pass between threads.
-    monkeypatch.setattr(_runs, "_IDLE", 0.0 if ahead else float("inf"))
+    monkeypatch.setattr(_stepping, "_IDLE", 0.0 if ahead else float("inf"))
     clip = clip_factory("mkv_sparse_keyframes")  # one keyframe, B-frames: long lead-ins
     s = clip.starts_ns
 
@@ -97,7 +97,7 @@ def test_forked_child_decodes_with_its_own_container(clip_factory: ClipFactory) 
 def test_forked_child_while_the_parent_decodes_ahead(
     clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    monkeypatch.setattr(_stepping, "_IDLE", 0.0)
     clip = clip_factory("mkv_sparse_keyframes")
     s = clip.starts_ns
     ctx = multiprocessing.get_context("fork")

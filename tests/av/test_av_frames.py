@@ -10,7 +10,7 @@ import pytest
 
 import mediaref_av
 from mediaref import MediaRef, TimestampOutOfRangeError, batch_decode
-from mediaref_av import _runs
+from mediaref_av import _stepping
 from tests.media import KINDS, Clip, ClipFactory
 
 
@@ -44,7 +44,7 @@ def test_stepping_forward_one_call_per_frame_matches_sequential_decode(
     # frame in turn (at its start, then mid-frame), every third, then a step back. With
     # `ahead`, each step also decodes the next frame in a worker thread (as it does when
     # the caller spends time between calls).
-    monkeypatch.setattr(_runs, "_IDLE", 0.0 if ahead else float("inf"))
+    monkeypatch.setattr(_stepping, "_IDLE", 0.0 if ahead else float("inf"))
     s = clip.starts_ns
     n = len(s)
     mid = [(a + b) // 2 for a, b in zip(s, [*s[1:], clip.end_ns], strict=True)]

@@ -18,7 +18,7 @@ import mediaref
 import mediaref_av
 from mediaref import MediaRef, VideoDecoder
 from mediaref.timeline import pts_to_ns
-from mediaref_av import _index
+from mediaref_av import _index, _index_cache
 from tests.media import ClipFactory
 
 
@@ -122,7 +122,7 @@ def test_disk_cache_ignores_a_corrupt_file(clip_factory: ClipFactory, tmp_path: 
 def test_memory_cache_is_bounded(
     clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_index.index_cache, "max_entries", 2)
+    monkeypatch.setattr(_index_cache.index_cache, "max_entries", 2)
     for kind in ("vp9_webm", "hevc_mkv", "av1_mkv", "vp9_webm"):
         with mediaref_av.open(clip_factory(kind).uri):
             pass

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import mediaref_av
 from mediaref import MediaRef, open_source
-from mediaref_av import _bitstream, _index, _plan, _pool, _runs
+from mediaref_av import _bitstream, _index, _index_cache, _plan, _pool, _runs, _stepping
 from tests.media import Clip, ClipFactory
 
 
@@ -31,14 +31,14 @@ def alone() -> None:
     mediaref_av.reset_counters()
 
 
-IDLE = _runs._IDLE
+IDLE = _stepping._IDLE
 
 
 @pytest.fixture(autouse=True)
 def fresh_counters(monkeypatch: pytest.MonkeyPatch) -> None:
     # Counters are exact only without decoding ahead, which starts when a caller spends
     # time between calls: these tests turn it on where they test it.
-    monkeypatch.setattr(_runs, "_IDLE", float("inf"))
+    monkeypatch.setattr(_stepping, "_IDLE", float("inf"))
     alone()
 
 
@@ -60,7 +60,9 @@ def check_plan_work(clip: Clip, times: list[int], minimal: int) -> None:
     with mediaref_av.open(clip.uri) as video:
         idx = video.index
         runs = _plan.plan(idx, video.frame_indices(times))
-    far = any(min(int(idx.frame_dpos[f]) for f in r.frames) - r.start >= _runs._FAR for r in runs)
+    far = any(
+        min(int(idx.frame_dpos[f]) for f in r.frames) - r.start >= _stepping._FAR for r in runs
+    )
     extra = c.frames_decoded + c.frames_skipped - minimal
     assert 0 <= extra <= (8 if far else 0), (extra, far)
 
@@ -238,7 +240,7 @@ def test_wrong_keyframe_flags_are_caught_by_the_decoder(clip_factory: ClipFactor
         data = video.index.data
     forged = msgspec.structs.replace(data, key=[True] * len(data.key))
     mediaref_av.clear_caches()
-    _index.index_cache.put((source.identity, None), _index.Index(forged))
+    _index_cache.index_cache.put((source.identity, None), _index.Index(forged))
     times = clip.probe_times()
     random.Random(5).shuffle(times)
     try:
@@ -304,13 +306,13 @@ def test_seeks_land_on_the_keyframe_and_read_nothing_before_it(
     clip = clip_factory(kind)
     mediaref_av.clear_caches()
     read = [0]
-    is_flush = _runs._is_flush
+    is_flush = _pool._is_flush
 
     def counting(pkt: object) -> bool:
         read[0] += 1
         return is_flush(pkt)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(_runs, "_is_flush", counting)
+    monkeypatch.setattr(_pool, "_is_flush", counting)
     with mediaref_av.open(clip.uri, workers=1) as video:
         times = clip.starts_ns[::3][::-1]  # backwards: every call seeks
         for t in times:
@@ -319,6 +321,33 @@ def test_seeks_land_on_the_keyframe_and_read_nothing_before_it(
     assert c.seeks == len(times) + extra_seeks
     overshoot = 1 if extra_seeks else 0  # the packet after the keyframe, read once
     assert read[0] == c.frames_decoded + c.frames_skipped + overshoot
+
+
+class _Unseekable:
+    """A container whose seeks all fail (some demuxers cannot seek), otherwise the real one."""
+
+    def __init__(self, container: Any) -> None:
+        self._container = container
+
+    def seek(self, *args: object, **kwargs: object) -> None:
+        raise av.FFmpegError(1, "cannot seek")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._container, name)
+
+
+def test_a_container_that_cannot_seek_is_opened_again_at_its_first_packet(bframes: Clip) -> None:
+    # The last resort of a seek: a fresh container, read from its first packet.
+    s = bframes.starts_ns
+    with mediaref_av.open(bframes.uri, workers=1) as video:
+        check(bframes, [s[40]], video.frames_played_at([s[40]]))
+        h = video._handle
+        assert h is not None
+        h.container = _Unseekable(h.container)  # type: ignore[assignment]
+        opened_before = work().containers_opened
+        check(bframes, [s[5], s[20]], video.frames_played_at([s[5], s[20]]))
+        assert not isinstance(h.container, _Unseekable)
+    assert work().containers_opened == opened_before + 1
 
 
 def test_a_handle_reads_every_run_with_one_demux_generator(bframes: Clip) -> None:
@@ -377,7 +406,7 @@ def test_time_between_steps_is_used_to_decode_the_next_frame(
 ) -> None:
     # A caller that works on each frame before asking for the next one: the next frame
     # is decoded and converted meanwhile, in a worker thread, and the call only takes it.
-    monkeypatch.setattr(_runs, "_IDLE", IDLE)
+    monkeypatch.setattr(_stepping, "_IDLE", IDLE)
     clip = clip_factory("mkv_sparse_keyframes")
     s = clip.starts_ns
     with mediaref_av.open(clip.uri) as video:
@@ -405,45 +434,45 @@ def test_decoding_ahead_stops_while_its_jobs_come_late(
     # A caller that works in Python between calls holds the GIL, so the job cannot run
     # meanwhile and the next call waits for it; here every job is made that slow. After
     # `_LATE` late jobs the steps decode inline, and every `_RETRY` steps one job is tried.
-    monkeypatch.setattr(_runs, "_IDLE", IDLE)
-    monkeypatch.setattr(_runs, "_RETRY", retry)
+    monkeypatch.setattr(_stepping, "_IDLE", IDLE)
+    monkeypatch.setattr(_stepping, "_RETRY", retry)
     jobs: list[object] = []  # submitted (a job may also be cancelled before it starts)
-    pool = _runs.executor()
+    pool = _stepping.executor()
 
     class Counting:
         def submit(self, fn: Any, *args: Any) -> Any:
             jobs.append(fn)
             return pool.submit(fn, *args)
 
-    monkeypatch.setattr(_runs, "executor", Counting)
-    ahead = _runs.RunDecoder._decode_ahead
+    monkeypatch.setattr(_stepping, "executor", Counting)
+    ahead = _stepping.Stepping._decode_ahead
 
-    def slow(self: _runs.RunDecoder, h: _pool.Handle, fmt: Any) -> None:
+    def slow(self: _stepping.Stepping, *args: Any) -> None:
         time.sleep(0.02)
-        ahead(self, h, fmt)
+        ahead(self, *args)
 
-    monkeypatch.setattr(_runs.RunDecoder, "_decode_ahead", slow)
+    monkeypatch.setattr(_stepping.Stepping, "_decode_ahead", slow)
     clip = clip_factory("mkv_sparse_keyframes")
     steps = clip.starts_ns[40:70]
     for t in steps:
         check(clip, [t], [MediaRef(clip.uri, t).to_ndarray()])
         time.sleep(0.003)
     # Steps 2..30 may decode ahead (the first one makes the decoder live): 29 chances.
-    chances, late = len(steps) - 1, _runs._LATE
+    chances, late = len(steps) - 1, _stepping._LATE
     assert len(jobs) == late + (0 if retry == 32 else (chances - late) // retry)
 
 
 def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(
     bframes: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    monkeypatch.setattr(_stepping, "_IDLE", 0.0)
     s = bframes.starts_ns
     with mediaref_av.open(bframes.uri, workers=1) as video:
 
         def step(t: int) -> None:
             check(bframes, [t], video.frames_played_at([t]))
             handle = video._handle
-            job = handle.ahead if handle is not None else None
+            job = handle.stepping.ahead if handle is not None else None
             if job is not None:  # a caller that works until the job is done
                 job.result()
 
@@ -453,7 +482,7 @@ def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(
         def broken(*args: object) -> bool:
             raise RuntimeError("decoder broke")
 
-        monkeypatch.setattr(_runs.RunDecoder, "_keep", broken)
+        monkeypatch.setattr(_stepping.Stepping, "_keep", broken)
         step(s[24])  # its job fails
         seeks = work().seeks
         monkeypatch.undo()
@@ -464,7 +493,7 @@ def test_a_failure_while_decoding_ahead_leaves_the_next_call_to_seek(
 def test_closing_while_decoding_ahead_waits_for_it(
     bframes: Clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_runs, "_IDLE", 0.0)
+    monkeypatch.setattr(_stepping, "_IDLE", 0.0)
     for t in bframes.starts_ns[:10]:
         check(bframes, [t], [MediaRef(bframes.uri, t).to_ndarray()])
         mediaref_av.clear_caches()  # closes the container its job may still be using
@@ -519,10 +548,10 @@ def test_a_live_decoder_keeps_only_frames_shown_after_the_last_step(
     with mediaref_av.open(clip.uri, workers=1) as video:
         check(clip, [s[60]], video.frames_played_at([s[60]]))
         h = video._handle
-        assert h is not None and h.live
+        assert h is not None and h.stepping.live
         shown = sorted(video.index.frame_pts[f] for f in range(60, 75))
-        assert len(h.ready) <= 4
-        assert all(r[0].pts in shown[1:] for r in h.ready.values())
+        assert len(h.stepping.ready) <= 4
+        assert all(r[0].pts in shown[1:] for r in h.stepping.ready.values())
     assert len(held) > 60 and max(held) <= 4
 
 
@@ -547,8 +576,8 @@ def test_a_frame_the_live_decoder_no_longer_holds_is_decoded_again(bframes: Clip
         for t in s[10:16]:
             check(bframes, [t], video.frames_played_at([t]))
         h = video._handle
-        assert h is not None and h.live
-        h.delivered_pts = h.shown_pts = -1
+        assert h is not None and h.stepping.live
+        h.stepping.delivered_pts = h.stepping.shown_pts = -1
         alone_seeks = work().seeks
         check(bframes, [s[12]], video.frames_played_at([s[12]]))
     assert work().seeks == alone_seeks + 1

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib
 import shutil
 import subprocess
 import sys
@@ -11,10 +12,33 @@ import mediaref
 
 
 def test_import_pulls_in_no_codec_or_array_library() -> None:
-    heavy = "{'numpy', 'PIL', 'av', 'pydantic'}"
+    heavy = "{'numpy', 'PIL', 'av', 'pydantic', 'pyarrow', 'tqdm'}"
     code = f"import sys, mediaref; print(sorted({heavy} & sys.modules.keys()))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_integration_modules_import_their_library_on_first_use() -> None:
+    code = (
+        "import sys, mediaref.arrow, mediaref.io\n"
+        "print(sorted({'numpy', 'pyarrow', 'tqdm'} & sys.modules.keys()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_missing_pyarrow_is_a_sentence_naming_the_package() -> None:
+    code = (
+        "import sys; sys.modules['pyarrow'] = None\n"
+        "import mediaref, mediaref.arrow as ma\n"
+        "try:\n    ma.to_arrow([mediaref.MediaRef('a.png')])\n"
+        "except mediaref.BackendNotInstalledError as e:\n    print(e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == (
+        "pyarrow is needed to read and write references in Arrow and Parquet; "
+        "install it with: pip install pyarrow"
+    )
 
 
 def test_compat_module_imports_without_pyav() -> None:
@@ -99,3 +123,78 @@ def test_modules_import_each_other_without_cycles(package: str) -> None:
     except CycleError as e:
         pytest.fail(f"import cycle in {package}: {' -> '.join(e.args[1])}")
     assert set(order) == set(modules)
+
+
+def test_the_core_imports_no_codec_library_outside_the_kit() -> None:
+    # Pillow and PyAV reach the core through plugins; only mediaref.testing encodes media.
+    import ast
+
+    folder = Path(mediaref.__file__).parent
+    offenders = []
+    for path in folder.rglob("*.py"):
+        if "testing" in path.relative_to(folder).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and node.level == 0
+                else []
+            )
+            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] in {"av", "PIL"}]
+    assert offenders == []
+
+
+@pytest.mark.parametrize("package", ["mediaref_av", "mediaref_pil"])
+def test_plugins_use_only_the_cores_public_names(package: str) -> None:
+    import ast
+    import importlib
+
+    public_modules = {"mediaref", "mediaref.timeline", "mediaref.testing", "mediaref.hookspecs"}
+    folder = Path(importlib.import_module(package).__file__).parent  # type: ignore[arg-type]
+    private = []
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("mediaref"):
+                module = node.module or ""
+                if module.split(".")[0] != "mediaref":
+                    continue
+                if module not in public_modules:
+                    private.append(f"{path.name}: from {module}")
+                elif module == "mediaref":
+                    private += [
+                        f"{path.name}: {a.name}"
+                        for a in node.names
+                        if a.name not in mediaref.__all__
+                    ]
+            elif isinstance(node, ast.Import):
+                private += [
+                    f"{path.name}: import {a.name}"
+                    for a in node.names
+                    if a.name.startswith("mediaref._")
+                ]
+    assert private == []
+
+
+def test_lazy_names_are_typed_exported_and_resolvable_alike() -> None:
+    # The lazily imported names stand in three places that type checkers need (the
+    # TYPE_CHECKING imports, __all__, the runtime table); this keeps them from drifting.
+    import ast
+
+    tree = ast.parse(Path(mediaref.__file__).read_text())
+    typed = {
+        alias.asname or alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for imp in node.body
+        if isinstance(imp, ast.ImportFrom)
+        for alias in imp.names
+    }
+    lazy = set(mediaref._LAZY)
+    assert typed == lazy
+    assert lazy <= set(mediaref.__all__)
+    for name, module in mediaref._LAZY.items():
+        assert getattr(importlib.import_module(f"mediaref.{module}"), name) is getattr(
+            mediaref, name
+        )

@@ -152,3 +152,25 @@ def test_docs_describe_every_video_metadata_field_and_byte_source_member() -> No
     }
     assert Option.__struct_fields__ == ("name", "type", "default", "help")
     assert "[build-system]" in doc and "pip install ./mediaref_core" in doc
+
+
+def test_pil_images_come_from_a_plugin_and_say_what_to_install_without_one(
+    fresh_plugins: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mediaref_fake.STORE["pic"] = b"x"
+    only_fake = [e for e in importlib.metadata.entry_points(group="mediaref") if e.name == "fake"]
+    monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: only_fake)
+    _plugins.reset_plugins()
+    ref = MediaRef("mem:pic")
+    assert ref.to_ndarray().shape == (2, 2, 3)  # the fake image backend decodes it
+    with pytest.raises(
+        BackendNotInstalledError,
+        match=r"^no installed plugin makes PIL images; install mediaref-pil from a mediaref "
+        r"checkout: pip install \./mediaref_pil \('mem:pic'\)$",
+    ):
+        ref.to_pil_image()
+    monkeypatch.undo()
+    _plugins.reset_plugins()
+    image = ref.to_pil_image(decoder="fakeimg")
+    assert (image.mode, image.size) == ("RGB", (2, 2))
+    np.testing.assert_array_equal(np.asarray(image), ref.to_ndarray(decoder="fakeimg"))

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import mediaref
-from mediaref import TimestampOutOfRangeError
+from mediaref import TimestampOutOfRangeError, timeline
 from mediaref.timeline import (
     INT64_MAX,
     INT64_MIN,
@@ -256,3 +256,51 @@ def test_docs_show_every_timeline_function() -> None:
             head = section[section.index(f"def {name}(") :]
             head = head[: head.index(") ->")]
             assert all(p in head for p in params if p != "*"), name
+
+
+def test_frames_shown_between_include_the_one_on_screen_at_the_start() -> None:
+    starts, end = [0, 10, 20, 30], 40
+    assert timeline.indices_shown_between(starts, end, 5, 25) == range(0, 3)
+    assert timeline.indices_shown_between(starts, end, 10, 20) == range(1, 2)
+    assert timeline.indices_shown_between(starts, end, 10, 21) == range(1, 3)
+    assert timeline.indices_shown_between(starts, end, -100, 1) == range(0, 1)
+    assert timeline.indices_shown_between(starts, end, 39, 1000) == range(3, 4)
+    assert timeline.indices_shown_between(starts, end, 40, 1000) == range(0)
+    assert timeline.indices_shown_between(starts, end, 20, 20) == range(0)
+
+
+@given(
+    st.lists(st.integers(-(10**12), 10**12), min_size=1, max_size=30, unique=True),
+    st.integers(1, 10**6),
+    st.integers(-(10**12), 10**12),
+    st.integers(0, 10**12),
+)
+def test_frames_shown_between_match_a_scan(
+    starts: list[int], tail: int, start: int, length: int
+) -> None:
+    starts.sort()
+    end = starts[-1] + tail
+    stop = start + length
+    ends = [*starts[1:], end]
+    overlaps = [a < stop and start < b and start < stop for a, b in zip(starts, ends, strict=True)]
+    want = [i for i, hit in enumerate(overlaps) if hit]
+    assert list(timeline.indices_shown_between(starts, end, start, stop)) == want
+
+
+def test_times_at_fps_are_exact_and_ceiled() -> None:
+    assert timeline.times_at_fps(0, 10**9, 4) == [0, 250_000_000, 500_000_000, 750_000_000]
+    ntsc = timeline.times_at_fps(0, 10**9, Fraction(30000, 1001))
+    assert ntsc[:3] == [0, 33_366_667, 66_733_334]  # ceil of k * 1001/30 ms
+    assert len(ntsc) == 30
+    assert timeline.times_at_fps(5, 6, 1) == [5]
+    with pytest.raises(ValueError, match="fps must be positive, got 0"):
+        timeline.times_at_fps(0, 10, 0)
+
+
+def test_evenly_spaced_times() -> None:
+    assert timeline.evenly_spaced_ns(0, 100, 4) == [0, 25, 50, 75]
+    assert timeline.evenly_spaced_ns(-10, 0, 3) == [-10, -7, -4]
+    with pytest.raises(ValueError, match="num must be a positive int, got 0"):
+        timeline.evenly_spaced_ns(0, 10, 0)
+    with pytest.raises(ValueError, match=r"the window \[5, 5\) is empty"):
+        timeline.evenly_spaced_ns(5, 5, 2)

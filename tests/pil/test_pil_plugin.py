@@ -50,6 +50,7 @@ def test_importing_the_plugin_and_describing_it_imports_neither_pillow_nor_numpy
 def test_public_api_is_sorted_and_complete() -> None:
     assert mediaref_pil.__all__ == sorted(mediaref_pil.__all__)
     assert set(mediaref_pil.__all__) == {
+        "ContactSheet",
         "__version__",
         "decode_image",
         "encode_image",

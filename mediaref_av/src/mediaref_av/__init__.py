@@ -51,8 +51,8 @@ def clear_caches() -> None:
 
     Only this process's caches are cleared.
     """
-    from . import _buffers, _index, _pool
+    from . import _buffers, _index_cache, _pool
 
     _pool.close_all()
-    _index.index_cache.clear()
+    _index_cache.index_cache.clear()
     _buffers.clear()

@@ -20,11 +20,13 @@ from mediaref import (
     VideoMetadata,
     open_source,
 )
-from mediaref.timeline import indices_played_at
+from mediaref.timeline import indices_played_at, indices_shown_between
 
 from . import _buffers, _counters, _pool
 from ._convert import CHANNELS, FORMATS, orientation
-from ._index import Index, build_index, cache_dir, index_cache
+from ._demux import IndexScan
+from ._index import Index, IndexData
+from ._index_cache import cache_dir, index_cache
 from ._plan import split
 from ._runs import RunDecoder
 from ._threads import codec_threading, cpus, executor
@@ -151,14 +153,8 @@ class AVVideoDecoder:
 
     @staticmethod
     def _configure(h: _pool.Handle) -> None:
-        cc = h.stream.codec_context
         key: _PoolKey = h.key  # type: ignore[assignment]  # our handles' keys
-        kind, count = key[2], key[3]
-        if count == 1:
-            cc.thread_count = 1
-        else:
-            cc.thread_type = kind
-            cc.thread_count = count
+        h.configure(key[2], key[3])
 
     def _release(self, *, broken: bool = False) -> None:
         h, self._handle = self._handle, None
@@ -199,16 +195,10 @@ class AVVideoDecoder:
             if data is not None:
                 _counters.add(index_hits=1, index_disk_hits=1)
                 return index_cache.put(self._index_key, Index(data))
-        # A fresh container: demuxing starts at the first packet. Its key (codec
-        # threading) is known once the first packet shows how many slices pictures have.
+        # A fresh container: demuxing starts at the first packet.
         h = self._handle = _pool.open_handle(None, self._source, self._stream_option)
-
-        def configure(slices: int) -> None:
-            h.key = self._key(slices)
-            self._configure(h)
-
         try:
-            data = build_index(h.container, h.stream, configure)
+            data = self._scan(h)
         except MediaRefError as e:
             del h
             self._release(broken=True)
@@ -221,7 +211,6 @@ class AVVideoDecoder:
             self._release(broken=True)
             _forget_frames(e)
             raise self._wrap(e) from e
-        h.next_dpos = None
         _counters.add(index_builds=1)
         try:
             idx = Index(data)
@@ -230,6 +219,14 @@ class AVVideoDecoder:
         if disk is not None:
             index_cache.save(disk, self._index_key, data)
         return index_cache.put(self._index_key, idx)
+
+    def _scan(self, h: _pool.Handle) -> IndexData:
+        scan = IndexScan(h.container, h.stream)
+        # The container's key (codec threading, set before the codec opens) is known once
+        # the first packet shows how many slices pictures have.
+        h.key = self._key(scan.slices())
+        self._configure(h)
+        return scan.run()
 
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index
@@ -271,6 +268,28 @@ class AVVideoDecoder:
         """
         idx = self._index
         return indices_played_at(idx.frame_ns, idx.end_ns, list(pts_ns), uri=self.uri)
+
+    def shown_at(self, pts_ns: Sequence[int]) -> list[tuple[int, int]]:
+        """Return ``(frame index, first ns on screen)`` of the frame played at each time.
+
+        Implements `mediaref.FrameTimes`, from the index the frames are decoded with.
+
+        Raises:
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+        """
+        starts = self._index.frame_ns
+        return [(i, int(starts[i])) for i in self.frame_indices(pts_ns)]
+
+    def shown_between(self, start_ns: int, stop_ns: int) -> list[tuple[int, int]]:
+        """Return ``(frame index, first ns on screen)`` of every frame shown in the window.
+
+        The window ``[start_ns, stop_ns)`` is clipped to the stream (`mediaref.timeline.
+        indices_shown_between`).
+        """
+        idx = self._index
+        starts = idx.frame_ns
+        found = indices_shown_between(starts, idx.end_ns, start_ns, stop_ns)
+        return [(i, int(starts[i])) for i in found]
 
     def frames_played_at(
         self, pts_ns: Sequence[int], *, format: ImageFormat = "rgb"
@@ -374,20 +393,7 @@ class AVVideoDecoder:
     def _decode(
         self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
     ) -> None:
-        RunDecoder(self._index, self.uri, self._skip_nonref, self._reopen).decode(
-            h, wanted, got, fmt
-        )
-
-    def _reopen(self, h: _pool.Handle) -> None:
-        """Replace `h`'s container by a fresh one (at the first packet)."""
-        h.reader = None
-        h.container.close()
-        if h.fileobj is not None:
-            h.fileobj.close()
-        fresh = _pool.open_handle(h.key, self._source, self._stream_option)
-        h.container, h.stream, h.fileobj = fresh.container, fresh.stream, fresh.fileobj
-        h.converter = None
-        self._configure(h)
+        RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
 
 def open(uri_or_path: str | os.PathLike[str], **options: Any) -> AVVideoDecoder:

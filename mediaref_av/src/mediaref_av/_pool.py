@@ -11,22 +11,23 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable
-from concurrent.futures import Future
+from collections.abc import Hashable, Iterator
 from typing import IO, TYPE_CHECKING, Any
 
 from mediaref import ByteSource, UndecodableMediaError
 
 from . import _counters
+from ._stepping import Stepping
 
 if TYPE_CHECKING:
+    import av
     import av.container
     import av.video.stream
 
-    from ._convert import Converter
+    _Packet = av.Packet[av.video.stream.VideoStream]
+    _Opened = tuple[av.container.InputContainer, av.video.stream.VideoStream, IO[bytes] | None]
 
 __all__ = [
     "Handle",
@@ -44,83 +45,74 @@ max_open = int(os.environ.get("MEDIAREF_AV_MAX_OPEN", "16"))
 
 
 class Handle:
-    """An open container, its video stream and the decoding state that survives calls."""
+    """An open container and its video stream, owned by one thread while checked out.
+
+    `stepping` is the decoding state that survives calls (the live decoder and what it
+    holds); only `_stepping` changes it.
+    """
 
     def __init__(
         self,
         key: Hashable,
-        container: av.container.InputContainer,
-        stream: av.video.stream.VideoStream,
-        fileobj: IO[bytes] | None,
+        stream_index: int | None,
+        opened: _Opened,
     ) -> None:
         self.key = key
-        self.container = container
-        self.stream = stream
-        self.fileobj = fileobj
+        self.stream_index = stream_index
+        """The ``stream`` option the container was opened with (`None`: the best one)."""
+        self.container, self.stream, self.fileobj = opened
         self.pid = os.getpid()
         _alive.add(self)
-        self.converter: Converter | None = None
-        self.demux: Any = None
-        """Packets from where the demuxer stands (`next_dpos`), if that is known."""
-        self.next_dpos: int | None = None
-        """Decode position of the next packet `demux` returns."""
-        self.live = False
-        """The decoder was not flushed after its last packet: it holds the pictures decoded
-        from `base` on, and may still output some of them."""
-        self.base: int | None = None
-        """Where the decoding that ended at `next_dpos` started (a keyframe)."""
-        self.shown_pts = 0
-        """The pts of the last picture the decoder output."""
-        self.delivered_pts = 0
-        """The latest pts the last run delivered."""
-        self.ready: dict[int, Any] = {}
-        """Frames (VideoFrames by decode position) the decoder output while stepping
-        forward that are shown after those delivered: for the next steps."""
-        self.ahead: Future[None] | None = None
-        """Decoding ahead for the next step forward, in a worker thread (see `settle`)."""
-        self.ahead_late = 0
-        """Decoding-ahead jobs the next call waited for (longer than half their CPU time)
-        or cancelled, net of those that were in time."""
-        self.ahead_cost = 0.0
-        """CPU seconds the last decoding-ahead job took (its worker thread's time)."""
-        self.ahead_held_back = 0
-        """Steps forward without decoding ahead since it was held back (or last tried)."""
-        self.returned_at = 0.0
-        """`time.perf_counter()` when the last call on this handle returned."""
-        self.steps = 0
-        """How many calls in a row stepped forward from where the one before stopped."""
-        self.skipped_pts = 0
-        """The latest pts of a picture the decoder may have skipped (``skip_frame``)."""
+        self.threading: tuple[str, int] | None = None
+        """FFmpeg thread type and count set on the codec (see `configure`)."""
         self.reader: Any = None
         """PyAV's demux generator, kept across seeks: each one dropped before its end
         leaked native memory (~0.2-2 KB; PyAV 18.1)."""
+        self.stepping = Stepping()
 
-    def settle(self) -> None:
-        """Wait for the decoding ahead, or cancel it if it has not started; score it.
+    def configure(self, thread_type: str, count: int) -> None:
+        """Set the codec's threading before it opens (``count == 1``: no codec threads)."""
+        self.threading = (thread_type, count)
+        cc = self.stream.codec_context
+        if count == 1:
+            cc.thread_count = 1
+        else:
+            cc.thread_type = thread_type
+            cc.thread_count = count
 
-        A job is late when it had not started, or when waiting for it took more than half
-        of what it cost: then decoding inline would have been about as fast.
+    def packets(self) -> Iterator[_Packet]:
+        """The demuxer's packets from where it stands (it reads on after a seek)."""
+        if self.reader is None:
+            self.reader = self.container.demux(self.stream)
+        for pkt in self.reader:
+            if not _is_flush(pkt):
+                yield pkt
+        self.reader = None  # ended (EOF): the next read needs a new one
+
+    def reopen(self, source: ByteSource) -> None:
+        """Replace the container by a fresh one (at the first packet), configured alike.
+
+        `source` comes from the caller: a handle does not keep its own, or an idle
+        container of a ``data:`` URI would keep the URI's bytes alive besides its file.
+
+        Raises:
+            UndecodableMediaError: The source no longer opens as a video.
         """
-        job, self.ahead = self.ahead, None
-        if job is None:
-            return
-        late = False
-        if not job.done():
-            t0 = time.perf_counter()
-            late = job.cancel()
-            if not late:
-                job.result()  # it catches its own errors
-                late = time.perf_counter() - t0 > self.ahead_cost / 2
-        self.ahead_late = self.ahead_late + 1 if late else max(self.ahead_late - 1, 0)
+        self.reader = None
+        self.container.close()
+        if self.fileobj is not None:
+            self.fileobj.close()
+        self.container, self.stream, self.fileobj = _open(source, self.stream_index)
+        if self.threading is not None:
+            self.configure(*self.threading)
 
     def close(self) -> None:
         """Close the container and the file object; safe to call twice."""
         if self.pid != os.getpid():
             _orphans.append(self)
             return
-        self.settle()
-        self.demux = self.reader = self.converter = None  # generators refer back to us
-        self.ready = {}
+        self.stepping.close()
+        self.reader = None  # the generator refers back to us
         # Closing must not mask the error that led here.
         with contextlib.suppress(Exception):
             self.container.close()
@@ -129,12 +121,20 @@ class Handle:
                 self.fileobj.close()
 
 
+def _is_flush(pkt: _Packet) -> bool:
+    return pkt.size == 0 and pkt.pts is None and pkt.dts is None
+
+
 def open_handle(key: Hashable, source: ByteSource, stream_index: int | None) -> Handle:
     """Open `source` with PyAV and pick its video stream.
 
     Raises:
         UndecodableMediaError: Not a media file, or no video stream.
     """
+    return Handle(key, stream_index, _open(source, stream_index))
+
+
+def _open(source: ByteSource, stream_index: int | None) -> _Opened:
     import av
 
     path = source.local_path
@@ -151,30 +151,35 @@ def open_handle(key: Hashable, source: ByteSource, stream_index: int | None) -> 
         raise
     _counters.add(containers_opened=1)
     try:
-        videos = container.streams.video
-        if stream_index is None:
-            if not videos:
-                kinds = ", ".join(sorted({str(s.type) for s in container.streams})) or "none"
-                raise UndecodableMediaError(
-                    f"no video stream in this file (streams: {kinds})", uri=source.uri
-                )
-            best = container.streams.best("video")
-            stream = best if isinstance(best, av.video.stream.VideoStream) else videos[0]
-        else:
-            match = [s for s in videos if s.index == stream_index]
-            if not match:
-                raise UndecodableMediaError(
-                    f"stream {stream_index} is not a video stream "
-                    f"(video streams: {[s.index for s in videos]})",
-                    uri=source.uri,
-                )
-            stream = match[0]
+        stream = _video_stream(container, stream_index, source.uri)
     except BaseException:
         container.close()
         if fileobj is not None:
             fileobj.close()
         raise
-    return Handle(key, container, stream, fileobj)
+    return container, stream, fileobj
+
+
+def _video_stream(
+    container: av.container.InputContainer, stream_index: int | None, uri: str
+) -> av.video.stream.VideoStream:
+    import av
+
+    videos = container.streams.video
+    if stream_index is None:
+        if not videos:
+            kinds = ", ".join(sorted({str(s.type) for s in container.streams})) or "none"
+            raise UndecodableMediaError(f"no video stream in this file (streams: {kinds})", uri=uri)
+        best = container.streams.best("video")
+        return best if isinstance(best, av.video.stream.VideoStream) else videos[0]
+    match = [s for s in videos if s.index == stream_index]
+    if not match:
+        raise UndecodableMediaError(
+            f"stream {stream_index} is not a video stream "
+            f"(video streams: {[s.index for s in videos]})",
+            uri=uri,
+        )
+    return match[0]
 
 
 _lock = threading.Lock()

@@ -29,13 +29,17 @@ from .timeline import ns_to_pts, pts_to_ns
 if TYPE_CHECKING:
     from ._batch import batch_decode
     from ._caches import cleanup_cache
+    from ._clip import decode_clip
     from ._datauri import DataURI
+    from ._iter import iter_decode
     from ._limits import Limits, limits
     from ._mime import sniff_mimetype
     from ._plugins import PluginInfo, open_source, plugins
     from ._protocols import (
         IMAGE_FORMATS,
         ByteSource,
+        DecodedFrame,
+        FrameTimes,
         ImageBackend,
         ImageEncoder,
         ImageFormat,
@@ -53,6 +57,8 @@ __all__ = [
     "BackendNotInstalledError",
     "ByteSource",
     "DataURI",
+    "DecodedFrame",
+    "FrameTimes",
     "IMAGE_FORMATS",
     "ImageBackend",
     "ImageEncoder",
@@ -78,7 +84,9 @@ __all__ = [
     "batch_decode",
     "check_image_format",
     "cleanup_cache",
+    "decode_clip",
     "hookimpl",
+    "iter_decode",
     "limits",
     "normalize_uri",
     "ns_to_pts",
@@ -93,6 +101,10 @@ __all__ = [
 _LAZY = {
     "batch_decode": "_batch",
     "cleanup_cache": "_caches",
+    "decode_clip": "_clip",
+    "DecodedFrame": "_protocols",
+    "FrameTimes": "_protocols",
+    "iter_decode": "_iter",
     "DataURI": "_datauri",
     "PluginInfo": "_plugins",
     "open_source": "_plugins",

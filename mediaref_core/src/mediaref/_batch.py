@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from ._decode import decode_image, decode_video
 from ._errors import MediaRefError, short_repr
-from ._protocols import ImageFormat, check_image_format
+from ._protocols import DecodedFrame, ImageFormat, check_image_format
 from ._ref import MediaRef
 from ._routing import check_options
 from ._threads import run_parallel
@@ -27,6 +27,7 @@ def batch_decode(
     on_error: OnError = "raise",
     max_workers: int | None = None,
     strategy: object = None,
+    with_pts: bool = False,
     **options: Any,
 ) -> list[Any]:
     """Decode many references, each source opened once, in input order.
@@ -45,6 +46,9 @@ def batch_decode(
         max_workers: Threads for sources decoded in parallel; default ``os.cpu_count()``.
         strategy: Accepted for compatibility with ``mediaref.video_decoder.
             BatchDecodingStrategy``; the planner chooses the least work for any pattern.
+        with_pts: Return each result as a `DecodedFrame` ``(data, pts_ns, frame_index)``:
+            the first ns the returned frame is on screen and its index in presentation
+            order (`None` for images), from the same index as the pixels.
         **options: Backend options (see ``mediaref plugins -v``); each reaches only the
             backends that declare it.
 
@@ -77,7 +81,7 @@ def batch_decode(
     def run_video(uri: str) -> None:
         idx, pts = videos[uri]
         try:
-            frames = decode_video(uri, pts, format, decoder, options)
+            frames = decode_video(uri, pts, format, decoder, options, with_pts=with_pts)
         except MediaRefError as e:
             frames = [e.at(t) for t in pts]
         for i, f in zip(idx, frames, strict=True):
@@ -90,7 +94,9 @@ def batch_decode(
         except MediaRefError as e:
             img = e
         for n, i in enumerate(idx):
-            out[i] = img.copy() if n and not isinstance(img, MediaRefError) else img
+            item = img.copy() if n and not isinstance(img, MediaRefError) else img
+            ok = with_pts and not isinstance(item, MediaRefError)
+            out[i] = DecodedFrame(item, None, None) if ok else item
 
     tasks = [partial(run_video, u) for u in videos] + [partial(run_image, u) for u in images]
     run_parallel(tasks, min(len(tasks), max_workers or os.cpu_count() or 1))

@@ -9,14 +9,12 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from ._batch import batch_decode
 from ._errors import MediaRefError, UnsupportedSourceError
 from ._mime import type_from_content, type_from_name
 from ._plugins import backends, open_source, plugins, registry
 from ._protocols import ByteSource, ImageBackend, Option, VideoBackend
-from ._ref import MediaRef
 from ._routing import Kind, explain, routing_type
 
 __all__ = ["main"]
@@ -140,18 +138,9 @@ def _open(b: VideoBackend | ImageBackend, source: ByteSource, data: Any) -> Any:
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
-    refs = [MediaRef(args.uri, t) for t in args.pts_ns] if args.pts_ns else [MediaRef(args.uri)]
-    frames = batch_decode(refs, decoder=args.decoder)
-    from ._plugins import import_pillow
+    from ._cli_decode import run_decode
 
-    image = import_pillow()
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    for ref, frame in zip(refs, frames, strict=True):
-        name = out / f"{'image' if ref.pts_ns is None else ref.pts_ns}.png"
-        image.fromarray(frame).save(name)
-        print(f"{ref.uri} @ {ref.pts_ns}: {frame.shape} -> {name}")
-    return 0
+    return run_decode(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -164,10 +153,31 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = argparse.ArgumentParser(prog="mediaref", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line on one line (exit status 2), without the usage."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see: {self.prog} --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from ._cli_decode import add_decode_arguments
+
+    parser = _Parser(
+        prog="mediaref",
+        description="References to images and video frames, (uri, pts_ns): list the "
+        "plugins, probe media, decode frames.",
+    )
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"mediaref {__version__}",
+        help="print the version of mediaref-core and exit",
+    )
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="see: mediaref COMMAND --help"
+    )
     plugins_cmd = sub.add_parser("plugins", help="list installed plugins and what they accept")
     plugins_cmd.add_argument(
         "-v", "--verbose", action="store_true", help="also list each backend's options"
@@ -177,17 +187,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     probe = sub.add_parser(
         "probe", help="say which backend decodes a URI and why; print a video's metadata"
     )
-    probe.add_argument("uri")
-    probe.add_argument("--decoder")
+    probe.add_argument("uri", help="the path or URI of the media")
+    probe.add_argument("--decoder", help="consider only this backend, e.g. pyav")
     probe.add_argument(
-        "--kind", choices=("video", "image"), help="default: guessed from the content"
+        "--kind", choices=("video", "image"), help="video or image (default: from the content)"
     )
-    decode = sub.add_parser("decode", help="decode frames to PNG files")
-    decode.add_argument("uri")
-    decode.add_argument("pts_ns", nargs="*", type=int)
-    decode.add_argument("--decoder")
-    decode.add_argument("-o", "--output", default=".")
-    args = parser.parse_args(argv)
+    decode = sub.add_parser(
+        "decode",
+        help="decode frames to PNG/JPEG/.npy files or a contact sheet",
+        description="Decode frames of a video (times, or a range with --every) or the "
+        "references of a file (--refs), writing each frame as soon as its batch is decoded.",
+    )
+    add_decode_arguments(decode)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (1: failures, 2: bad arguments)."""
+    from ._cli_decode import UsageError
+
+    args = _parser().parse_args(argv)
     handler = {
         "plugins": _cmd_plugins,
         "demo": _cmd_demo,
@@ -196,9 +215,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     }[args.command]
     try:
         return handler(args)
+    except UsageError as e:
+        print(f"mediaref {args.command}: error: {e}", file=sys.stderr)
+        return 2
     except MediaRefError as e:
         print(f"mediaref: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:  # writing an output: disk full, permission
+        print(f"mediaref: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
 
 
 if __name__ == "__main__":

@@ -10,12 +10,17 @@ from collections.abc import Sequence
 from typing import Any, Literal, cast, get_args
 
 from ._errors import (
+    BackendNotInstalledError,
     MediaRefError,
     UndecodableMediaError,
     UnsupportedSourceError,
+    install_hint,
+    short_repr,
 )
-from ._plugins import import_pillow, open_routed_source
+from ._plugins import open_routed_source, plugin_manager
 from ._protocols import (
+    DecodedFrame,
+    FrameTimes,
     ImageBackend,
     ImageFormat,
     VideoBackend,
@@ -32,7 +37,7 @@ from ._routing import (
 )
 from .timeline import out_of_range
 
-__all__ = ["decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
+__all__ = ["array_to_pil", "decode_image", "decode_one", "decode_video", "open_video", "pil_image"]
 
 
 def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefError:
@@ -106,11 +111,14 @@ def decode_video(
     format: ImageFormat,
     decoder: str | None,
     options: dict[str, Any],
+    *,
+    with_pts: bool = False,
 ) -> list[Any]:
     """Decode all `pts_ns` of one video in one call; out-of-range timestamps become errors.
 
     A failing decode of several timestamps is retried per timestamp, so that only the
-    timestamps that fail become errors, each naming its own pts.
+    timestamps that fail become errors, each naming its own pts. With `with_pts`, each
+    frame comes as a `DecodedFrame`.
     """
     backend, video = _open_video(uri, decoder, options)
     with video:
@@ -137,9 +145,27 @@ def decode_video(
                     frames.append(video.frames_played_at([pts_ns[i]], format=format)[0])
                 except Exception as e1:
                     frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
+        if with_pts:
+            frames = _with_times(video, backend.name, uri, [pts_ns[i] for i in valid], frames)
         for i, frame in zip(valid, frames, strict=True):
             out[i] = frame
         return out
+
+
+def _with_times(
+    video: VideoDecoder, backend: str, uri: str, pts_ns: list[int], frames: list[Any]
+) -> list[Any]:
+    """Pair each frame with the index and start time of the frame shown (`DecodedFrame`)."""
+    if not isinstance(video, FrameTimes):
+        raise UnsupportedSourceError(
+            f"the {backend!r} backend does not report frame times (mediaref.FrameTimes)",
+            uri=uri,
+        )
+    shown = video.shown_at(pts_ns)
+    return [
+        f if isinstance(f, MediaRefError) else DecodedFrame(f, start, index)
+        for f, (index, start) in zip(frames, shown, strict=True)
+    ]
 
 
 def decode_one(
@@ -182,8 +208,22 @@ def pil_image(
     """
     if format not in get_args(PILFormat):
         raise ValueError(
-            f"Format {format!r} is not compatible with to_pil_image. Use 'rgb', 'rgba', or 'gray'."
+            f"Format {short_repr(format)} is not compatible with to_pil_image. "
+            "Use 'rgb', 'rgba', or 'gray'."
         )
-    image_module = import_pillow()
     array = decode_one(uri, pts_ns, format=format, decoder=decoder, options=options)
-    return image_module.fromarray(array)
+    return array_to_pil(array, uri=uri)
+
+
+def array_to_pil(array: Any, *, uri: str | None = None) -> Any:
+    """Wrap a decoded array as a ``PIL.Image.Image`` through the plugins (`mediaref-pil`).
+
+    Raises:
+        BackendNotInstalledError: No installed plugin makes PIL images.
+    """
+    image = plugin_manager().hook.mediaref_to_pil_image(array=array)
+    if image is None:
+        raise BackendNotInstalledError(
+            f"no installed plugin makes PIL images; {install_hint('mediaref-pil')}", uri=uri
+        )
+    return image

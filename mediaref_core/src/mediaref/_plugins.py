@@ -6,7 +6,6 @@ import difflib
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import ModuleType
 from typing import Any, TypeVar
 
 import msgspec
@@ -28,7 +27,6 @@ __all__ = [
     "backends",
     "image_backend",
     "image_encoder",
-    "import_pillow",
     "invalid_option",
     "open_routed_source",
     "open_source",
@@ -349,14 +347,3 @@ def invalid_option(name: str, known: Iterable[str]) -> InvalidOptionError:
         tuple(difflib.get_close_matches(name, names, n=3, cutoff=0.6)) if len(name) < 100 else ()
     )
     return InvalidOptionError(name, close, tuple(names))
-
-
-def import_pillow() -> ModuleType:
-    """Return ``PIL.Image``, or raise an error naming the package to install."""
-    try:
-        from PIL import Image
-    except ImportError:
-        raise BackendNotInstalledError(
-            f"Pillow is needed for PIL images; {install_hint('mediaref-pil')}"
-        ) from None
-    return Image

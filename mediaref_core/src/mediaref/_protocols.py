@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from types import TracebackType
-from typing import IO, Any, Literal, Protocol, runtime_checkable
+from typing import IO, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
 from ._errors import short_repr
 
 __all__ = [
+    "DecodedFrame",
+    "FrameTimes",
     "check_image_format",
     "ByteSource",
     "ImageBackend",
@@ -126,6 +128,46 @@ class VideoDecoder(Protocol):
     def __exit__(
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+class DecodedFrame(NamedTuple):
+    """A decoded image or video frame, with the frame's place on the stream's timeline.
+
+    What ``batch_decode(..., with_pts=True)``, `iter_decode` and `decode_clip` return. The
+    pixels and the times come from the same index: `pts_ns` is when the returned picture
+    starts being shown, which is at or before the time asked for.
+    """
+
+    data: Any
+    """The uint8 array."""
+    pts_ns: int | None
+    """The first ns the returned frame is on screen; `None` for a still image."""
+    frame_index: int | None
+    """The frame's index in presentation order (0 = first); `None` for a still image."""
+
+
+@runtime_checkable
+class FrameTimes(Protocol):
+    """What a `VideoDecoder` implements to report which frame it shows when.
+
+    Optional for third-party backends: ``batch_decode(..., with_pts=True)`` and
+    `decode_clip` need it. Answers must follow `mediaref.timeline`'s rule, from the same
+    index the pixels come from.
+    """
+
+    def shown_at(self, pts_ns: Sequence[int]) -> list[tuple[int, int]]:
+        """Return ``(frame index, first ns on screen)`` of the frame played at each time.
+
+        Raises:
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+        """
+
+    def shown_between(self, start_ns: int, stop_ns: int) -> list[tuple[int, int]]:
+        """Return ``(frame index, first ns on screen)`` of every frame on screen in the window.
+
+        The window is ``[start_ns, stop_ns)`` clipped to the stream (see
+        `mediaref.timeline.indices_shown_between`); outside the stream it is empty.
+        """
 
 
 class Option(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import Future, ThreadPoolExecutor
 
-__all__ = ["run_parallel"]
+T = TypeVar("T")
+
+__all__ = ["run_parallel", "submit"]
 
 _MAX_THREADS = 64
 _lock = threading.Lock()
@@ -62,3 +64,8 @@ def run_parallel(tasks: Sequence[Callable[[], None]], workers: int) -> None:
     for e in errors:
         if e is not None:
             raise e
+
+
+def submit(fn: Callable[[], T]) -> Future[T]:
+    """Run `fn` on the process-wide pool; the caller waits for (or cancels) the future."""
+    return _pool().submit(fn)

@@ -90,3 +90,13 @@ def mediaref_clear_caches() -> None:
     Called by `mediaref.cleanup_cache()`, from any thread. Do not import a codec to
     answer it: a plugin whose caches were never filled has nothing to release.
     """
+
+
+@hookspec(firstresult=True)
+def mediaref_to_pil_image(array: Any) -> Any:
+    """Wrap a decoded uint8 array as a ``PIL.Image.Image``; `None` if this plugin cannot.
+
+    The array is ``(H, W)`` gray, ``(H, W, 3)`` RGB or ``(H, W, 4)`` RGBA. Called by
+    `MediaRef.to_pil_image` and `DataURI.to_pil_image`, so that the core never imports
+    Pillow itself; `mediaref-pil` implements it.
+    """

@@ -38,12 +38,15 @@ __all__ = [
     "NS_PER_S",
     "check_in_range",
     "end_ns_of",
+    "evenly_spaced_ns",
     "index_played_at",
     "indices_played_at",
+    "indices_shown_between",
     "ns_to_pts",
     "out_of_range",
     "pts_to_ns",
     "starts_ns_of",
+    "times_at_fps",
 ]
 
 NS_PER_S = 1_000_000_000
@@ -238,3 +241,68 @@ def indices_played_at(
     found = np.searchsorted(np.asarray(starts_ns, dtype=np.int64), ts, side="right") - 1
     found = found.astype(np.int64, copy=False)
     return found if _is_ndarray(pts_ns) else [int(i) for i in found]
+
+
+def indices_shown_between(
+    starts_ns: Sequence[int] | NDArray[np.int64], end_ns: int, start_ns: int, stop_ns: int
+) -> range:
+    """Return the indices of the frames on screen at some time in ``[start_ns, stop_ns)``.
+
+    That is the frame played at `start_ns` (which may have started before it) and every
+    frame that starts before `stop_ns`. The range is clipped to the stream: a window
+    outside ``[starts_ns[0], end_ns)`` gives an empty range, never an error.
+
+    Raises:
+        TypeError: `start_ns` or `stop_ns` is not an int.
+    """
+    _check_int(start_ns)
+    _check_int(stop_ns)
+    lo, hi = max(start_ns, int(starts_ns[0])), min(stop_ns, end_ns)
+    if lo >= hi:
+        return range(0)
+    first = bisect.bisect_right(starts_ns, lo) - 1  # type: ignore[arg-type]
+    return range(first, bisect.bisect_left(starts_ns, hi))  # type: ignore[arg-type]
+
+
+def times_at_fps(start_ns: int, stop_ns: int, fps: float | Fraction) -> list[int]:
+    """Return the sampling times ``start_ns + k / fps`` s in ``[start_ns, stop_ns)``.
+
+    Each time is the integer ns at or after the exact one (ceil), so that sampling a
+    stream at its own rate from its first frame lands on each frame's first ns. `fps` is
+    taken as an exact fraction (``Fraction(30000, 1001)`` for NTSC; a float is converted
+    with `Fraction.limit_denominator`).
+
+    Raises:
+        ValueError: `fps` is not positive.
+    """
+    from fractions import Fraction
+
+    rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(1_000_000)
+    if rate <= 0:
+        raise ValueError(f"fps must be positive, got {fps!r}")
+    step = NS_PER_S / rate  # ns per sample, exactly
+    out: list[int] = []
+    k = 0
+    while True:
+        exact = start_ns + k * step
+        t = -((-exact.numerator) // exact.denominator)
+        if t >= stop_ns:
+            return out
+        out.append(t)
+        k += 1
+
+
+def evenly_spaced_ns(start_ns: int, stop_ns: int, num: int) -> list[int]:
+    """Return `num` times spread evenly over ``[start_ns, stop_ns)``, in integers.
+
+    The first is `start_ns`, then every ``(stop_ns - start_ns) / num`` ns (floored), as
+    ``np.linspace(start_ns, stop_ns, num, endpoint=False)`` would.
+
+    Raises:
+        ValueError: `num` is not a positive int, or the window is empty.
+    """
+    if type(num) is not int or num < 1:
+        raise ValueError(f"num must be a positive int, got {num!r}")
+    if stop_ns <= start_ns:
+        raise ValueError(f"the window [{start_ns}, {stop_ns}) is empty")
+    return [start_ns + (k * (stop_ns - start_ns)) // num for k in range(num)]

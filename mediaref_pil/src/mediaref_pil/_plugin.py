@@ -9,7 +9,12 @@ from typing import Any
 
 from mediaref import ImageBackend, ImageEncoder, ImageFormat, Option, hookimpl
 
-__all__ = ["OPTIONS", "mediaref_image_backends", "mediaref_image_encoders"]
+__all__ = [
+    "OPTIONS",
+    "mediaref_image_backends",
+    "mediaref_image_encoders",
+    "mediaref_to_pil_image",
+]
 
 PRIORITY = 100
 """Third-party image plugins with a higher priority are chosen over this one."""
@@ -94,3 +99,11 @@ def mediaref_image_encoders() -> list[ImageEncoder]:
             description="Pillow: PNG (lossless, alpha), JPEG, WebP, BMP, TIFF",
         )
     ]
+
+
+@hookimpl
+def mediaref_to_pil_image(array: Any) -> Any:
+    """Wrap a decoded array as a PIL image (mode L, RGB or RGBA from its shape)."""
+    from PIL import Image
+
+    return Image.fromarray(array)

@@ -1,0 +1,7 @@
+"""``python -m mediaref``: the ``mediaref`` command."""
+
+import sys
+
+from ._cli import main
+
+sys.exit(main())
