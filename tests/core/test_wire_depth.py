@@ -80,3 +80,25 @@ def test_a_million_levels_end_in_an_error_not_a_crash() -> None:
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.split() == ["DecodeError", "RecursionError"]
+
+
+def test_the_dataset_readers_report_a_too_deep_record_in_its_place() -> None:
+    # A RecursionError escaped read_jsonl and read_msgpack and ended the whole iteration,
+    # even with on_error="return".
+    import io
+
+    from mediaref import InvalidReferenceError
+    from mediaref.io import read_jsonl, read_msgpack
+
+    good_a, good_b = MediaRef("a.png"), MediaRef("b.png")
+    jsonl = b'{"uri":"a.png"}\n' + nested_json(DEPTH, "[").encode() + b'\n{"uri":"b.png"}\n'
+    msgpack = (
+        msgspec.msgpack.encode(good_a) + nested_msgpack(DEPTH) + msgspec.msgpack.encode(good_b)
+    )
+    for read, data, where in ((read_jsonl, jsonl, "line 2"), (read_msgpack, msgpack, "row 1")):
+        first, error, last = read(io.BytesIO(data), on_error="return")
+        assert (first, last) == (good_a, good_b)
+        assert isinstance(error, InvalidReferenceError)
+        assert "maximum recursion depth" in str(error) and where in str(error)
+        with pytest.raises(InvalidReferenceError, match="maximum recursion depth"):
+            list(read(io.BytesIO(data)))

@@ -205,3 +205,28 @@ def test_constructing_a_ref_raises_only_invalid_reference_error(uri: Any, pts_ns
         return short_message(e)
     assert isinstance(ref.uri, str)
     assert ref.pts_ns is None or isinstance(ref.pts_ns, int)
+
+
+def _lines_by_split(data: bytes) -> list[tuple[int, bytes]]:
+    parts = data.split(b"\n")
+    if not parts[-1]:
+        parts.pop()
+    return list(enumerate(parts, 1))
+
+
+@budget(300)
+@given(
+    st.binary(max_size=80) | st.text(alphabet="ab\n", max_size=80).map(str.encode),
+    st.integers(1, 7),
+)
+@example(b"abc", 1)
+@example(b"\n\n", 2)
+@example(b"ab\ncd", 2)
+def test_json_lines_are_split_the_same_at_every_block_size(data: bytes, block: int) -> None:
+    # mediaref.io keeps an unfinished line as pieces (linear time); it must cut as split does.
+    import io as stdio
+
+    from mediaref import io as mio
+
+    with mock.patch.object(mio, "_BLOCK", block):
+        assert list(mio._lines(stdio.BytesIO(data))) == _lines_by_split(data)
