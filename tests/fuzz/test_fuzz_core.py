@@ -230,3 +230,34 @@ def test_json_lines_are_split_the_same_at_every_block_size(data: bytes, block: i
 
     with mock.patch.object(mio, "_BLOCK", block):
         assert list(mio._lines(stdio.BytesIO(data))) == _lines_by_split(data)
+
+
+msgpack_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**63), 2**64 - 1)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=20)
+    | st.binary(max_size=40),
+    lambda inner: (
+        st.lists(inner, max_size=20) | st.dictionaries(st.text(max_size=4), inner, max_size=5)
+    ),
+    max_leaves=16,
+)
+
+
+@budget(150)
+@given(st.lists(msgpack_values, max_size=4), st.integers(1, 7))
+@example([[0] * 70_000], 7)  # an array32 count; thousands of blocks
+@example(["x" * 300, b"y" * 70_000, {"k": [1.5] * 20}], 5)  # str16, bin32, map, float64
+def test_msgpack_objects_are_split_the_same_at_every_block_size(
+    values: list[Any], block: int
+) -> None:
+    # mediaref.io resumes its scan of an object where a block ran out (linear time).
+    import io as stdio
+
+    from mediaref import io as mio
+
+    encoded = [msgspec.msgpack.encode(v) for v in values]
+    with mock.patch.object(mio, "_BLOCK", block):
+        assert list(mio._objects(stdio.BytesIO(b"".join(encoded)))) == encoded
