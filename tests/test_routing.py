@@ -179,10 +179,10 @@ def test_an_option_reaches_only_the_backends_that_declare_it(
     # too: each would fail if it received the other's option.
     t = clip.starts_ns[5]
     refs = [MediaRef("fake://clip", 200_000_000), MediaRef(clip.uri, t), MediaRef(files["p6.ppm"])]
-    out = batch_decode(refs, offset=5, threads=1, max_size=(4, 4))
+    out = batch_decode(refs, offset=5, threads=1, dtype="native")  # dtype: pil's alone
     np.testing.assert_array_equal(out[0], fake_frame(2, offset=5))
     np.testing.assert_array_equal(out[1], clip.frame_on_screen_at(t))
-    np.testing.assert_array_equal(out[2], RGB)  # ppm declares no max_size: not resized
+    np.testing.assert_array_equal(out[2], RGB)  # ppm declares no dtype
     np.testing.assert_array_equal(
         MediaRef("fake://clip", 0).to_ndarray(offset=7, threads=2), fake_frame(0, offset=7)
     )

@@ -161,9 +161,9 @@ def test_raw_elementary_stream_without_timestamps_is_undecodable(tmp_path: Path)
 
 
 def test_options_of_other_backends_pass_through_batch_decode(clip_factory: ClipFactory) -> None:
-    # max_size is pil's: the core does not pass it to pyav, which would raise TypeError.
+    # dtype is pil's: the core does not pass it to pyav, which would raise TypeError.
     clip = clip_factory("one_frame_mp4")
-    out = batch_decode([MediaRef(clip.uri, 0)], max_size=(4, 4), threads=1)
+    out = batch_decode([MediaRef(clip.uri, 0)], dtype="native", threads=1)
     assert (out[0] == clip.frames[0]).all()
 
 
@@ -171,8 +171,8 @@ def test_pyav_refuses_an_option_it_does_not_take_when_opened_directly(
     clip_factory: ClipFactory,
 ) -> None:
     clip = clip_factory("one_frame_mp4")
-    with pytest.raises(TypeError, match=r"unknown option\(s\) \['max_size'\] for the pyav backend"):
-        mediaref_av.open(clip.uri, max_size=(4, 4))
+    with pytest.raises(TypeError, match=r"unknown option\(s\) \['dtype'\] for the pyav backend"):
+        mediaref_av.open(clip.uri, dtype="native")
 
 
 def test_a_closed_decoder_says_so(clip_factory: ClipFactory) -> None:

@@ -198,3 +198,16 @@ def test_lazy_names_are_typed_exported_and_resolvable_alike() -> None:
         assert getattr(importlib.import_module(f"mediaref.{module}"), name) is getattr(
             mediaref, name
         )
+
+
+def test_integration_modules_import_their_library_on_first_use_only() -> None:
+    heavy = "{'numpy', 'pyarrow', 'datasets', 'pydantic', 'mediaref.hf', 'mediaref.lerobot'}"
+    code = (
+        "import sys, mediaref\n"
+        f"before = sorted({heavy} & sys.modules.keys())\n"
+        "import mediaref.hf, mediaref.lerobot\n"
+        f"after = sorted({heavy} & sys.modules.keys())\n"
+        "print(before, after)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] ['mediaref.hf', 'mediaref.lerobot']"

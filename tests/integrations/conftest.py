@@ -7,6 +7,8 @@ A missing package skips locally and fails under CI=true (`tests.conftest.need`).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -16,3 +18,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/integrations/" in item.nodeid:
             item.add_marker(pytest.mark.integration)
+
+
+# No network at test time: datasets and the Hub client read local files only.
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")

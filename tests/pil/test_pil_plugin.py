@@ -26,7 +26,7 @@ def test_plugin_declares_itself_with_its_formats() -> None:
     # more than READ_FORMATS names, so it takes every image no higher priority claims.
     (backend,) = mediaref_pil._plugin.mediaref_image_backends()
     assert (backend.formats, backend.schemes, backend.accepts) == ((), (), None)
-    assert [o.name for o in backend.options] == ["dtype", "max_size"]
+    assert [o.name for o in backend.options] == ["dtype", "max_size", "size", "layout"]
 
 
 def test_every_declared_read_format_is_readable_by_this_pillow() -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +20,7 @@ from . import _buffers, _counters
 if TYPE_CHECKING:
     import av
 
-__all__ = ["CHANNELS", "FORMATS", "Converter", "orientation"]
+__all__ = ["CHANNELS", "FORMATS", "Converter", "Output", "fit_size", "orientation"]
 
 FORMATS: dict[str, str] = {
     "rgb": "rgb24",
@@ -31,6 +31,37 @@ FORMATS: dict[str, str] = {
 }
 """Our format names -> FFmpeg pixel formats."""
 CHANNELS: dict[str, int] = {"rgb": 3, "bgr": 3, "rgba": 4, "bgra": 4, "gray": 1}
+
+Layout = Literal["hwc", "chw"]
+
+
+class Output(NamedTuple):
+    """What a request wants its frames as: channel order, size as shown, memory layout."""
+
+    format: ImageFormat
+    size: tuple[int, int] | None = None
+    """``(height, width)`` of the frame as shown (after rotation); `None`: the stream's."""
+    layout: Layout = "hwc"
+    """``"chw"``: channels first, ``(C, H, W)`` (gray ``(1, H, W)``), as PyTorch models take."""
+
+    def shape(self, height: int, width: int) -> tuple[int, ...]:
+        """The returned array's shape, for a frame shown at ``height x width``."""
+        h, w = self.size or (height, width)
+        c = CHANNELS[self.format]
+        if self.layout == "chw":
+            return (c, h, w)
+        return (h, w, c) if c > 1 else (h, w)
+
+
+def fit_size(height: int, width: int, box: tuple[int, int]) -> tuple[int, int]:
+    """Return ``(height, width)`` scaled to fit `box` ``(width, height)``, never enlarged.
+
+    The aspect ratio is kept (each side rounded, at least 1), as Pillow's ``thumbnail``
+    does for images, so that ``max_size`` means the same for both plugins.
+    """
+    box_w, box_h = box
+    scale = min(box_w / width, box_h / height, 1.0)
+    return max(1, round(height * scale)), max(1, round(width * scale))
 
 
 def orientation(matrix: Sequence[int] | None, rotation_ccw: int = 0) -> tuple[int, tuple[str, ...]]:
@@ -99,24 +130,36 @@ class Converter:
 
         self._reformatter = VideoReformatter()
         self._ops = ops
+        # A quarter turn swaps the sides: swscale makes the frame as stored.
+        self._turned = any(op in ("clock", "cclock", "transpose", "antitranspose") for op in ops)
 
-    def __call__(self, frame: av.VideoFrame, format: ImageFormat) -> NDArray[np.uint8]:
-        """Return `frame` as an ``(H, W, C)`` (or ``(H, W)`` for gray) uint8 array."""
-        dst = FORMATS[format]
+    def __call__(self, frame: av.VideoFrame, out: Output) -> NDArray[np.uint8]:
+        """Return `frame` as `out` asks: ``(H, W, C)`` (gray ``(H, W)``) or ``(C, H, W)``."""
+        scale: dict[str, Any] = {}
+        if out.size is not None:
+            h, w = out.size[::-1] if self._turned else out.size
+            if (w, h) != (frame.width, frame.height):
+                # The resize happens in the same swscale pass as the colour conversion, in
+                # the reformatter's cached context for this size.
+                scale = {"width": w, "height": h, "interpolation": "AREA"}
         src_range: Any = frame.color_range or None
         if frame.format.name.startswith("yuvj"):
             src_range = None  # swscale knows yuvj* is full range; an explicit range would clash
-        out = self._reformatter.reformat(
+        converted = self._reformatter.reformat(
             frame,
-            format=dst,
+            format=FORMATS[out.format],
             src_colorspace=frame.colorspace or None,
             src_color_range=src_range,
             dst_color_range="JPEG",
             threads=1,  # measured faster at these sizes, and no scaler threads to manage
+            **scale,
         )
-        arr: NDArray[np.uint8] = out.to_ndarray()  # type: ignore[assignment]
+        arr: NDArray[np.uint8] = converted.to_ndarray()  # type: ignore[assignment]
         if self._ops:
             arr = _apply(arr, self._ops)
+        if out.layout == "chw":
+            # A view: the one copy below, into pooled memory, lays it out channels first.
+            arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         # The caller gets pooled memory (no page faults); PyAV's frame is freed at once, so
         # the next conversion reuses its (warm) buffer.
         owned = _buffers.take(arr.shape)

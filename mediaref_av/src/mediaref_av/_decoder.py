@@ -23,7 +23,7 @@ from mediaref import (
 from mediaref.timeline import indices_played_at, indices_shown_between
 
 from . import _buffers, _counters, _pool
-from ._convert import CHANNELS, FORMATS, orientation
+from ._convert import FORMATS, Layout, Output, fit_size, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, index_cache
@@ -34,7 +34,17 @@ from ._trim import note_returned
 
 __all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
 
-OPTIONS = ("stream", "threads", "workers", "index_cache", "skip_nonref", "keep_av_open")
+OPTIONS = (
+    "stream",
+    "threads",
+    "workers",
+    "index_cache",
+    "skip_nonref",
+    "keep_av_open",
+    "size",
+    "max_size",
+    "layout",
+)
 _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
@@ -83,6 +93,13 @@ class AVVideoDecoder:
         keep_av_open: Accepted for code written for mediaref 0.4.4, and ignored:
             containers always go back to the bounded, fork-safe pool of open containers
             (`mediaref.cleanup_cache` closes them).
+        size: ``(height, width)`` of the returned frames as shown (after rotation):
+            resized in the colour conversion itself (swscale, area averaging), not after.
+        max_size: ``(width, height)`` box to fit the frames in, keeping the aspect ratio
+            and never enlarging (the same option and meaning as ``mediaref-pil``'s);
+            exclusive with `size`.
+        layout: ``"hwc"`` (default) or ``"chw"``: channels first, ``(C, H, W)`` (gray
+            ``(1, H, W)``), written so by the one copy every frame gets anyway.
 
     Raises:
         UndecodableMediaError: Not a video (audio-only, an image, corrupt), or no
@@ -99,6 +116,9 @@ class AVVideoDecoder:
         index_cache: str | os.PathLike[str] | bool | None = None,
         skip_nonref: bool = True,
         keep_av_open: bool = True,
+        size: tuple[int, int] | None = None,
+        max_size: tuple[int, int] | None = None,
+        layout: Layout = "hwc",
         **unknown: Any,
     ) -> None:
         if unknown:
@@ -115,6 +135,7 @@ class AVVideoDecoder:
         self._workers = workers if workers is not None else min(cpus(), 4)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
+        self._shape_options = _check_shaping(size, max_size, layout)
         self._index_key: Hashable = (source.identity, stream)
         self._handle: _pool.Handle | None = None
         self._lock = threading.RLock()
@@ -127,6 +148,7 @@ class AVVideoDecoder:
         # Containers are cached per file, stream and codec threading.
         self._pool_key = self._key(self._index.data.slices)
         self._metadata = self._make_metadata()
+        self._out_size = _out_size(self._metadata, *self._shape_options[:2])
 
     # -- resources --------------------------------------------------------------------
 
@@ -324,15 +346,14 @@ class AVVideoDecoder:
         if not indices:
             return []
         md = self._metadata
-        channels = CHANNELS[format]
-        shape = (md.height, md.width, channels) if channels > 1 else (md.height, md.width)
-        _buffers.reserve(shape, len(set(indices)))
+        spec = Output(format, self._out_size, self._shape_options[2])
+        _buffers.reserve(spec.shape(md.height, md.width), len(set(indices)))
         got: dict[int, NDArray[np.uint8]] = {}
         with self._lock:
             if self._closed:
                 raise ValueError("this video decoder is closed")
             try:
-                self._decode_all(indices, got, format)
+                self._decode_all(indices, got, spec)
             except BaseException as e:
                 self._release(broken=True)
                 _forget_frames(e)
@@ -351,7 +372,7 @@ class AVVideoDecoder:
     # -- the work ---------------------------------------------------------------------
 
     def _decode_all(
-        self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+        self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
         if len(parts) == 1:
@@ -371,7 +392,7 @@ class AVVideoDecoder:
                 got.update(fut.result())
 
     def _decode_elsewhere(
-        self, frames: set[int], fmt: ImageFormat, key: Hashable
+        self, frames: set[int], fmt: Output, key: Hashable
     ) -> dict[int, NDArray[np.uint8]]:
         """Decode `frames` with another container of the same file, cached under `key`."""
         h = _pool.checkout(key)
@@ -391,7 +412,7 @@ class AVVideoDecoder:
         return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)
 
     def _decode(
-        self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+        self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
@@ -427,3 +448,37 @@ def minimal_frames(uri_or_path: str | os.PathLike[str], pts_ns: Sequence[int]) -
 
     with AVVideoDecoder(uri_or_path) as video:
         return minimal_frame_count(video.index, video.frame_indices(pts_ns))
+
+
+def _check_shaping(
+    size: object, max_size: object, layout: object
+) -> tuple[tuple[int, int] | None, tuple[int, int] | None, Layout]:
+    """Validate the output-shaping options (before any file is read)."""
+    for name, value in (("size", size), ("max_size", max_size)):
+        ok = value is None or (
+            isinstance(value, (tuple, list))
+            and len(value) == 2
+            and all(type(v) is int and v > 0 for v in value)
+        )
+        if not ok:
+            order = "(height, width)" if name == "size" else "(width, height)"
+            raise ValueError(f"{name} must be {order} positive ints, got {value!r}")
+    if size is not None and max_size is not None:
+        raise ValueError("give size or max_size, not both")
+    if layout not in ("hwc", "chw"):
+        raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
+    return _pair(size), _pair(max_size), layout  # type: ignore[return-value]
+
+
+def _pair(value: Any) -> tuple[int, int] | None:
+    return None if value is None else (int(value[0]), int(value[1]))
+
+
+def _out_size(
+    meta: VideoMetadata, size: tuple[int, int] | None, max_size: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    if size is not None:
+        return size
+    if max_size is not None:
+        return fit_size(meta.height, meta.width, max_size)
+    return None

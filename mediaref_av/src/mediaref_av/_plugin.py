@@ -46,6 +46,24 @@ OPTIONS = (
         default=True,
         help="accepted for mediaref 0.4.4 code; containers always stay open in a bounded pool",
     ),
+    Option(
+        name="size",
+        type="tuple[int, int] | None",
+        default=None,
+        help="(height, width) of the returned frames, resized in the colour conversion",
+    ),
+    Option(
+        name="max_size",
+        type="tuple[int, int] | None",
+        default=None,
+        help="(width, height) box to fit the frames in, keeping the aspect ratio",
+    ),
+    Option(
+        name="layout",
+        type='Literal["hwc", "chw"]',
+        default="hwc",
+        help='"chw": channels first, (C, H, W), as PyTorch models take',
+    ),
 )
 """What `AVVideoDecoder` takes as keyword options, declared for routing and listing."""
 

@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from mediaref import ByteSource, ImageFormat, UndecodableMediaError
+from mediaref import ByteSource, UndecodableMediaError
 
 from . import _counters
-from ._convert import Converter
+from ._convert import Converter, Output
 from ._index import Index
 from ._plan import Run, plan
 from ._pool import Handle
@@ -59,7 +59,7 @@ class RunDecoder:
         """Go on from a live decoder where a run allows it (off for a retry)."""
 
     def decode(
-        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         """Decode the frames `wanted` into `got` on `h` (the caller's until it returns)."""
         idle = h.stepping.begin_call()
@@ -67,7 +67,7 @@ class RunDecoder:
         h.stepping.end_call(idle, self.index, h.stream.codec_context, fmt)
 
     def _decode(
-        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: ImageFormat
+        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         idx = self.index
         for _ in range(len(idx.flagged_keys) + 3):
@@ -167,7 +167,7 @@ class RunDecoder:
         h: Handle,
         run: Run,
         got: dict[int, NDArray[np.uint8]],
-        fmt: ImageFormat,
+        fmt: Output,
         ahead: bool,
     ) -> bool:
         """Decode `run` on `h`; return whether it went on from a live decoder (no seek).
@@ -345,7 +345,7 @@ class _Output:
         runs: RunDecoder,
         run: Run,
         got: dict[int, NDArray[np.uint8]],
-        fmt: ImageFormat,
+        fmt: Output,
         convert: Converter,
         verified: bool,
     ) -> None:

@@ -19,10 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numpy.typing import NDArray
 
-from mediaref import ImageFormat
-
 from . import _counters
-from ._convert import Converter, orientation
+from ._convert import Converter, Output, orientation
 from ._threads import executor
 
 if TYPE_CHECKING:
@@ -37,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["NO_PTS", "READ_AHEAD", "Ready", "Stepping"]
 
-Ready = tuple["av.VideoFrame", tuple[str, NDArray[np.uint8]] | None]
+Ready = tuple["av.VideoFrame", tuple[Output, NDArray[np.uint8]] | None]
 """A frame the decoder output before a call asked for it, and its array if converted."""
 
 NO_PTS = -(1 << 63)
@@ -110,7 +108,7 @@ class Stepping:
         self.settle()
         return time.perf_counter() - self.returned_at
 
-    def end_call(self, idle: float, index: Index, cc: VideoCodecContext, fmt: ImageFormat) -> None:
+    def end_call(self, idle: float, index: Index, cc: VideoCodecContext, fmt: Output) -> None:
         """After a call that succeeded: decode the next frame ahead if that pays."""
         if (
             self.live
@@ -285,7 +283,7 @@ class Stepping:
         run: Run,
         ready: dict[int, Ready],
         got: dict[int, NDArray[np.uint8]],
-        fmt: ImageFormat,
+        fmt: Output,
     ) -> bool:
         """Take the run's frames from those decoded ahead; return whether all were."""
         convert = self.converter_for(index)
@@ -303,7 +301,7 @@ class Stepping:
 
     # -- decoding ahead ---------------------------------------------------------------
 
-    def _decode_ahead(self, index: Index, cc: VideoCodecContext, fmt: ImageFormat) -> None:
+    def _decode_ahead(self, index: Index, cc: VideoCodecContext, fmt: Output) -> None:
         """Decode a live decoder's packets until a frame comes out, into `ready`.
 
         The frame is converted to `fmt`, what the last call asked for. Runs in a worker
@@ -332,7 +330,7 @@ class Stepping:
         finally:
             self.ahead_cost = time.thread_time() - t0
 
-    def _keep(self, index: Index, frames: list[av.VideoFrame], fmt: ImageFormat) -> bool:
+    def _keep(self, index: Index, frames: list[av.VideoFrame], fmt: Output) -> bool:
         """Add the frames output to `ready`; return whether there were any."""
         convert = self.converter
         assert convert is not None

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 
 from ._errors import InvalidReferenceError, short_repr, short_text, short_uri
+from ._pts import PTS_NS_MAX, PTS_NS_MIN
 from ._uri import ParsedURI, normalize_uri, parse_uri
 
 if TYPE_CHECKING:
@@ -22,11 +23,9 @@ if TYPE_CHECKING:
     from ._decode import PILFormat
     from ._protocols import ImageFormat
 
-__all__ = ["PTS_NS_MAX", "PTS_NS_MIN", "MediaRef"]
+__all__ = ["MediaRef"]
 
 
-PTS_NS_MIN = -(2**63)
-PTS_NS_MAX = 2**64 - 1
 # Any int64 (negative included, as in mediaref 0.4.4), and up to 2**64 - 1 because 0.4.4
 # round-trips such values through JSON; it is the range JSON and MessagePack carry exactly.
 # msgspec bounds only fit in an int64: `__post_init__` (run on decode too) checks the top.
@@ -246,18 +245,30 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 
     @classmethod
     def model_validate(cls, obj: Any) -> MediaRef:
-        """Build from a mapping (or return a `MediaRef` as is).
+        """Build from a mapping or an object with ``uri``/``pts_ns`` (a `MediaRef` as is).
+
+        Strict first (msgspec, the fast path); what that refuses is validated as Pydantic's
+        lax mode would, when Pydantic is installed, so that inputs the Pydantic-based
+        package accepted (``"5"``, ``5.0``, ``True`` for ``pts_ns``) load as they did there.
 
         Raises:
             msgspec.ValidationError: A field is missing or invalid (named in the message).
         """
         if isinstance(obj, cls):
             return obj
-        return msgspec.convert(obj, cls, from_attributes=not isinstance(obj, dict))
+        try:
+            return msgspec.convert(obj, cls, from_attributes=not isinstance(obj, dict))
+        except msgspec.ValidationError as e:
+            lax = _pydantic_lax("python", obj)
+            if lax is None:
+                raise
+            if isinstance(lax, ValueError):
+                raise e from lax
+            return lax
 
     @classmethod
     def model_validate_json(cls, data: str | bytes) -> MediaRef:
-        """Decode JSON.
+        """Decode JSON: strict first, then as Pydantic's lax mode would (see `model_validate`).
 
         Raises:
             msgspec.ValidationError: A field is missing or invalid (named in the message).
@@ -267,6 +278,13 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         """
         try:
             return _json_decoder.decode(data)
+        except msgspec.ValidationError as e:
+            lax = _pydantic_lax("json", data)
+            if lax is None:
+                raise
+            if isinstance(lax, ValueError):
+                raise e from lax
+            return lax
         except RecursionError:
             # msgspec checks the depth of every array and object, skipped unknown fields
             # included, with Py_EnterRecursiveCall: past the limit it raises RecursionError.
@@ -282,31 +300,19 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         cls, source: type[Any], handler: GetCoreSchemaHandler
     ) -> CoreSchema:
         # Called by Pydantic only, so pydantic_core is importable here.
-        from pydantic_core import core_schema
+        from ._pydantic import core_schema_of
 
-        def validate(value: Any) -> MediaRef:
-            try:
-                return cls.model_validate(value)
-            except msgspec.ValidationError as e:
-                raise ValueError(str(e)) from None
+        return core_schema_of(cls)
 
-        return core_schema.no_info_plain_validator_function(
-            validate,
-            serialization=core_schema.plain_serializer_function_ser_schema(
-                lambda ref: ref.model_dump()
-            ),
-            json_schema_input_schema=core_schema.typed_dict_schema(
-                {
-                    "uri": core_schema.typed_dict_field(core_schema.str_schema()),
-                    "pts_ns": core_schema.typed_dict_field(
-                        core_schema.nullable_schema(
-                            core_schema.int_schema(ge=PTS_NS_MIN, le=PTS_NS_MAX)
-                        ),
-                        required=False,
-                    ),
-                }
-            ),
-        )
+
+def _pydantic_lax(mode: Literal["python", "json"], data: Any) -> MediaRef | ValueError | None:
+    # The lax path: the answer of Pydantic itself (None without Pydantic), only after the
+    # strict path failed, so the fast path never imports it.
+    try:
+        from ._pydantic import validate_lax
+    except ImportError:  # pragma: no cover - Pydantic not installed
+        return None
+    return validate_lax(MediaRef, mode, data)
 
 
 def _parse_or_empty(uri: str) -> ParsedURI:

@@ -74,6 +74,8 @@ def decode_image(
     uri: str = "<bytes>",
     dtype: Literal["uint8", "native"] = "uint8",
     max_size: tuple[int, int] | None = None,
+    size: tuple[int, int] | None = None,
+    layout: Literal["hwc", "chw"] = "hwc",
     **_other_backends_options: Any,
 ) -> NDArray[Any]:
     """Decode an encoded image (any format the installed Pillow reads) to an array.
@@ -106,6 +108,11 @@ def decode_image(
             (Pillow's ``draft``) before the final resample, which is much faster;
             other formats are decoded whole and resampled. Without it nothing is
             resized.
+        size: ``(height, width)`` of the result: the image as shown is resampled to it
+            (box filter when shrinking, bicubic when enlarging); exclusive with
+            `max_size`.
+        layout: ``"hwc"`` (default) or ``"chw"``: channels first, ``(C, H, W)`` (gray
+            ``(1, H, W)``).
         **_other_backends_options: Options meant for other backends in the same
             `batch_decode` call (e.g. video decoder options); ignored.
 
@@ -124,6 +131,12 @@ def decode_image(
         raise ValueError(f"unknown dtype {dtype!r}; valid: 'uint8', 'native'")
     if max_size is not None:
         max_size = _check_size(max_size)
+    if size is not None:
+        size = _check_size(size, "size", "(height, width)")
+        if max_size is not None:
+            raise ValueError("give size or max_size, not both")
+    if layout not in ("hwc", "chw"):
+        raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -141,22 +154,24 @@ def decode_image(
     with im:
         _check_pixels(im, uri)
         try:
-            return _to_array(im, format, dtype, max_size)
+            return _laid_out(_to_array(im, format, dtype, max_size, size), layout)
         except (MemoryError, UndecodableMediaError):
             raise
         except Exception as e:
             raise _failed(e, uri) from e
 
 
-def _check_size(max_size: object) -> tuple[int, int]:
+def _check_size(
+    value: object, name: str = "max_size", order: str = "(width, height)"
+) -> tuple[int, int]:
     ok = (
-        isinstance(max_size, (tuple, list))
-        and len(max_size) == 2
-        and all(type(v) is int and v > 0 for v in max_size)
+        isinstance(value, (tuple, list))
+        and len(value) == 2
+        and all(type(v) is int and v > 0 for v in value)
     )
     if not ok:
-        raise ValueError(f"max_size must be (width, height) positive ints, got {max_size!r}")
-    return (max_size[0], max_size[1])  # type: ignore[index]
+        raise ValueError(f"{name} must be {order} positive ints, got {value!r}")
+    return (value[0], value[1])  # type: ignore[index]
 
 
 def _check_pixels(im: Image.Image, uri: str) -> None:
@@ -199,8 +214,30 @@ def _not_an_image(data: bytes | bytearray | memoryview, uri: str) -> Undecodable
     )
 
 
+def _laid_out(arr: NDArray[Any], layout: str) -> NDArray[Any]:
+    if layout == "hwc":
+        return arr
+    import numpy as np
+
+    return arr[None] if arr.ndim == 2 else np.ascontiguousarray(arr.transpose(2, 0, 1))
+
+
+def _resized(im: Image.Image, size: tuple[int, int] | None) -> Image.Image:
+    if size is None or (size[1], size[0]) == im.size:
+        return im
+    from PIL import Image
+
+    h, w = size
+    shrink = w <= im.width and h <= im.height
+    return im.resize((w, h), Image.Resampling.BOX if shrink else Image.Resampling.BICUBIC)
+
+
 def _to_array(
-    im: Image.Image, format: str, dtype: str, max_size: tuple[int, int] | None
+    im: Image.Image,
+    format: str,
+    dtype: str,
+    max_size: tuple[int, int] | None,
+    size: tuple[int, int] | None = None,
 ) -> NDArray[Any]:
     import numpy as np
     from PIL import Image
@@ -219,7 +256,7 @@ def _to_array(
     if orientation != 1:
         im = im.transpose(Image.Transpose[_TRANSPOSE[orientation]])
     if im.mode in _SIXTEEN_BIT:
-        return _sixteen_bit(im, format, dtype)
+        return _sixteen_bit(_resized(im, size), format, dtype)
     target = _TARGET_MODE[format]
     if im.mode == "P" and "transparency" in im.info:
         # Pillow warns when a palette with transparency is converted to anything but RGBA.
@@ -229,7 +266,7 @@ def _to_array(
             im = im.convert(target)
         except ValueError:  # e.g. LAB or HSV to L: go through RGB
             im = im.convert("RGB").convert(target)
-    arr = np.asarray(im)
+    arr = np.asarray(_resized(im, size))
     if format == "bgr":
         return np.ascontiguousarray(arr[..., ::-1])
     if format == "bgra":

@@ -51,6 +51,18 @@ OPTIONS = (
         default=None,
         help="(width, height) to fit the image in, keeping its aspect ratio; JPEGs decode faster",
     ),
+    Option(
+        name="size",
+        type="tuple[int, int] | None",
+        default=None,
+        help="(height, width) of the returned image, resized from the image as shown",
+    ),
+    Option(
+        name="layout",
+        type='Literal["hwc", "chw"]',
+        default="hwc",
+        help='"chw": channels first, (C, H, W), as PyTorch models take',
+    ),
 )
 """What `decode_image` takes as keyword options, declared for routing and listing."""
 
