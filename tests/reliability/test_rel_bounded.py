@@ -101,6 +101,18 @@ def test_a_body_that_never_ends_stops_at_the_limit_in_memory_about_the_limit(
     assert growth_mb(report) < limit / MiB + 24
 
 
+def test_a_body_with_a_content_length_is_read_in_memory_about_its_size(
+    http_server: LoopbackServer, http_root: Path
+) -> None:
+    # Read in blocks of 1 MiB into one buffer of the declared size, returned without a
+    # copy: +70 MB for 64 MiB (before: +68 MB, already one copy).
+    size = 64 * MiB
+    (http_root / "big.bin").write_bytes(b"\x01" * size)
+    report = probe({"read": "sources", "uris": [http_server.url("files/big.bin")]})
+    assert report["outcomes"] == [["bytes", size]]
+    assert growth_mb(report) < size / MiB + 24
+
+
 def test_four_endless_bodies_in_one_batch_each_stop_at_the_limit(
     http_server: LoopbackServer,
 ) -> None:

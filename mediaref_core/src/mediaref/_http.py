@@ -238,11 +238,13 @@ class _Session:
             ) from None
 
     def _read_sized(self, resp: http.client.HTTPResponse, declared: int) -> bytes:
-        buffer = io.BytesIO(bytes(declared))  # calloc'd: pages count once written
-        with buffer.getbuffer() as view:
-            got = 0
-            while got < declared and (n := resp.readinto(view[got:])):
-                got += n
+        # Written in place over calloc'd zeros (pages count once written), and returned
+        # without a copy. Blocks of at most 1 MiB come through resp.read, so no view of
+        # this buffer is left in a traceback when a read fails.
+        buffer = io.BytesIO(bytes(declared))
+        got = 0
+        while got < declared and (block := resp.read(min(_BLOCK, declared - got))):
+            got += buffer.write(block)
         if got < declared:
             raise SourceUnreadableError(
                 f"HTTP body ended after {got} of the {declared} bytes of its Content-Length",
@@ -252,13 +254,12 @@ class _Session:
 
     def _read_growing(self, resp: http.client.HTTPResponse, limit: int, asked: bool) -> bytes:
         out = io.BytesIO()  # grows by realloc (mremap for large blocks): no second copy
-        with memoryview(bytearray(min(_BLOCK, limit + 1))) as window:
-            total = 0
-            while n := resp.readinto(window[: min(len(window), limit + 1 - total)]):
-                total += n
-                if total > limit:
-                    raise self._too_large(None, limit, asked)
-                out.write(window[:n])
+        total = 0
+        while block := resp.read(min(_BLOCK, limit + 1 - total)):
+            total += len(block)
+            if total > limit:
+                raise self._too_large(None, limit, asked)
+            out.write(block)
         return out.getvalue()
 
     def _too_large(self, size: int | None, limit: int, asked: bool) -> SourceUnreadableError:
