@@ -1,6 +1,7 @@
 """A real HTTP server on loopback that honours Range requests, with misbehaving routes.
 
-Routes (files come from the served directory):
+`LoopbackServer.counters` counts the requests the file routes answer and the body bytes
+they send. Routes (files come from the served directory):
   /files/NAME            the file, with single-range ``Range`` support (206) and keep-alive
   /norange/NAME          the file, ignoring ``Range`` (always 200 with the whole body)
   /status/CODE           an empty response with that status
@@ -27,10 +28,31 @@ from pathlib import Path
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
+class Counters:
+    """Requests answered and body bytes written, for tests that bound what a read costs."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.requests = 0
+        self.bytes = 0
+        self.delay_s = 0.0
+        """Seconds each file request waits before answering (latency, for bench/)."""
+
+    def add(self, body: int) -> None:
+        with self.lock:
+            self.requests += 1
+            self.bytes += body
+
+    def reset(self) -> None:
+        with self.lock:
+            self.requests = self.bytes = 0
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     root: Path
     log: list[tuple[str, str | None]]
+    counters: Counters
 
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -107,6 +129,8 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _file(self, name: str, *, honour_range: bool) -> None:
+        if self.counters.delay_s:
+            time.sleep(self.counters.delay_s)  # a far server's round trip (bench only)
         path = self.root / name
         if not path.is_file():
             self._empty(404)
@@ -129,6 +153,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", f'"{len(data)}-{path.stat().st_mtime_ns}"')
         self.send_header("Accept-Ranges", "bytes" if honour_range else "none")
+        # Counted before sending: a client that has the bytes must see them counted.
+        self.counters.add(len(body))
         self.end_headers()
         self.wfile.write(body)
 
@@ -137,8 +163,10 @@ class LoopbackServer:
     """A running server; `url(route)` gives an address, `log` the requests seen."""
 
     def __init__(self, root: Path) -> None:
-        handler = type("Handler", (_Handler,), {"root": root, "log": []})
+        handler = type("Handler", (_Handler,), {"root": root, "log": [], "counters": Counters()})
         self.log: list[tuple[str, str | None]] = handler.log  # type: ignore[attr-defined]
+        self.counters: Counters = handler.counters  # type: ignore[attr-defined]
+        """Requests and body bytes served by the file routes (``/files``, ``/norange``)."""
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]

@@ -361,7 +361,7 @@ def test_every_argument_has_help() -> None:
 
     parser = _parser()
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == {"plugins", "demo", "probe", "decode"}
+    assert set(sub.choices) == {"plugins", "demo", "probe", "decode", "index"}
     assert all(action.help for action in parser._actions)
     for command, p in sub.choices.items():
         for action in p._actions:

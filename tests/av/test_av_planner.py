@@ -186,14 +186,14 @@ def test_open_gop_leading_frames_start_from_the_previous_gop(clip_factory: ClipF
         leading = [
             f
             for f in range(idx.num_frames)
-            if (k := _plan.start_of(idx, f)) and idx.frame_pts[f] < (idx.data.pts[k] or 0)
+            if (k := _plan.start_of(idx, f)) and idx.frame_pts[f] < (idx.pts_of(k) or 0)
         ]
         # Frames shown before the keyframe that precedes them in decode order.
         shown_early = [
             f
             for f in range(idx.num_frames)
             if any(
-                k <= idx.frame_dpos[f] and idx.frame_pts[f] < (idx.data.pts[k] or 0)
+                k <= idx.frame_dpos[f] and idx.frame_pts[f] < (idx.pts_of(k) or 0)
                 for k in idx.key_dpos
             )
         ]
@@ -237,10 +237,10 @@ def test_wrong_keyframe_flags_are_caught_by_the_decoder(clip_factory: ClipFactor
     mediaref_av.clear_caches()
     source = open_source(clip.uri)
     with mediaref_av.open(clip.uri) as video:
-        data = video.index.data
+        data = video.index.to_data()
     forged = msgspec.structs.replace(data, key=[True] * len(data.key))
     mediaref_av.clear_caches()
-    _index_cache.index_cache.put((source.identity, None), _index.Index(forged))
+    _index_cache.index_cache.put((_index_cache.content_key(source), None), _index.Index(forged))
     times = clip.probe_times()
     random.Random(5).shuffle(times)
     try:

@@ -132,3 +132,23 @@ def test_images_take_the_same_options(tmp_path: Path) -> None:
     np.testing.assert_array_equal(small, want)
     np.testing.assert_array_equal(ref.to_ndarray(layout="chw"), pixels.transpose(2, 0, 1))
     assert ref.to_ndarray("gray", layout="chw").shape == (1, 40, 60)
+
+
+@pytest.mark.parametrize(
+    "kind", ["h264_bframes_mp4", "h264_full_range_mp4", "mjpeg_full_range_mkv"]
+)
+def test_gray_is_the_luma_plane_within_one_level_of_swscale(
+    clip_factory: ClipFactory, kind: str
+) -> None:
+    clip = clip_factory(kind)
+    with av.open(clip.uri) as c:
+        frame = next(iter(c.decode(video=0)))
+        via_swscale = frame.reformat(
+            format="gray",
+            src_colorspace=frame.colorspace or None,
+            src_color_range=None if frame.format.name.startswith("yuvj") else frame.color_range,
+            dst_color_range="JPEG",
+        ).to_ndarray()
+    gray = MediaRef(clip.uri, clip.starts_ns[0]).to_ndarray("gray")
+    assert gray.shape == via_swscale.shape
+    assert int(np.abs(gray.astype(int) - via_swscale.astype(int)).max()) <= 1

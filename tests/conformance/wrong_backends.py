@@ -51,7 +51,7 @@ def _floor_rule(video: Any, t: int) -> int:
     # On screen from the floor of its exact time: one ns early when that is not a whole ns.
     idx = video.index
     tb = idx.time_base
-    floors = [p * tb.numerator * NS_PER_S // tb.denominator for p in idx.frame_pts]
+    floors = [p * tb.numerator * NS_PER_S // tb.denominator for p in idx.frame_pts.tolist()]
     return sum(1 for f in floors if f <= t) - 1
 
 

@@ -110,7 +110,7 @@ def _imports_of(path: Path, package: str) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package", ["mediaref", "mediaref_av", "mediaref_pil"])
+@pytest.mark.parametrize("package", ["mediaref", "mediaref_av", "mediaref_pil", "mediaref_fsspec"])
 def test_modules_import_each_other_without_cycles(package: str) -> None:
     import importlib
     from graphlib import CycleError, TopologicalSorter
@@ -146,7 +146,7 @@ def test_the_core_imports_no_codec_library_outside_the_kit() -> None:
     assert offenders == []
 
 
-@pytest.mark.parametrize("package", ["mediaref_av", "mediaref_pil"])
+@pytest.mark.parametrize("package", ["mediaref_av", "mediaref_pil", "mediaref_fsspec"])
 def test_plugins_use_only_the_cores_public_names(package: str) -> None:
     import ast
     import importlib

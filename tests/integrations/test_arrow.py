@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediaref import InvalidReferenceError, MediaRef
@@ -306,6 +306,7 @@ def test_the_extension_over_another_struct_still_reads(pa: Any, ma: Any, tmp_pat
     assert table.column("x").to_pylist() == [MediaRef("a.mp4", 7), MediaRef("b.png")]
 
 
+@settings(deadline=None)  # pyarrow's first calls are slow on a loaded machine
 @given(
     st.lists(
         st.none() | st.builds(MediaRef, st.text(), st.none() | st.integers(-(2**63), 2**63 - 1)),

@@ -49,10 +49,11 @@ def __dir__() -> list[str]:
 def clear_caches() -> None:
     """Close every idle container, forget every packet index and free pooled frame memory.
 
-    Only this process's caches are cleared.
+    Also drops the blocks kept of remote files. Only this process's caches are cleared.
     """
-    from . import _buffers, _index_cache, _pool
+    from . import _blockfile, _buffers, _index_cache, _pool
 
     _pool.close_all()
     _index_cache.index_cache.clear()
+    _blockfile.store.clear()
     _buffers.clear()

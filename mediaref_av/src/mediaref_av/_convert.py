@@ -135,6 +135,21 @@ class Converter:
 
     def __call__(self, frame: av.VideoFrame, out: Output) -> NDArray[np.uint8]:
         """Return `frame` as `out` asks: ``(H, W, C)`` (gray ``(H, W)``) or ``(C, H, W)``."""
+        luma = _luma(frame) if out.format == "gray" and out.size is None else None
+        arr = luma if luma is not None else self._reformat(frame, out)
+        if self._ops:
+            arr = _apply(arr, self._ops)
+        if out.layout == "chw":
+            # A view: the one copy below, into pooled memory, lays it out channels first.
+            arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+        # The caller gets pooled memory (no page faults); PyAV's frame is freed at once, so
+        # the next conversion reuses its (warm) buffer.
+        owned = _buffers.take(arr.shape)
+        np.copyto(owned, arr)
+        _counters.add(frames_converted=1)
+        return owned
+
+    def _reformat(self, frame: av.VideoFrame, out: Output) -> NDArray[np.uint8]:
         scale: dict[str, Any] = {}
         if out.size is not None:
             h, w = out.size[::-1] if self._turned else out.size
@@ -155,14 +170,48 @@ class Converter:
             **scale,
         )
         arr: NDArray[np.uint8] = converted.to_ndarray()  # type: ignore[assignment]
-        if self._ops:
-            arr = _apply(arr, self._ops)
-        if out.layout == "chw":
-            # A view: the one copy below, into pooled memory, lays it out channels first.
-            arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-        # The caller gets pooled memory (no page faults); PyAV's frame is freed at once, so
-        # the next conversion reuses its (warm) buffer.
-        owned = _buffers.take(arr.shape)
-        np.copyto(owned, arr)
-        _counters.add(frames_converted=1)
-        return owned
+        return arr
+
+
+# 8-bit planar YUV, whose first plane is the luma a gray frame is.
+_PLANAR_8BIT = frozenset(
+    {
+        "yuv420p",
+        "yuv422p",
+        "yuv444p",
+        "yuv440p",
+        "yuv411p",
+        "yuvj420p",
+        "yuvj422p",
+        "yuvj444p",
+        "yuvj440p",
+        "nv12",
+        "nv21",
+        "gray",
+    }
+)
+
+
+def _luma(frame: av.VideoFrame) -> NDArray[np.uint8] | None:
+    """The frame's luma plane as full-range gray, without swscale; `None` if not 8-bit YUV.
+
+    Limited-range luma (16-235) is stretched to 0-255 through a table, as swscale's gray
+    conversion does (within one level of rounding).
+    """
+    name = frame.format.name
+    if name not in _PLANAR_8BIT:
+        return None
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
+    y: NDArray[np.uint8] = rows[:, : plane.width]
+    full = name.startswith("yuvj") or name == "gray" or int(frame.color_range or 0) == _JPEG
+    if full:
+        return y
+    stretched: NDArray[np.uint8] = _LIMITED_TO_FULL[y]
+    return stretched
+
+
+_JPEG = 2  # AVCOL_RANGE_JPEG: full range
+
+
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)

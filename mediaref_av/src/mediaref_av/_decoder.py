@@ -16,6 +16,7 @@ from mediaref import (
     ByteSource,
     ImageFormat,
     MediaRefError,
+    SourceUnreadableError,
     UndecodableMediaError,
     VideoMetadata,
     open_source,
@@ -26,9 +27,10 @@ from . import _buffers, _counters, _pool
 from ._convert import FORMATS, Layout, Output, fit_size, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
-from ._index_cache import cache_dir, index_cache
-from ._plan import split
+from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
+from ._plan import plan, split
 from ._runs import RunDecoder
+from ._tables import SCAN_READAHEAD, is_mov, table_index
 from ._threads import codec_threading, cpus, executor
 from ._trim import note_returned
 
@@ -136,10 +138,12 @@ class AVVideoDecoder:
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._shape_options = _check_shaping(size, max_size, layout)
-        self._index_key: Hashable = (source.identity, stream)
+        self._index_key: tuple[tuple[object, ...], int | None] = (content_key(source), stream)
         self._handle: _pool.Handle | None = None
         self._lock = threading.RLock()
         self._closed = False
+        self._served = False
+        """Whether a request was served: later ones check that a remote source is unchanged."""
         try:
             self._index = self._load_index()
         except BaseException:
@@ -211,7 +215,7 @@ class AVVideoDecoder:
         if idx is not None:
             _counters.add(index_hits=1)
             return idx
-        disk = self._cache_dir if self._source.local_path is not None else None
+        disk = self._cache_dir if disk_cacheable(self._index_key[0]) else None
         if disk is not None:
             data = index_cache.load(disk, self._index_key)
             if data is not None:
@@ -243,12 +247,37 @@ class AVVideoDecoder:
         return index_cache.put(self._index_key, idx)
 
     def _scan(self, h: _pool.Handle) -> IndexData:
+        f = h.fileobj
+        if f is not None:  # remote: the container's own tables, where it has usable ones
+            data = table_index(h.container, h.stream, f, f.size, lambda n: self._set_key(h, n))
+            if data is not None:
+                return data
+            if is_mov(h.container):  # the attempt demuxed: start again at the first packet
+                h.reopen(self._source)
+            f = h.fileobj
+            assert f is not None
+            f.readahead = SCAN_READAHEAD
         scan = IndexScan(h.container, h.stream)
         # The container's key (codec threading, set before the codec opens) is known once
         # the first packet shows how many slices pictures have.
-        h.key = self._key(scan.slices())
+        self._set_key(h, scan.slices())
+        data = scan.run()
+        if f is None:
+            data.origin = "full scan (local file)"
+        else:
+            f.readahead = 0
+            if is_mov(h.container):
+                data.origin = "full scan (mov sample tables unusable: edit list or fragments)"
+        return data
+
+    def _set_key(self, h: _pool.Handle, slices: int) -> None:
+        h.key = self._key(slices)
         self._configure(h)
-        return scan.run()
+
+    @property
+    def index_origin(self) -> str:
+        """How the packet index was made (``mediaref probe`` prints it)."""
+        return self._index.data.origin
 
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index
@@ -345,6 +374,9 @@ class AVVideoDecoder:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
         if not indices:
             return []
+        if self._served and self._source.local_path is None:
+            self._check_unchanged()
+        self._served = True
         md = self._metadata
         spec = Output(format, self._out_size, self._shape_options[2])
         _buffers.reserve(spec.shape(md.height, md.width), len(set(indices)))
@@ -408,12 +440,31 @@ class AVVideoDecoder:
         _pool.checkin(h)
         return got
 
+    def _check_unchanged(self) -> None:
+        """Raise if a remote source's content changed since it was indexed (one small read).
+
+        Opening the source again asks the server for its current size and ETag: a decoder
+        kept across requests never decodes new bytes with the old index.
+
+        Raises:
+            SourceUnreadableError: The size, ETag or version differs.
+        """
+        self._source.open().close()  # sources re-check (fsspec) or re-probe (HTTP) here
+        if tuple(self._source.identity) != self._index_key[0]:
+            raise SourceUnreadableError(
+                "the content changed since it was indexed (size, ETag or version differs)",
+                uri=self.uri,
+            )
+
     def _wrap(self, e: BaseException) -> UndecodableMediaError:
         return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)
 
     def _decode(
         self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
+        if h.fileobj is not None:
+            # Remote: fetch the byte ranges of the runs, coalesced, before the demuxer reads.
+            h.fileobj.prefetch(self._index.byte_ranges(plan(self._index, wanted)))
         RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
 

@@ -99,6 +99,9 @@ class IndexScan:
         """AVI stores decode times as pts: with B-frames, display times are unknown."""
         self.out_pts: list[int] = []
         """The pts of the pictures decoded, in output order."""
+        self.pos: list[int] = []
+        self.size: list[int] = []
+        self.origin = f"full scan (no sample tables in {container.format.name.split(',')[0]})"
 
     def slices(self) -> int:
         """Return the slices per picture (H.264: counted in the first packet; else 1)."""
@@ -146,6 +149,8 @@ class IndexScan:
         self.key.append(k)
         self.duration.append(int(pkt.duration or 0))
         self.discard.append(bool(pkt.is_discard))
+        self.pos.append(-1 if pkt.pos is None else int(pkt.pos))
+        self.size.append(int(pkt.size))
 
     def _finish(self) -> IndexData:
         """Check what the pass found, fix it up where the bitstream or decoder says better.
@@ -182,6 +187,9 @@ class IndexScan:
             pts_may_be_decode_times=self.probe_order,
             display_matrix=matrix,
             slices=max(self._slices, 1),
+            pos=self.pos,
+            size=self.size,
+            origin=self.origin,
         )
 
     def _believed_keys(self) -> list[bool]:

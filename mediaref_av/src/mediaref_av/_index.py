@@ -12,10 +12,13 @@ its lock.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from fractions import Fraction
+from typing import Protocol
 
 import msgspec
 import numpy as np
+from numpy.typing import NDArray
 
 from mediaref import UndecodableMediaError
 from mediaref.timeline import end_ns_of, starts_ns_of
@@ -24,8 +27,40 @@ from . import _counters
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData"]
 
-INDEX_VERSION = 5
+INDEX_VERSION = 6
 _NS_PER_S = 1_000_000_000
+_DEMUX_BUFFER = 16 * 1024
+"""Bytes PyAV's I/O buffer reads at a time (``buffer_size`` of remote containers, one
+block): a run's demuxing reads this far past its last packet."""
+
+
+NO_TS = -(2**63)
+"""A packet without a timestamp (FFmpeg's AV_NOPTS_VALUE)."""
+
+
+def _ticks(values: list[int | None]) -> NDArray[np.int64]:
+    return np.array([NO_TS if v is None else v for v in values], dtype=np.int64)
+
+
+def _first_of_each(ticks: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Return the sorted distinct timestamps and the first decode position of each."""
+    known = np.flatnonzero(ticks != NO_TS)
+    keys, first = np.unique(ticks[known], return_index=True)
+    return keys, known[first].astype(np.int64)
+
+
+def _lookup(keys: NDArray[np.int64], values: NDArray[np.int64], t: int) -> int | None:
+    i = int(np.searchsorted(keys, t))
+    return int(values[i]) if i < len(keys) and int(keys[i]) == t else None
+
+
+class Run(Protocol):
+    """A decode run's packet span (`_plan.Run`)."""
+
+    @property
+    def start(self) -> int: ...
+    @property
+    def stop(self) -> int: ...
 
 
 class IndexData(msgspec.Struct, kw_only=True):
@@ -57,6 +92,12 @@ class IndexData(msgspec.Struct, kw_only=True):
     """The container (AVI) may store decode times as pts: check output order when decoding."""
     slices: int = 1
     """Slices per picture (H.264, counted in the first packet): what slice threads can share."""
+    pos: list[int] = []
+    """Per packet, its byte position in the file (-1: unknown); empty when not recorded."""
+    size: list[int] = []
+    """Per packet, its size in bytes."""
+    origin: str = "full scan"
+    """How the index was made: ``container tables (moov)`` or ``full scan (...)``."""
 
 
 class Index:
@@ -68,40 +109,28 @@ class Index:
     """
 
     def __init__(self, data: IndexData) -> None:
-        self.data = data
-        self.time_base = Fraction(*data.time_base)
         n = len(data.pts)
-        # A frame is a packet the decoder outputs: it has a pts and is not discarded.
-        # Of two packets with the same pts, the later one in decode order is what is shown.
-        last_of_pts: dict[int, int] = {}
-        for d in range(n):
-            p = data.pts[d]
-            if p is not None and not data.discard[d]:
-                last_of_pts[p] = d
-        order = sorted(last_of_pts.items())
-        if not order:
-            raise UndecodableMediaError("the video stream has no frames with timestamps")
-        self.frame_pts: list[int] = [p for p, _ in order]
-        self.frame_dpos = np.fromiter((d for _, d in order), dtype=np.int64, count=len(order))
-        try:
-            self.frame_ns = np.array(starts_ns_of(self.frame_pts, self.time_base), dtype=np.int64)
-        except OverflowError:
-            raise UndecodableMediaError("frame timestamps do not fit in int64 ns") from None
-        self.dpos_frame = np.full(n, -1, dtype=np.int64)
-        self.dpos_frame[self.frame_dpos] = np.arange(len(order), dtype=np.int64)
-        self.pts_dpos: dict[int, int] = {}
-        self.dts_dpos: dict[int, int] = {}
-        for d in range(n):
-            p, q = data.pts[d], data.dts[d]
-            if p is not None:
-                self.pts_dpos.setdefault(p, d)
-            if q is not None:
-                self.dts_dpos.setdefault(q, d)
-        self.pts_dpos.update(last_of_pts)  # a decoded picture's pts names the shown frame
+        self.time_base = Fraction(*data.time_base)
+        # Per packet, as arrays (~60 B a packet in all, against ~325 B as Python lists
+        # and dicts); None (no timestamp) is FFmpeg's own AV_NOPTS_VALUE.
+        self.pts = _ticks(data.pts)
+        self.dts = _ticks(data.dts)
+        self.key = np.array(data.key, dtype=np.bool_)
+        self.duration = np.array(data.duration, dtype=np.int64)
+        self.discard = discard = np.array(data.discard, dtype=np.bool_)
+        complete = len(data.pos) == n and len(data.size) == n
+        self.pos = np.array(data.pos, dtype=np.int64) if complete else None
+        self.size = np.array(data.size, dtype=np.int64) if complete else None
+        # The lists are dropped: what stays is the stream's description.
+        self.data = msgspec.structs.replace(
+            data, pts=[], dts=[], key=[], duration=[], discard=[], pos=[], size=[]
+        )
+        self._frames(discard)
+        self._lookups()
         self.begin_ns = int(self.frame_ns[0])
         self.end_ns = end_ns_of(
-            self.frame_pts[-1],
-            data.duration[int(self.frame_dpos[-1])],
+            int(self.frame_pts[-1]),
+            int(self.duration[int(self.frame_dpos[-1])]),
             self.time_base,
             default_duration=Fraction(*data.default_duration),
         )
@@ -110,9 +139,86 @@ class Index:
         """A seek to a keyframe's pts went past it (the demuxer seeks by dts)."""
         self.bad_keys: set[int] = set()
         self.good_keys: set[int] = {0}
-        flagged = [d for d in range(n) if data.key[d]]
-        self.flagged_keys = flagged
-        self.key_dpos = np.array(sorted({0, *flagged}), dtype=np.int64)
+        self.flagged_keys = np.flatnonzero(self.key)
+        self.key_dpos = np.union1d(self.flagged_keys, [0]).astype(np.int64)
+
+    def _frames(self, discard: NDArray[np.bool_]) -> None:
+        """Number the frames: packets with a pts, not discarded, in presentation order.
+
+        Of two packets with the same pts, the later one in decode order is what is shown.
+        """
+        n = len(self.pts)
+        shown = np.flatnonzero((self.pts != NO_TS) & ~discard)
+        if not len(shown):
+            raise UndecodableMediaError("the video stream has no frames with timestamps")
+        # The last of each pts: unique() over the reversed order keeps the first it sees.
+        rev = shown[::-1]
+        frame_pts, first = np.unique(self.pts[rev], return_index=True)
+        self.frame_pts: NDArray[np.int64] = frame_pts
+        self.frame_dpos: NDArray[np.int64] = rev[first].astype(np.int64)
+        try:
+            starts = starts_ns_of(frame_pts.tolist(), self.time_base)
+            self.frame_ns = np.array(starts, dtype=np.int64)
+        except OverflowError:
+            raise UndecodableMediaError("frame timestamps do not fit in int64 ns") from None
+        self.dpos_frame = np.full(n, -1, dtype=np.int64)
+        self.dpos_frame[self.frame_dpos] = np.arange(len(frame_pts), dtype=np.int64)
+
+    def _lookups(self) -> None:
+        """Sorted arrays that map a pts (or dts) to a decode position."""
+        self._pts_keys, self._pts_dpos = _first_of_each(self.pts)
+        # A decoded picture's pts names the frame shown (the last packet with that pts).
+        self._pts_dpos[np.searchsorted(self._pts_keys, self.frame_pts)] = self.frame_dpos
+        self._dts_keys, self._dts_dpos = _first_of_each(self.dts)
+
+    def pts_of(self, dpos: int) -> int | None:
+        """Return the pts of packet `dpos` (stream ticks), or `None` if it has none."""
+        p = int(self.pts[dpos])
+        return None if p == NO_TS else p
+
+    def dts_of(self, dpos: int) -> int | None:
+        """Return the dts of packet `dpos` (stream ticks), or `None` if it has none."""
+        q = int(self.dts[dpos])
+        return None if q == NO_TS else q
+
+    def dpos_of_pts(self, pts: int) -> int | None:
+        """Return the decode position whose picture is shown with `pts`, if any."""
+        return _lookup(self._pts_keys, self._pts_dpos, pts)
+
+    def to_data(self) -> IndexData:
+        """Return the serialisable description, per-packet lists included."""
+        has_bytes = self.pos is not None and self.size is not None
+        return msgspec.structs.replace(
+            self.data,
+            pts=[self.pts_of(d) for d in range(len(self.pts))],
+            dts=[self.dts_of(d) for d in range(len(self.dts))],
+            key=self.key.tolist(),
+            duration=self.duration.tolist(),
+            discard=self.discard.tolist(),
+            pos=self.pos.tolist() if has_bytes and self.pos is not None else [],
+            size=self.size.tolist() if has_bytes and self.size is not None else [],
+        )
+
+    def nbytes(self) -> int:
+        """Bytes of the arrays this index holds (what the memory cache counts)."""
+        arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
+        return sum(a.nbytes for a in arrays) + 1024
+
+    def byte_ranges(self, runs: Iterable[Run]) -> list[tuple[int, int]]:
+        """Return the ``[start, end)`` bytes that demuxing each run reads (where known).
+
+        The end takes in what the demuxer reads past a run's last packet (its buffer).
+        """
+        if self.pos is None or self.size is None:
+            return []
+        out = []
+        for run in runs:
+            pos = self.pos[run.start : run.stop + 1]
+            ends = pos + self.size[run.start : run.stop + 1]
+            known = pos >= 0
+            if known.any():
+                out.append((int(pos[known].min()), int(ends[known].max()) + _DEMUX_BUFFER))
+        return out
 
     @property
     def num_frames(self) -> int:
@@ -122,14 +228,14 @@ class Index:
     @property
     def num_packets(self) -> int:
         """Packets of the stream, in decode order."""
-        return len(self.data.pts)
+        return len(self.pts)
 
     def packet_of(self, pts: int | None, dts: int | None) -> int | None:
         """Return the decode position of a demuxed packet, or `None` if it is not indexed."""
         if pts is not None:
-            return self.pts_dpos.get(pts)
+            return _lookup(self._pts_keys, self._pts_dpos, pts)
         if dts is not None:
-            return self.dts_dpos.get(dts)
+            return _lookup(self._dts_keys, self._dts_dpos, dts)
         return None
 
     def seek_targets(self, dpos: int) -> list[int]:
@@ -141,7 +247,7 @@ class Index:
         seek by decode time (MPEG-TS, MPEG-PS) go past the packet with its pts: once seen
         (`pts_seek_overshoots`), the earlier of the two comes first.
         """
-        p, q = self.data.pts[dpos], self.data.dts[dpos]
+        p, q = self.pts_of(dpos), self.dts_of(dpos)
         ticks = [t for t in (p, q) if t is not None]
         if self.pts_seek_overshoots:
             ticks.sort()
@@ -154,7 +260,7 @@ class Index:
 
     def learn_key(self, dpos: int, is_key: bool) -> None:
         """Record what the decoder said about a packet flagged as keyframe."""
-        if dpos == 0 or not self.data.key[dpos]:
+        if dpos == 0 or not self.key[dpos]:
             return
         with self._lock:
             if is_key:

@@ -1,7 +1,11 @@
-"""Packet indexes cached by file identity: a bounded in-memory LRU and opt-in msgpack files.
+"""Packet indexes cached by content identity: an in-memory LRU bounded in bytes, and files.
 
-The disk cache lets DataLoader workers and later runs share one demux pass per video; it
-is an optimisation only, so a missing, stale or unreadable file is rebuilt, never an error.
+Keys name the content, not where it lies: a local file is its size, modification time and
+a hash of its first and last 64 KiB (a hard link or a ``cp -p`` copy shares one entry;
+a rewritten file gets a new one); a remote object is its URI, size and ETag or version.
+The disk cache (one msgpack file per video) lets DataLoader workers, later runs and other
+machines share one index per video; ``mediaref index URI... --out DIR`` fills it ahead.
+It is an optimisation only: a missing, stale or unreadable file is rebuilt, never an error.
 """
 
 from __future__ import annotations
@@ -16,18 +20,109 @@ from typing import Any
 
 import msgspec
 
+from mediaref import ByteSource
+
 from ._index import INDEX_VERSION, Index, IndexData
 
-__all__ = ["cache_dir", "index_cache"]
+__all__ = ["cache_dir", "content_key", "disk_cacheable", "index_cache"]
+
+_SAMPLE = 64 * 1024
+"""Bytes hashed at each end of a local file for its content key."""
+
+_local_keys: dict[tuple[int, int, int, int], tuple[object, ...]] = {}
+_local_lock = threading.Lock()
+
+
+def content_key(source: ByteSource) -> tuple[object, ...]:
+    """Return what identifies `source`'s content, wherever it lies.
+
+    A local file: ``("file", size, mtime_ns, hash of its first and last 64 KiB)``,
+    remembered per inode, size and mtime so that a file is hashed once per process.
+    Another source: its `identity` (for HTTP and object stores: URI, size, ETag).
+    """
+    path = source.local_path
+    if path is None:
+        return tuple(source.identity)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return tuple(source.identity)  # gone meanwhile: opening it will say so
+    memo = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    with _local_lock:
+        key = _local_keys.get(memo)
+    if key is None:
+        try:
+            key = ("file", st.st_size, st.st_mtime_ns, _sample_hash(path, st.st_size))
+        except OSError:
+            return tuple(source.identity)
+        with _local_lock:
+            if len(_local_keys) >= 4096:
+                _local_keys.clear()
+            _local_keys[memo] = key
+    return key
+
+
+def _sample_hash(path: str, size: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        digest.update(f.read(_SAMPLE))
+        if size > _SAMPLE:
+            f.seek(max(size - _SAMPLE, _SAMPLE))
+            digest.update(f.read(_SAMPLE))
+    return digest.hexdigest()[:32]
+
+
+def disk_cacheable(key: tuple[object, ...]) -> bool:
+    """Whether an index under `key` may be shared through files: the key names content.
+
+    Local files always; other sources when their identity ends with a validator (ETag,
+    Last-Modified, version id), not for ``data:`` URIs (their key is a per-process hash).
+    """
+    if key[:1] == ("file",):
+        return True
+    last = key[-1] if key else None
+    return isinstance(last, str) and bool(last)
+
+
+def _is_url(directory: str) -> bool:
+    """Whether the cache directory is a URL (``s3://bucket/indexes``), read through fsspec."""
+    return "://" in directory
+
+
+def _read(name: str) -> bytes:
+    if not _is_url(name):
+        with open(name, "rb") as f:
+            return f.read()
+    import fsspec  # a shared cache on an object store needs fsspec (mediaref-fsspec has it)
+
+    with fsspec.open(name, "rb") as f:
+        return bytes(f.read())
+
+
+def _write_url(name: str, blob: bytes) -> None:
+    import fsspec
+
+    # An object store writes an object whole or not at all: readers never see half of it.
+    with fsspec.open(name, "wb") as f:
+        f.write(blob)
+
+
+def _max_bytes() -> int:
+    try:
+        return int(float(os.environ.get("MEDIAREF_AV_INDEX_CACHE_MB", "256")) * 2**20)
+    except ValueError:
+        return 256 * 2**20
 
 
 class _IndexCache:
-    """A bounded LRU of indexes by file identity, plus an opt-in directory of msgpack files."""
+    """An LRU of indexes by content key bounded in bytes, plus a directory of msgpack files."""
 
-    def __init__(self, max_entries: int = 64) -> None:
-        self.max_entries = max_entries
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = _max_bytes() if max_bytes is None else max_bytes
+        """Most bytes of index arrays kept in memory (``MEDIAREF_AV_INDEX_CACHE_MB``)."""
         self._lock = threading.Lock()
         self._lru: OrderedDict[Hashable, Index] = OrderedDict()
+        self._bytes = 0
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(IndexData)
 
@@ -45,39 +140,53 @@ class _IndexCache:
                 self._lru.move_to_end(key)
                 return old
             self._lru[key] = idx
-            while len(self._lru) > self.max_entries:
-                self._lru.popitem(last=False)
+            self._bytes += idx.nbytes()
+            while self._bytes > self.max_bytes and len(self._lru) > 1:
+                self._bytes -= self._lru.popitem(last=False)[1].nbytes()
             return idx
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the indexes held in memory."""
+        return self._bytes
 
     def clear(self) -> None:
         with self._lock:
             self._lru.clear()
+            self._bytes = 0
 
     @staticmethod
     def _file(directory: str, key: Hashable) -> str:
         digest = hashlib.sha256(repr((INDEX_VERSION, key)).encode()).hexdigest()[:32]
+        if _is_url(directory):
+            return f"{directory.rstrip('/')}/{digest}.mravidx"
         return os.path.join(directory, f"{digest}.mravidx")
 
     def load(self, directory: str, key: Hashable) -> IndexData | None:
         try:
-            with open(self._file(directory, key), "rb") as f:
-                data = self._decoder.decode(f.read())
-        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            data = self._decoder.decode(_read(self._file(directory, key)))
+        except (OSError, ImportError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
             return None
         return data if data.version == INDEX_VERSION else None
 
     def save(self, directory: str, key: Hashable, data: IndexData) -> None:
+        blob = self._encoder.encode(data)
         try:
+            if _is_url(directory):
+                _write_url(self._file(directory, key), blob)
+                return
             os.makedirs(directory, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=directory, suffix=".tmp")
             with os.fdopen(fd, "wb") as f:
-                f.write(self._encoder.encode(data))
+                f.write(blob)
             os.replace(tmp, self._file(directory, key))
-        except OSError:
+        except (OSError, ImportError, ValueError):
             pass  # the disk cache is an optimisation; a read-only directory must not fail decoding
 
     def after_fork_in_child(self) -> None:
+        global _local_lock
         self._lock = threading.Lock()
+        _local_lock = threading.Lock()
 
 
 index_cache = _IndexCache()
@@ -85,9 +194,15 @@ os.register_at_fork(after_in_child=index_cache.after_fork_in_child)
 
 
 def cache_dir(option: Any) -> str | None:
-    """The disk cache directory: the ``index_cache=`` option, else ``$MEDIAREF_AV_INDEX_CACHE``."""
+    """The disk cache directory: the ``index_cache=`` option, else ``$MEDIAREF_AV_INDEX_CACHE``.
+
+    A path, or a URL that fsspec opens (``s3://bucket/indexes``: a cache shared by
+    machines; credentials from the environment, as fsspec finds them).
+    """
     if option is False:
         return None
     if option is None or option is True:
-        return os.environ.get("MEDIAREF_AV_INDEX_CACHE") or None
-    return str(os.fspath(option))
+        option = os.environ.get("MEDIAREF_AV_INDEX_CACHE") or None
+        if option is None:
+            return None
+    return str(os.fspath(option)).removeprefix("file://")

@@ -47,8 +47,8 @@ def start_of(index: Index, frame: int) -> int:
     p = int(np.searchsorted(keys, d, side="right")) - 1
     if p <= 0:
         return 0
-    key_pts = index.data.pts[int(keys[p])]
-    if key_pts is not None and index.frame_pts[frame] < key_pts:
+    key_pts = index.pts_of(int(keys[p]))
+    if key_pts is not None and int(index.frame_pts[frame]) < key_pts:
         p -= 1
     return int(keys[p]) if p > 0 else 0
 

@@ -14,11 +14,12 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
-from mediaref import ByteSource, UndecodableMediaError
+from mediaref import ByteSource, SourceUnreadableError, UndecodableMediaError
 
 from . import _counters
+from ._blockfile import BLOCK, BlockFile
 from ._stepping import Stepping
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     import av.video.stream
 
     _Packet = av.Packet[av.video.stream.VideoStream]
-    _Opened = tuple[av.container.InputContainer, av.video.stream.VideoStream, IO[bytes] | None]
+    _Opened = tuple[av.container.InputContainer, av.video.stream.VideoStream, BlockFile | None]
 
 __all__ = [
     "Handle",
@@ -39,6 +40,9 @@ __all__ = [
     "open_handle",
     "orphan",
 ]
+
+HEADER_READAHEAD = 64 * 1024
+"""Bytes fetched at least per miss while FFmpeg reads a remote container's header."""
 
 max_open = int(os.environ.get("MEDIAREF_AV_MAX_OPEN", "16"))
 """Most idle containers kept open per process."""
@@ -138,9 +142,14 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
     import av
 
     path = source.local_path
-    fileobj = None if path is not None else source.open()
+    fileobj = None if path is not None else _open_remote(source)
     try:
-        container = av.open(path if path is not None else fileobj, "r", metadata_errors="ignore")
+        if fileobj is None:
+            container = av.open(path, "r", metadata_errors="ignore")
+        else:  # PyAV's buffer is what the demuxer reads past a run: keep it one block
+            fileobj.readahead = HEADER_READAHEAD  # the header comes in a few reads, not 16 KiB ones
+            container = av.open(fileobj, "r", metadata_errors="ignore", buffer_size=BLOCK)
+            fileobj.readahead = 0  # from now on, reads are planned
     except av.FFmpegError as e:
         if fileobj is not None:
             fileobj.close()
@@ -158,6 +167,30 @@ def _open(source: ByteSource, stream_index: int | None) -> _Opened:
             fileobj.close()
         raise
     return container, stream, fileobj
+
+
+def _open_remote(source: ByteSource) -> BlockFile:
+    """Open a source without a local path through a block cache, checking its identity.
+
+    Raises:
+        SourceUnreadableError: The content changed since the source was opened (another
+            size or ETag): an index of the old content must not drive reads of the new.
+    """
+    before = source.identity
+    raw = source.open()
+    try:
+        if source.identity != before:
+            raise SourceUnreadableError(
+                "the content changed since it was indexed (size, ETag or version differs)",
+                uri=source.uri,
+            )
+        # A source that can read a byte range in one request (mediaref-fsspec) is read that
+        # way: its file's own cache would split and round the planned ranges.
+        read_range = getattr(source, "read_range", None)
+        return BlockFile(raw, source.uri, tuple(before), read_range=read_range)
+    except BaseException:
+        raw.close()
+        raise
 
 
 def _video_stream(

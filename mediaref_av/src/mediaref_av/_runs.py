@@ -122,7 +122,7 @@ class RunDecoder:
             first = self._advance(it, dpos)
             if first is not None:
                 return first, it
-            if target == idx.data.pts[dpos] != idx.data.dts[dpos]:
+            if target == idx.pts_of(dpos) != idx.dts_of(dpos):
                 idx.note_pts_seek_overshoot()
         # Last resort: a fresh container starts at the first packet.
         h.reopen(self.source)
@@ -184,7 +184,7 @@ class RunDecoder:
         ready = st.take_ready()
         if ready and follows and st.from_ready(idx, run, ready, got, fmt):
             return False
-        first_pts = min(idx.frame_pts[f] for f in run.frames if f not in got)
+        first_pts = min(int(idx.frame_pts[f]) for f in run.frames if f not in got)
         resume = follows and self.resume and st.may_resume(first_pts)
         pkt, it, d, live = self._position(h, run, resume)
         base, skipped_pts = st.start_run(it, live, run.start)
@@ -292,7 +292,7 @@ class _Feed:
     ) -> None:
         idx = runs.index
         self.cc, self.stepping = h.stream.codec_context, h.stepping
-        self.out, self.packet_pts = out, idx.data.pts
+        self.out, self.pts_of = out, idx.pts_of
         self.skip_ok = runs.skip_nonref and idx.data.skip_nonref_safe
         self.horizon = horizon
         """Packets shown after this pts are never skipped (`None`: no such limit)."""
@@ -307,7 +307,7 @@ class _Feed:
         if self.skip_ok:
             want = d in self.out.needed or d == self.out.run.start
             if self.horizon is not None and not want:
-                p = self.packet_pts[d]
+                p = self.pts_of(d)
                 want = p is None or p > self.horizon
             if self.skipping == want:  # only touch the codec when the mode changes
                 self.skipping = not want
@@ -316,7 +316,7 @@ class _Feed:
         self.sent += 1
         if self.skipping:
             self.sent_skippable.append(d)
-            p = self.packet_pts[d]
+            p = self.pts_of(d)
             if p is not None and p > self.skipped_pts:
                 self.skipped_pts = p
 
@@ -355,11 +355,11 @@ class _Output:
         self.needed = {int(idx.frame_dpos[f]): f for f in run.frames}
         self.verified = verified
         """The run's start was seen to be a keyframe (or needs no check)."""
-        self.start_pts = idx.data.pts[run.start]
+        self.start_pts = idx.pts_of(run.start)
         self.output: set[int] = set()
         """Decode positions of the pictures output."""
         self.last_pts: int | None = None
-        self.last_wanted = max(idx.frame_pts[f] for f in run.frames)
+        self.last_wanted = max(int(idx.frame_pts[f]) for f in run.frames)
         """The pts of the last frame the run delivers (in display order)."""
         self.rest: dict[int, av.VideoFrame] | None = None
         """When a dict: collects the frames not needed (stepping forward: the next steps
@@ -372,7 +372,7 @@ class _Output:
         idx, run = self.index, self.run
         for frame in frames:
             p = frame.pts
-            dd = idx.pts_dpos.get(p) if p is not None else None
+            dd = idx.dpos_of_pts(p) if p is not None else None
             if p is None or dd is None:
                 continue
             last = self.last_pts
@@ -389,7 +389,7 @@ class _Output:
             self.last_pts = p
             self.output.add(dd)
             key = _is_key(frame)
-            if idx.data.key[dd]:
+            if idx.key[dd]:
                 idx.learn_key(dd, key)
             if not self.verified:
                 if dd == run.start:

@@ -195,7 +195,7 @@ class Stepping:
         if not self.base <= run.start <= self.next_dpos:
             return False
         pts = index.frame_pts
-        return all(pts[f] > self.delivered_pts for f in run.frames)
+        return all(int(pts[f]) > self.delivered_pts for f in run.frames)
 
     def take_ready(self) -> dict[int, Ready]:
         """Hand over the frames that came out early (a run keeps those it does not take)."""
@@ -294,7 +294,7 @@ class Stepping:
                 got[f] = done[1] if done is not None and done[0] == fmt else convert(frame, fmt)
         if not all(f in got for f in run.frames):
             return False
-        last = max(index.frame_pts[f] for f in run.frames)
+        last = max(int(index.frame_pts[f]) for f in run.frames)
         self.ready = {dd: r for dd, r in ready.items() if (r[0].pts or NO_PTS) > last}
         self.delivered_pts = last
         return True
@@ -336,7 +336,7 @@ class Stepping:
         assert convert is not None
         for frame in frames:
             p = frame.pts
-            dd = index.pts_dpos.get(p) if p is not None else None
+            dd = index.dpos_of_pts(p) if p is not None else None
             if p is not None and dd is not None:
                 self.ready[dd] = (frame, (fmt, convert(frame, fmt)))
                 self.shown_pts = p

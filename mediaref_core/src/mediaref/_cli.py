@@ -1,8 +1,9 @@
-"""The ``mediaref`` command: ``plugins``, ``demo``, ``probe``, ``decode``."""
+"""The ``mediaref`` command: ``plugins``, ``demo``, ``probe``, ``decode``, ``index``."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import posixpath
 import sys
 import tempfile
@@ -15,7 +16,7 @@ from ._errors import MediaRefError, UnsupportedSourceError
 from ._mime import type_from_content, type_from_name
 from ._plugins import backends, open_source, plugins, registry
 from ._protocols import ByteSource, ImageBackend, Option, VideoBackend
-from ._routing import Kind, explain, routing_type
+from ._routing import Kind, explain, options_for, routing_type
 
 __all__ = ["main"]
 
@@ -67,15 +68,36 @@ def _describe_backend(kind: str, b: VideoBackend | ImageBackend, verbose: bool) 
     return lines
 
 
+def _parse_options(pairs: Sequence[str] | None) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs as options; a VALUE that parses as JSON is that JSON value."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        name, sep, text = pair.partition("=")
+        if not sep or not name:
+            raise MediaRefError(f"an option is NAME=VALUE, got {pair!r}")
+        try:
+            out[name] = json.loads(text)
+        except ValueError:
+            out[name] = text
+    return out
+
+
+def _source_options(options: dict[str, Any]) -> dict[str, Any]:
+    names = registry().source_option_names
+    return {k: v for k, v in options.items() if k in names}
+
+
 def _cmd_probe(args: argparse.Namespace) -> int:
-    source = open_source(args.uri)
+    options = _parse_options(args.option)
+    source = open_source(args.uri, **_source_options(options))
     kind = args.kind or _kind_of(source)
     data = source.read_all() if kind == "image" else None
     mime, how = routing_type(kind, source, data)
     found = "the extension" if how == "extension" else "the content" if how == "content" else ""
     print(f"uri: {args.uri}")
     print(f"media type: {mime}" + (f" (from {found})" if found else " (unknown)"))
-    chosen = _report_route(kind, source, args.decoder, data, _label(args.uri, mime, how))
+    label = _label(args.uri, mime, how)
+    chosen = _report_route(kind, source, args.decoder, data, label, options)
     if chosen is None:
         return 1
     opened = chosen[1]
@@ -84,9 +106,30 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         return 0
     with opened as video:
         meta = video.metadata
+        origin = getattr(video, "index_origin", None)  # optional: how a backend indexed it
     for field in meta.__struct_fields__:
         print(f"{field}: {getattr(meta, field)}")
+    if origin is not None:
+        print(f"index: {origin}")
     return 0
+
+
+def _cmd_index(args: argparse.Namespace) -> int:
+    from ._decode import open_video
+
+    options = _parse_options(args.option)
+    failed = 0
+    for uri in args.uris:
+        try:
+            with open_video(uri, decoder=args.decoder, index_cache=args.out, **options) as video:
+                frames = video.metadata.num_frames
+                origin = getattr(video, "index_origin", "")
+        except MediaRefError as e:
+            print(f"{uri}: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"{uri}: {frames} frames" + (f", index from {origin}" if origin else ""))
+    return 1 if failed else 0
 
 
 def _kind_of(source: ByteSource) -> Kind:
@@ -105,7 +148,12 @@ def _label(uri: str, mime: str, how: str) -> str:
 
 
 def _report_route(
-    kind: Kind, source: ByteSource, decoder: str | None, data: bytes | memoryview | None, label: str
+    kind: Kind,
+    source: ByteSource,
+    decoder: str | None,
+    data: bytes | memoryview | None,
+    label: str,
+    options: dict[str, Any],
 ) -> tuple[VideoBackend | ImageBackend, Any] | None:
     """Print which backend serves `source` and why the others do not; return it, opened."""
     chosen: tuple[VideoBackend | ImageBackend, Any] | None = None
@@ -118,7 +166,7 @@ def _report_route(
             lines.append(f"  {head}: declines: {reason}")
         else:
             try:
-                chosen = (b, _open(b, source, data))
+                chosen = (b, _open(b, source, data, options_for(b, options)))
             except UnsupportedSourceError as e:
                 lines.append(f"  {head}: declined when opened: {e.message}")
                 continue
@@ -131,10 +179,12 @@ def _report_route(
     return chosen
 
 
-def _open(b: VideoBackend | ImageBackend, source: ByteSource, data: Any) -> Any:
+def _open(
+    b: VideoBackend | ImageBackend, source: ByteSource, data: Any, options: dict[str, Any]
+) -> Any:
     if isinstance(b, VideoBackend):
-        return b.open(source)
-    return b.decode(data, format="rgb", uri=source.uri)
+        return b.open(source, **options)
+    return b.decode(data, format="rgb", uri=source.uri, **options)
 
 
 def _cmd_decode(args: argparse.Namespace) -> int:
@@ -189,6 +239,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     probe.add_argument("uri", help="the path or URI of the media")
     probe.add_argument("--decoder", help="consider only this backend, e.g. pyav")
+    option_help = "an option NAME=VALUE (VALUE as JSON if it parses), e.g. storage_options={...}"
+    probe.add_argument("--option", action="append", metavar="NAME=VALUE", help=option_help)
     probe.add_argument(
         "--kind", choices=("video", "image"), help="video or image (default: from the content)"
     )
@@ -199,6 +251,13 @@ def _parser() -> argparse.ArgumentParser:
         "references of a file (--refs), writing each frame as soon as its batch is decoded.",
     )
     add_decode_arguments(decode)
+    index = sub.add_parser(
+        "index", help="prebuild the packet indexes of videos into a shared index directory"
+    )
+    index.add_argument("uris", nargs="+", metavar="URI", help="the videos to index")
+    index.add_argument("--out", required=True, help="the index directory (index_cache=)")
+    index.add_argument("--decoder", help="the video backend to index with, e.g. pyav")
+    index.add_argument("--option", action="append", metavar="NAME=VALUE", help=option_help)
     return parser
 
 
@@ -212,6 +271,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "demo": _cmd_demo,
         "probe": _cmd_probe,
         "decode": _cmd_decode,
+        "index": _cmd_index,
     }[args.command]
     try:
         return handler(args)

@@ -334,7 +334,9 @@ def open_routed_source(uri: str, options: Mapping[str, Any]) -> ByteSource:
             return source  # type: ignore[no-any-return]
     raise BackendNotInstalledError(
         f"no installed plugin reads {short_text(parsed.scheme)!r} URIs (the core reads paths, "
-        "file:, data:, http: and https:); install a source plugin for this scheme",
+        "file:, data:, http: and https:); install a source plugin for this scheme (object "
+        "stores such as s3:, gs:, az:, hf:: pip install ./mediaref_fsspec from a mediaref "
+        "checkout)",
         uri=uri,
     )
 
