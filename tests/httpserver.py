@@ -9,6 +9,10 @@ they send. Routes (files come from the served directory):
   /loop                  redirects to itself forever
   /redirect/N/NAME       N redirects, then /files/NAME
   /huge                  declares and streams 4 GiB of zeros (for size limits)
+  /endless               zeros without Content-Length until the client leaves (<= 4 GiB)
+  /endless-chunked       the same, chunked
+  /drip/N                declares N bytes and sends one every 0.8 s
+  /drip-headers          sends the status line, then a header byte every 0.8 s (<= 100)
 """
 
 from __future__ import annotations
@@ -84,10 +88,45 @@ class _Handler(BaseHTTPRequestHandler):
             except OSError:
                 pass
             self.close_connection = True
+        elif route in ("endless", "endless-chunked"):
+            self._endless(chunked=route == "endless-chunked")
+        elif route == "drip":
+            self._drip(
+                b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % int(parts[1]),
+                b"x" * min(int(parts[1]), 100),
+            )
+        elif route == "drip-headers":
+            self._drip(b"HTTP/1.1 200 OK\r\n", b"X-Slow: " + b"a" * 92)
         elif route in ("files", "norange"):
             self._file("/".join(parts[1:]), honour_range=route == "files")
         else:
             self._empty(404)
+
+    def _endless(self, *, chunked: bool) -> None:
+        self.send_response(200)
+        self.send_header(
+            "Transfer-Encoding" if chunked else "Connection", "chunked" if chunked else "close"
+        )
+        self.end_headers()
+        block = b"\0" * (1 << 20)
+        piece = b"100000\r\n" + block + b"\r\n" if chunked else block
+        try:
+            for _ in range(4096):  # bounded: 4 GiB, far past any limit under test
+                self.wfile.write(piece)
+        except OSError:
+            pass  # the client stopped reading: the point of the test
+        self.close_connection = True
+
+    def _drip(self, head: bytes, body: bytes) -> None:
+        self.close_connection = True
+        try:
+            self.wfile.write(head)
+            for i in range(len(body)):  # bounded: at most 100 bytes, 80 s
+                self.wfile.flush()
+                time.sleep(0.8)
+                self.wfile.write(body[i : i + 1])
+        except OSError:
+            pass
 
     def _file(self, name: str, *, honour_range: bool) -> None:
         if self.counters.delay_s:

@@ -206,6 +206,13 @@ def test_pydantic_style_shims_match_pydantic_output() -> None:
         MediaRef.model_validate({"uri": "a", "pts_ns": 1.5})
 
 
+def test_is_equivalent_keeps_percent_signs_of_plain_paths() -> None:
+    # Issue 16: 'd/a%41.png' and 'd/aA.png' are two files; file: URIs name one.
+    assert not MediaRef("d/a%41.png").is_equivalent(MediaRef("d/aA.png"))
+    assert MediaRef("file:///d/a%41.png").is_equivalent(MediaRef("file:///d/aA.png"))
+    assert MediaRef("d/./a%41.png", 5).is_equivalent(MediaRef("d/a%41.png", 5))
+
+
 def test_is_equivalent_normalises_uris_but_eq_does_not() -> None:
     a = MediaRef("HTTP://Example.COM:80/a/./b/%7Efile.mp4", 5)
     b = MediaRef("http://example.com/a/b/~file.mp4", 5)

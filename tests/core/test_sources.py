@@ -77,3 +77,28 @@ def test_data_uri_size_limit() -> None:
 def test_malformed_data_uri_is_an_invalid_reference() -> None:
     with pytest.raises(InvalidReferenceError, match="bad base64 payload"):
         open_source("data:image/png;base64,%%%")
+
+
+def test_a_file_that_grows_while_read_stops_at_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mediaref.limits, "max_read_bytes", 1000)
+    f = tmp_path / "growing.png"
+    f.write_bytes(b"x" * 900)
+    source = open_source(str(f))  # 900 bytes when checked
+    with f.open("ab") as out:
+        out.write(b"x" * 5000)
+    with pytest.raises(SourceUnreadableError) as info:
+        source.read_all()
+    assert "larger (it grew while read), over the limit of 1000 bytes" in str(info.value)
+    assert "mediaref.limits.max_read_bytes" in str(info.value)
+
+
+def test_a_file_over_the_limit_is_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(mediaref.limits, "max_read_bytes", 1000)
+    f = tmp_path / "big.png"
+    f.write_bytes(b"x" * 1001)
+    with pytest.raises(SourceUnreadableError, match=r"file is 1001 bytes, over the limit of 1000"):
+        open_source(str(f)).read_all()

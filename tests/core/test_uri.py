@@ -84,6 +84,8 @@ def test_any_rfc3986_scheme_is_recognised(s: str) -> None:
         ("http://h/a/./b/../c", "http://h/a/c"),
         ("videos/./a/../b.mp4", "videos/b.mp4"),
         ("s3://Bucket/K", "S3://Bucket/K"),
+        ("file:///d/a%41.png", "file:///d/aA.png"),
+        ("http://h/d/a%41.png", "http://h/d/aA.png"),
     ],
 )
 def test_equivalent_under_rfc3986_normalisation(a: str, b: str) -> None:
@@ -99,10 +101,20 @@ def test_equivalent_under_rfc3986_normalisation(a: str, b: str) -> None:
         ("http://h/a%2Fb", "http://h/a/b"),
         ("s3://b/K", "s3://b/k"),
         ("a.png", "/a.png"),
+        ("d/a%41.png", "d/aA.png"),  # a path is not a URI: two files (issue 16)
+        ("/d/a%2f.png", "/d/a%2F.png"),
+        ("C:/d/a%20b.png", "C:/d/a b.png"),
     ],
 )
 def test_not_equivalent(a: str, b: str) -> None:
     assert not uris_equivalent(a, b)
+
+
+@given(st.text(alphabet=st.characters(exclude_characters="/\\.:"), min_size=1))
+def test_a_path_without_separators_or_dots_is_its_own_normal_form(s: str) -> None:
+    # Percent signs, case and every other character of a file name are kept as they are.
+    assert parse_uri(s).kind == "path"
+    assert normalize_uri(s) == s
 
 
 @given(st.text(min_size=1))
@@ -110,3 +122,12 @@ def test_normalize_is_idempotent(s: str) -> None:
     with contextlib.suppress(InvalidReferenceError):
         once = normalize_uri(s)
         assert normalize_uri(once) == once
+
+
+def test_an_empty_authority_before_a_double_slash_path_is_kept() -> None:
+    # Found by tests/fuzz: file:////x (empty host, path //x) was normalised to file://x,
+    # which names the host x and does not even parse as a local file.
+    assert normalize_uri("file:////x") == "file:////x"
+    assert normalize_uri("http:////x?q#f") == "http:////x?q#f"
+    assert not uris_equivalent("http:////x", "http://x")
+    assert parse_uri(normalize_uri("file:////x")).path == "//x"

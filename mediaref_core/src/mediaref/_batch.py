@@ -8,7 +8,7 @@ from functools import partial
 from typing import Any, Literal
 
 from ._decode import decode_image, decode_video
-from ._errors import MediaRefError
+from ._errors import MediaRefError, short_repr
 from ._protocols import DecodedFrame, ImageFormat, check_image_format
 from ._ref import MediaRef
 from ._routing import check_options
@@ -60,7 +60,7 @@ def batch_decode(
         MediaRefError: With ``on_error="raise"``, the first failing reference's error.
     """
     if on_error not in ("raise", "return"):
-        raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+        raise ValueError(f"on_error must be 'raise' or 'return', got {short_repr(on_error)}")
     check_image_format(format)
     check_options(options)
     refs = list(refs)

@@ -6,12 +6,12 @@ import os
 import re
 from base64 import b64encode
 from typing import TYPE_CHECKING, Any, NoReturn
-from urllib.parse import quote_from_bytes, unquote_to_bytes
+from urllib.parse import quote_from_bytes
 
 from ._errors import InvalidReferenceError
 from ._mime import sniff_mimetype
 from ._protocols import ImageFormat
-from ._rfc2397 import DEFAULT_TYPE, b64decode_strict, parse_data_uri
+from ._rfc2397 import DEFAULT_TYPE, b64decode_strict, parse_data_uri, unquote_to_bytes_bounded
 
 if TYPE_CHECKING:
     from ._decode import PILFormat
@@ -168,7 +168,7 @@ class DataURI:
     def decoded_data(self) -> bytes:
         """The embedded content."""
         if self._decoded is None:
-            self._decoded = unquote_to_bytes(self.data)
+            self._decoded = unquote_to_bytes_bounded(self.data.decode())
         return self._decoded
 
     @property

@@ -15,6 +15,7 @@ from ._errors import (
     UndecodableMediaError,
     UnsupportedSourceError,
     install_hint,
+    short_repr,
 )
 from ._plugins import open_routed_source, plugin_manager
 from ._protocols import (
@@ -208,7 +209,8 @@ def pil_image(
     """
     if format not in get_args(PILFormat):
         raise ValueError(
-            f"Format {format!r} is not compatible with to_pil_image. Use 'rgb', 'rgba', or 'gray'."
+            f"Format {short_repr(format)} is not compatible with to_pil_image. "
+            "Use 'rgb', 'rgba', or 'gray'."
         )
     array = decode_one(uri, pts_ns, format=format, decoder=decoder, options=options)
     return array_to_pil(array, uri=uri)

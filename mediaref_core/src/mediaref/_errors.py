@@ -14,10 +14,14 @@ __all__ = [
     "UnknownBackendError",
     "UnsupportedSourceError",
     "install_hint",
+    "short_repr",
+    "short_text",
     "short_uri",
 ]
 
 _SHORT = 80
+_MESSAGE_MAX = 360
+"""Longest message of an error before the URI and pts that follow it (~110), in characters."""
 
 
 def short_uri(uri: str) -> str:
@@ -29,6 +33,29 @@ def short_uri(uri: str) -> str:
         head = uri[: comma + 1] if 0 <= comma < _SHORT else uri[:40]
         return f"{head}...({len(uri)} chars)"
     return f"{uri[:40]}...{uri[-30:]}"
+
+
+def short_text(value: object, limit: int = 100) -> str:
+    """Return ``str(value)`` cut to about `limit` characters, saying how long it was.
+
+    For anything a user or a server chose (a scheme, an option or backend name, a
+    parameter, a header) before it goes into a message.
+    """
+    text = value if isinstance(value, str) else str(value)
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 30, 8)
+    return f"{text[: keep * 2 // 3]}...({len(text)} chars)...{text[-(keep // 3) :]}"
+
+
+def short_repr(value: object, limit: int = 100) -> str:
+    """Return ``repr(value)`` cut as `short_text` does; a huge int is told by its size.
+
+    (``repr`` of an int of over 4300 digits raises `ValueError`.)
+    """
+    if isinstance(value, int) and value.bit_length() > 128:
+        return f"<an int of {value.bit_length()} bits>"
+    return short_text(repr(value), limit)
 
 
 def install_hint(distribution: str) -> str:
@@ -52,6 +79,8 @@ class MediaRefError(Exception):
     """
 
     def __init__(self, message: str, *, uri: str | None = None, pts_ns: int | None = None) -> None:
+        # Bounded whatever went into it: a message never grows with the input.
+        message = short_text(message, _MESSAGE_MAX)
         self.message, self.uri, self.pts_ns = message, uri, pts_ns
         super().__init__(message + _where(uri, pts_ns))
 
@@ -151,8 +180,8 @@ class InvalidOptionError(MediaRefError, TypeError):
     def __init__(self, option: str, close_matches: tuple[str, ...], known: tuple[str, ...]) -> None:
         self.option, self.close_matches, self.known = option, close_matches, known
         hint = f"; did you mean {' or '.join(map(repr, close_matches))}?" if close_matches else ""
-        valid = ", ".join(known) or "none"
+        valid = short_text(", ".join(known) or "none", 200)
         super().__init__(
-            f"unknown option {option!r}{hint} (options of the installed backends: {valid}; "
-            "see: mediaref plugins -v)"
+            f"unknown option {short_text(option)!r}{hint} (options of the installed backends: "
+            f"{valid}; see: mediaref plugins -v)"
         )

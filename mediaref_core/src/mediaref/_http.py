@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import http.client
 import io
+import math
 import re
+import socket
 import ssl
-from typing import IO
+import time
+from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
 
 from ._errors import (
@@ -14,6 +17,8 @@ from ._errors import (
     MediaRefError,
     SourceNotFoundError,
     SourceUnreadableError,
+    short_text,
+    short_uri,
 )
 from ._limits import limits
 
@@ -55,17 +60,73 @@ class _StaleConnection(Exception):
     """A kept-alive connection was closed by the server before this request."""
 
 
+class _DeadlineSocket:
+    """A connection's socket whose every wait is cut at the request's deadline.
+
+    `http.client` reads status line, headers and body through ``sock.makefile()``; here
+    that file reads through `recv_into`, which sets the socket timeout to what is left
+    of the request's time (at most `Limits.http_timeout_s`) before each receive. So a
+    server that drips a byte now and then fails at the deadline, without a thread.
+    """
+
+    def __init__(self, sock: socket.socket, session: _Session) -> None:
+        self._sock, self._session = sock, session
+        self._files, self._closed = 0, False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)  # sendall, settimeout, fileno... as they are
+
+    def recv_into(self, buffer: Any, *args: int) -> int:
+        self._sock.settimeout(self._session.wait_s())
+        return self._sock.recv_into(buffer, *args)
+
+    def makefile(self, mode: str = "rb", *args: object, **kwargs: object) -> IO[bytes]:
+        self._files += 1
+        return io.BufferedReader(socket.SocketIO(self, "rb"))  # type: ignore[arg-type]
+
+    def _decref_socketios(self) -> None:
+        # As socket.socket does: a response still reading keeps the socket open after
+        # the connection closes it (a body delimited by the end of the connection).
+        self._files -= 1
+        if self._closed and self._files <= 0:
+            self._sock.close()
+
+    def close(self) -> None:
+        self._closed = True
+        if self._files <= 0:
+            self._sock.close()
+
+
 class _Session:
-    """One keep-alive connection to the final URL after redirects."""
+    """One keep-alive connection to the final URL after redirects.
+
+    Each `request` (redirects included) and the body read after it must end within
+    `Limits.http_deadline_s` of the request's start.
+    """
 
     def __init__(self, uri: str) -> None:
         self.uri = uri
         self.url = uri
         self.conn: http.client.HTTPConnection | None = None
         self.target = ""
+        self.deadline = math.inf
+        self.cut_by_deadline = False
+
+    def wait_s(self) -> float:
+        """Return how long the next wait may last: `Limits.http_timeout_s` or less.
+
+        Raises:
+            TimeoutError: The request's deadline has passed.
+        """
+        remaining = self.deadline - time.monotonic()
+        self.cut_by_deadline = remaining <= limits.http_timeout_s
+        if remaining <= 0:
+            raise TimeoutError("deadline")
+        return min(remaining, limits.http_timeout_s)
 
     def request(self, headers: dict[str, str]) -> http.client.HTTPResponse:
         """Send a GET, following redirects; return a response with a 2xx status."""
+        self.deadline = time.monotonic() + limits.http_deadline_s
         for _ in range(limits.http_max_redirects + 1):
             try:
                 resp = self._send(headers)
@@ -73,8 +134,7 @@ class _Session:
                 resp = self._send(headers)  # the server closed a kept-alive connection
             if resp.status in _REDIRECTS:
                 location = resp.getheader("Location")
-                resp.read()
-                self.close()
+                self.close()  # its body is not read: it might never end
                 if not location:
                     raise SourceUnreadableError(
                         f"HTTP {resp.status} redirect without a Location", uri=self.uri
@@ -82,15 +142,14 @@ class _Session:
                 self.url = urljoin(self.url, location)
                 if urlsplit(self.url).scheme.lower() not in ("http", "https"):
                     raise SourceUnreadableError(
-                        f"HTTP redirect to a non-HTTP URL {self.url[:80]!r} refused", uri=self.uri
+                        f"HTTP redirect to a non-HTTP URL {short_uri(self.url)!r} refused",
+                        uri=self.uri,
                     )
                 continue
-            if resp.status in (404, 410):
-                resp.read()
-                raise SourceNotFoundError(f"HTTP {resp.status} {resp.reason}", uri=self.uri)
             if resp.status >= 300:
-                resp.read()
-                raise SourceUnreadableError(f"HTTP {resp.status} {resp.reason}", uri=self.uri)
+                self.close()
+                error = SourceNotFoundError if resp.status in (404, 410) else SourceUnreadableError
+                raise error(f"HTTP {resp.status} {short_text(resp.reason)}", uri=self.uri)
             return resp
         self.close()
         raise SourceUnreadableError(
@@ -98,18 +157,31 @@ class _Session:
             uri=self.uri,
         )
 
+    def _open_connection(self) -> http.client.HTTPConnection:
+        if self.conn is None:
+            self.conn, self.target = _connect(self.url)
+        if self.conn.sock is None:
+            self.conn.timeout = self.wait_s()  # connection and TLS handshake
+            self.conn.connect()
+            connected: Any = self.conn.sock  # connect() set it
+            self.conn.sock = _DeadlineSocket(connected, self)
+        else:
+            self.conn.sock.settimeout(self.wait_s())  # sending the request
+        return self.conn
+
     def _send(self, headers: dict[str, str]) -> http.client.HTTPResponse:
         fresh = self.conn is None
         try:
-            if self.conn is None:
-                self.conn, self.target = _connect(self.url)
-            self.conn.request("GET", self.target, headers=headers)
-            return self.conn.getresponse()
+            conn = self._open_connection()
+            conn.request("GET", self.target, headers=headers)
+            return conn.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
             self.close()
             if not fresh:
                 raise _StaleConnection from e
-            raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
+            raise SourceUnreadableError(
+                f"HTTP request failed: {short_text(e)}", uri=self.uri
+            ) from None
         except TimeoutError:
             self.close()
             raise self._timeout() from None
@@ -118,44 +190,97 @@ class _Session:
             raise self._bad_url(e) from None
         except (OSError, http.client.HTTPException) as e:
             self.close()
-            raise SourceUnreadableError(f"HTTP request failed: {e}", uri=self.uri) from None
+            raise SourceUnreadableError(
+                f"HTTP request failed: {short_text(e)}", uri=self.uri
+            ) from None
 
     def _bad_url(self, e: Exception) -> MediaRefError:
         if self.url == self.uri:
-            return InvalidReferenceError(f"malformed HTTP URL: {e}", uri=self.uri)
+            return InvalidReferenceError(f"malformed HTTP URL: {short_text(e)}", uri=self.uri)
         return SourceUnreadableError(
-            f"HTTP redirect to a malformed URL {self.url[:80]!r}: {e}", uri=self.uri
+            f"HTTP redirect to a malformed URL {short_uri(self.url)!r}: {short_text(e)}",
+            uri=self.uri,
         )
 
-    def read_body(self, resp: http.client.HTTPResponse, limit: int) -> bytes:
-        """Read a response body of at most `limit` bytes."""
-        declared = resp.getheader("Content-Length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            self.close()
-            raise self._too_large(int(declared))
+    def read_body(
+        self, resp: http.client.HTTPResponse, limit: int, *, asked: bool = False
+    ) -> bytes:
+        """Read a response body of at most `limit` bytes, in memory about its size.
+
+        A declared ``Content-Length`` over `limit` is refused before reading; the body is
+        read into a buffer of that size (zero pages until bytes arrive), or, without
+        one (chunked, or until the connection closes), into a buffer that grows until
+        the end or one byte past `limit`. `asked`: `limit` is the size of the range
+        asked, not `Limits.max_read_bytes`.
+
+        Raises:
+            SourceUnreadableError: Over the limit, shorter than its ``Content-Length``,
+                malformed, or too slow (`Limits.http_timeout_s`, `Limits.http_deadline_s`).
+        """
+        declared = resp.length  # None when chunked or delimited by the connection's end
         try:
-            body = resp.read(limit + 1)
+            if declared is not None and declared > limit:
+                raise self._too_large(declared, limit, asked)
+            if declared is None:
+                return self._read_growing(resp, limit, asked)
+            return self._read_sized(resp, declared)
+        except MediaRefError:
+            self.close()
+            raise
         except TimeoutError:
             self.close()
             raise self._timeout() from None
         except (OSError, http.client.HTTPException, ValueError) as e:
             # ValueError: http.client's answer to a malformed chunk size.
             self.close()
-            raise SourceUnreadableError(f"HTTP body incomplete: {e}", uri=self.uri) from None
-        if len(body) > limit:
-            self.close()
-            raise self._too_large(None)
-        return body
+            raise SourceUnreadableError(
+                f"HTTP body incomplete: {short_text(e)}", uri=self.uri
+            ) from None
 
-    def _too_large(self, size: int | None) -> SourceUnreadableError:
+    def _read_sized(self, resp: http.client.HTTPResponse, declared: int) -> bytes:
+        # Written in place over calloc'd zeros (pages count once written), and returned
+        # without a copy. Blocks of at most 1 MiB come through resp.read, so no view of
+        # this buffer is left in a traceback when a read fails.
+        buffer = io.BytesIO(bytes(declared))
+        got = 0
+        while got < declared and (block := resp.read(min(_BLOCK, declared - got))):
+            got += buffer.write(block)
+        if got < declared:
+            raise SourceUnreadableError(
+                f"HTTP body ended after {got} of the {declared} bytes of its Content-Length",
+                uri=self.uri,
+            )
+        return buffer.getvalue()  # the buffer itself: no copy
+
+    def _read_growing(self, resp: http.client.HTTPResponse, limit: int, asked: bool) -> bytes:
+        out = io.BytesIO()  # grows by realloc (mremap for large blocks): no second copy
+        total = 0
+        while block := resp.read(min(_BLOCK, limit + 1 - total)):
+            total += len(block)
+            if total > limit:
+                raise self._too_large(None, limit, asked)
+            out.write(block)
+        return out.getvalue()
+
+    def _too_large(self, size: int | None, limit: int, asked: bool) -> SourceUnreadableError:
         what = f"{size} bytes" if size is not None else "larger"
+        if asked:
+            return SourceUnreadableError(
+                f"HTTP server sent a body {what} than the {limit} bytes asked", uri=self.uri
+            )
         return SourceUnreadableError(
-            f"HTTP body is {what}, over the limit of {limits.max_read_bytes} bytes "
+            f"HTTP body is {what}, over the limit of {limit} bytes "
             "(mediaref.limits.max_read_bytes)",
             uri=self.uri,
         )
 
     def _timeout(self) -> SourceUnreadableError:
+        if self.cut_by_deadline:
+            return SourceUnreadableError(
+                f"HTTP request took more than {limits.http_deadline_s} s in all "
+                "(mediaref.limits.http_deadline_s)",
+                uri=self.uri,
+            )
         return SourceUnreadableError(
             f"HTTP server did not answer within {limits.http_timeout_s} s "
             "(mediaref.limits.http_timeout_s)",
@@ -206,10 +331,10 @@ class _RangeReader(io.RawIOBase):
             self._session.close()
             raise SourceUnreadableError(
                 f"HTTP server answered Range bytes={self._pos}-{end} with "
-                f"{resp.getheader('Content-Range')!r}",
+                f"{short_text(resp.getheader('Content-Range'))!r}",
                 uri=self._session.uri,
             )
-        body = self._session.read_body(resp, n)
+        body = self._session.read_body(resp, n, asked=True)
         b[: len(body)] = body
         self._pos += len(body)
         return len(body)
@@ -267,7 +392,7 @@ class HTTPSource:
         """Return a seekable file: Range requests if the server honours them, else memory."""
         session, resp, size, ranged = self._probe_range()
         if ranged:
-            session.read_body(resp, 1)
+            session.read_body(resp, 1, asked=True)
             return io.BufferedReader(_RangeReader(session, size), buffer_size=_BLOCK)
         try:
             return io.BytesIO(session.read_body(resp, limits.max_read_bytes))

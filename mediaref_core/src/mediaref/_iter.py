@@ -11,7 +11,7 @@ from functools import partial
 from typing import Any
 
 from ._batch import OnError, batch_decode
-from ._errors import MediaRefError
+from ._errors import MediaRefError, short_repr
 from ._protocols import ImageFormat, check_image_format
 from ._ref import MediaRef
 from ._routing import check_options
@@ -58,13 +58,13 @@ def iter_decode(
         MediaRefError: With ``on_error="raise"``, at the failing request's position.
     """
     if on_error not in ("raise", "return"):
-        raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+        raise ValueError(f"on_error must be 'raise' or 'return', got {short_repr(on_error)}")
     check_image_format(format)
     check_options(options)
     if ahead is None:
         ahead = max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1, 1)
     if type(ahead) is not int or ahead < 0:
-        raise ValueError(f"ahead must be an int >= 0, got {ahead!r}")
+        raise ValueError(f"ahead must be an int >= 0, got {short_repr(ahead)}")
 
     def decode(request: Request) -> Any:
         # One thread per request: `ahead` requests in parallel is the parallelism, and a

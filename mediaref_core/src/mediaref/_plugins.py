@@ -17,6 +17,7 @@ from ._errors import (
     InvalidOptionError,
     UnknownBackendError,
     install_hint,
+    short_text,
 )
 from ._protocols import ByteSource, ImageBackend, ImageEncoder, Option, VideoBackend
 from ._uri import parse_uri
@@ -252,7 +253,7 @@ def _select(
     elsewhere = _ELSEWHERE.get(name.lower())
     hint = f" ({elsewhere} is not installed as a mediaref backend)" if elsewhere else ""
     raise UnknownBackendError(
-        f"Unknown {role} backend {name!r}{hint}: no installed {what} has this name; "
+        f"Unknown {role} backend {short_text(name)!r}{hint}: no installed {what} has this name; "
         f"installed: {_describe(pairs, reg)}" + (f"; {install_hint(install)}" if not pairs else "")
     )
 
@@ -332,9 +333,10 @@ def open_routed_source(uri: str, options: Mapping[str, Any]) -> ByteSource:
         if source is not None:
             return source  # type: ignore[no-any-return]
     raise BackendNotInstalledError(
-        f"no installed plugin reads {parsed.scheme!r} URIs (the core reads paths, file:, "
-        "data:, http: and https:); install a source plugin for this scheme (object stores "
-        "such as s3:, gs:, az:, hf:: pip install ./mediaref_fsspec from a mediaref checkout)",
+        f"no installed plugin reads {short_text(parsed.scheme)!r} URIs (the core reads paths, "
+        "file:, data:, http: and https:); install a source plugin for this scheme (object "
+        "stores such as s3:, gs:, az:, hf:: pip install ./mediaref_fsspec from a mediaref "
+        "checkout)",
         uri=uri,
     )
 
@@ -342,5 +344,8 @@ def open_routed_source(uri: str, options: Mapping[str, Any]) -> ByteSource:
 def invalid_option(name: str, known: Iterable[str]) -> InvalidOptionError:
     """Return the error for option `name`, naming the close matches among `known`."""
     names = sorted(known)
-    close = tuple(difflib.get_close_matches(name, names, n=3, cutoff=0.6))
+    # A long name matches nothing, and comparing it would cost its length squared.
+    close = (
+        tuple(difflib.get_close_matches(name, names, n=3, cutoff=0.6)) if len(name) < 100 else ()
+    )
     return InvalidOptionError(name, close, tuple(names))

@@ -8,6 +8,8 @@ from typing import IO, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
+from ._errors import short_repr
+
 __all__ = [
     "DecodedFrame",
     "FrameTimes",
@@ -38,7 +40,7 @@ def check_image_format(format: str) -> None:
     """
     if format not in IMAGE_FORMATS:
         valid = ", ".join(map(repr, IMAGE_FORMATS))
-        raise ValueError(f"format must be one of {valid}, got {format!r}")
+        raise ValueError(f"format must be one of {valid}, got {short_repr(format)}")
 
 
 @runtime_checkable

@@ -5,13 +5,14 @@ from __future__ import annotations
 import numbers
 import os
 import posixpath
+import sys
 import warnings
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
 
-from ._errors import InvalidReferenceError, short_uri
+from ._errors import InvalidReferenceError, short_repr, short_text, short_uri
 from ._pts import PTS_NS_MAX, PTS_NS_MIN
 from ._uri import ParsedURI, normalize_uri, parse_uri
 
@@ -165,7 +166,8 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
         """Whether `other` names the same frame, comparing URIs by RFC 3986 normal form.
 
         ``==`` compares fields exactly; this treats ``HTTP://Host/a/./b`` and
-        ``http://host/a/b`` as the same.
+        ``http://host/a/b`` as the same. A plain path is not a URI: only its ``.`` and
+        ``..`` segments are normalised (``d/a%41.png`` and ``d/aA.png`` are two files).
         """
         return self.pts_ns == other.pts_ns and (
             self.uri == other.uri or normalize_uri(self.uri) == normalize_uri(other.uri)
@@ -270,7 +272,9 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
 
         Raises:
             msgspec.ValidationError: A field is missing or invalid (named in the message).
-            msgspec.DecodeError: `data` is not JSON.
+            msgspec.DecodeError: Not JSON; text that is not UTF-8 (or a `str` holding a
+                lone surrogate); or values nested deeper than the interpreter's recursion
+                limit, unknown fields included (see docs/reliability.md).
         """
         try:
             return _json_decoder.decode(data)
@@ -281,6 +285,15 @@ class MediaRef(msgspec.Struct, frozen=True, omit_defaults=True, gc=False):
             if isinstance(lax, ValueError):
                 raise e from lax
             return lax
+        except RecursionError:
+            # msgspec checks the depth of every array and object, skipped unknown fields
+            # included, with Py_EnterRecursiveCall: past the limit it raises RecursionError.
+            raise msgspec.DecodeError(
+                "JSON is nested deeper than the Python recursion limit allows "
+                f"({sys.getrecursionlimit()} levels, less the caller's stack)"
+            ) from None
+        except UnicodeError as e:  # a str holding a lone surrogate cannot become UTF-8
+            raise msgspec.DecodeError(f"JSON text is not valid Unicode: {short_text(e)}") from None
 
     @classmethod
     def __get_pydantic_core_schema__(
@@ -313,7 +326,9 @@ def _unresolvable(uri: str, kind: str) -> str:
 
 
 def _bad_pts(t: object) -> None:
-    raise InvalidReferenceError(f"pts_ns must be an int in [-2**63, 2**64 - 1], got {t!r}")
+    raise InvalidReferenceError(
+        f"pts_ns must be an int in [-2**63, 2**64 - 1], got {short_repr(t)}"
+    )
 
 
 def _coerce_pts(ref: MediaRef) -> None:
@@ -338,7 +353,7 @@ def _coerce_uri(ref: MediaRef) -> None:
     elif isinstance(u, os.PathLike) and isinstance(path := os.fspath(u), str):
         msgspec.structs.force_setattr(ref, "uri", path)
     else:
-        raise InvalidReferenceError(f"uri must be a string or a path, got {u!r}")
+        raise InvalidReferenceError(f"uri must be a string or a path, got {short_repr(u)}")
 
 
 _json_encoder = msgspec.json.Encoder()

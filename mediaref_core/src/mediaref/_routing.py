@@ -15,6 +15,7 @@ from typing import Any, Literal
 from ._errors import (
     BackendNotInstalledError,
     UnsupportedSourceError,
+    short_text,
 )
 from ._mime import HEAD_BYTES, type_from_content, type_from_name
 from ._mime import OCTET_STREAM as _OCTET
@@ -242,11 +243,11 @@ def explain(
     for b, _ in reg.video if kind == "video" else reg.image:
         reason: str | None = None
         if forced is not None:
-            reason = None if b is forced else f"decoder={decoder!r} was asked for"
+            reason = None if b is forced else f"decoder={short_text(decoder)!r} was asked for"
         elif b.schemes and scheme not in b.schemes:
-            reason = f"reads only {', '.join(b.schemes)} URIs, not {scheme}"
+            reason = f"reads only {', '.join(b.schemes)} URIs, not {short_text(scheme)}"
         elif b.formats and mime not in b.formats:
-            reason = f"reads only {', '.join(b.formats)}, not {mime}"
+            reason = f"reads only {', '.join(b.formats)}, not {short_text(mime)}"
         elif b.accepts is not None and not b.accepts(source):
             reason = "its accepts() returned false"
         out.append((b, reason))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from ._errors import InvalidReferenceError
+from ._errors import InvalidReferenceError, short_repr
 
 __all__ = ["OnError", "check_on_error", "located"]
 
@@ -18,7 +18,7 @@ def check_on_error(on_error: str) -> None:
         ValueError: Any other value.
     """
     if on_error not in ("raise", "return"):
-        raise ValueError(f"on_error must be 'raise' or 'return', got {on_error!r}")
+        raise ValueError(f"on_error must be 'raise' or 'return', got {short_repr(on_error)}")
 
 
 def located(

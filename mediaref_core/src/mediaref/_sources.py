@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import stat
@@ -17,6 +18,62 @@ from ._rfc2397 import parse_data_uri
 from ._uri import ParsedURI
 
 __all__ = ["DataSource", "FileSource", "open_builtin_source"]
+
+
+# Kernel pseudo filesystems show "regular files" whose size is 0 and whose reads may block
+# forever (/proc/kmsg) or change under the reader: no media lives there. They are told by
+# filesystem type (from /proc/self/mountinfo, read once), whatever path leads to them.
+_PSEUDO_TYPES = frozenset(
+    {"proc", "sysfs", "devtmpfs", "debugfs", "tracefs", "securityfs", "cgroup", "cgroup2"}
+    | {"pstore", "bpf", "configfs", "efivarfs", "fusectl", "binfmt_misc", "selinuxfs"}
+)
+_PSEUDO_PREFIXES = ("/proc/", "/sys/")
+_pseudo_devices: dict[int, str] | None = None
+
+
+def _pseudo_filesystems() -> dict[int, str]:
+    """Return the devices of the mounted kernel pseudo filesystems, with their types."""
+    global _pseudo_devices
+    if _pseudo_devices is None:
+        devices: dict[int, str] = {}
+        with (
+            contextlib.suppress(OSError, ValueError, IndexError),
+            open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as f,
+        ):
+            for line in f:  # "36 35 0:21 / /proc rw,... - proc proc rw"
+                fields = line.split()
+                fstype = fields[fields.index("-") + 1]
+                if fstype in _PSEUDO_TYPES:
+                    major, minor = fields[2].split(":")
+                    devices[os.makedev(int(major), int(minor))] = fstype
+        for root, fstype in (("/proc", "proc"), ("/sys", "sysfs")):  # without mountinfo
+            with contextlib.suppress(OSError):
+                devices.setdefault(os.stat(root).st_dev, fstype)
+        with contextlib.suppress(OSError):
+            devices.pop(os.stat("/").st_dev, None)  # never the root filesystem itself
+        _pseudo_devices = devices
+    return _pseudo_devices
+
+
+def _check_regular(st: os.stat_result, path: str, uri: str) -> None:
+    """Refuse what is not a regular file, and files of kernel pseudo filesystems.
+
+    Raises:
+        SourceUnreadableError: A directory, device, FIFO, socket, or a file of procfs,
+            sysfs and the like.
+    """
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+        raise SourceUnreadableError(f"cannot read the file: it is {kind}", uri=uri)
+    fstype = _pseudo_filesystems().get(st.st_dev)
+    if fstype is None and os.path.abspath(path).startswith(_PSEUDO_PREFIXES):
+        fstype = "a filesystem under /proc or /sys"
+    if fstype is not None:
+        raise SourceUnreadableError(
+            f"cannot read the file: it is on {fstype!r}, a kernel pseudo filesystem whose "
+            "files are not media and may block when read",
+            uri=uri,
+        )
 
 
 def _os_error(e: OSError, uri: str) -> Exception:
@@ -39,9 +96,7 @@ class FileSource:
             raise _os_error(e, uri) from None
         except ValueError as e:  # a NUL byte, or a lone surrogate no filesystem name can hold
             raise InvalidReferenceError(f"not a usable path: {e}", uri=uri) from None
-        if not stat.S_ISREG(st.st_mode):
-            kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
-            raise SourceUnreadableError(f"cannot read the file: it is {kind}", uri=uri)
+        _check_regular(st, path, uri)
         self._identity = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
 
     @property
@@ -61,24 +116,49 @@ class FileSource:
 
     def read_all(self) -> bytes:
         """Read the whole file (at most `Limits.max_read_bytes`)."""
-        if self.size > limits.max_read_bytes:
-            raise SourceUnreadableError(
-                f"file is {self.size} bytes, over the limit of {limits.max_read_bytes} "
-                "(mediaref.limits.max_read_bytes)",
-                uri=self.uri,
-            )
-        try:
-            with open(self.path, "rb") as f:
-                return f.read()
-        except OSError as e:
-            raise _os_error(e, self.uri) from None
+        limit = limits.max_read_bytes
+        if self.size > limit:
+            raise self._too_large(f"{self.size} bytes")
+        with self.open() as f:
+            try:
+                size = os.fstat(f.fileno()).st_size  # it may have changed since
+                data = f.read(min(size, limit) + 1)
+                if data is not None and len(data) > size:  # it grows as it is read
+                    data += f.read(limit + 1 - len(data)) or b""
+            except OSError as e:
+                raise _os_error(e, self.uri) from None
+        if data is None:
+            raise SourceUnreadableError("cannot read the file: reading would block", uri=self.uri)
+        if len(data) > limit:
+            raise self._too_large("larger (it grew while read)")
+        return data
+
+    def _too_large(self, what: str) -> SourceUnreadableError:
+        return SourceUnreadableError(
+            f"file is {what}, over the limit of {limits.max_read_bytes} bytes "
+            "(mediaref.limits.max_read_bytes)",
+            uri=self.uri,
+        )
 
     def open(self) -> IO[bytes]:
-        """Open the file for reading."""
+        """Open the file for reading.
+
+        Opened without blocking (``O_NONBLOCK``: a FIFO put in the file's place since it
+        was checked does not block the open) and checked again once open.
+
+        Raises:
+            SourceNotFoundError, SourceUnreadableError: As for the constructor.
+        """
         try:
-            return open(self.path, "rb")
+            fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         except OSError as e:
             raise _os_error(e, self.uri) from None
+        try:
+            _check_regular(os.fstat(fd), self.path, self.uri)
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "rb")
 
 
 class DataSource:

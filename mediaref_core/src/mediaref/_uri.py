@@ -8,7 +8,7 @@ from typing import Literal
 
 import msgspec
 
-from ._errors import InvalidReferenceError
+from ._errors import InvalidReferenceError, short_repr, short_text
 
 __all__ = ["ParsedURI", "normalize_uri", "parse_uri", "uris_equivalent"]
 
@@ -61,7 +61,7 @@ def parse_uri(uri: str) -> ParsedURI:
             nothing), not a string, or a malformed ``file:`` URI.
     """
     if not isinstance(uri, str):
-        raise InvalidReferenceError(f"uri must be a string, got {uri!r}")
+        raise InvalidReferenceError(f"uri must be a string, got {short_repr(uri)}")
     if not uri:
         raise InvalidReferenceError("uri is empty: it names nothing to read", uri=uri)
     m = _SCHEME.match(uri)
@@ -81,7 +81,8 @@ def _file_uri_path(uri: str) -> str:
         host, sep, path = rest[2:].partition("/")
         if host and host.lower() != "localhost":
             raise InvalidReferenceError(
-                f"file URI names a remote host {host!r}; only local files can be read", uri=uri
+                f"file URI names a remote host {short_text(host)!r}; only local files can be read",
+                uri=uri,
             )
         rest = sep + path
     rest = rest.split("?", 1)[0].split("#", 1)[0]
@@ -136,8 +137,9 @@ def normalize_uri(uri: str) -> str:
 
     Lower-cases scheme and host, upper-cases percent escapes, decodes escaped
     unreserved characters, removes dot segments and default ports (``http:80``,
-    ``https:443``). Paths get the same treatment of ``.``/``..``; ``data:`` URIs only
-    have their scheme lower-cased.
+    ``https:443``). Paths get the same treatment of ``.``/``..`` and nothing else: a
+    path is not a URI, and ``%41`` in it is three characters of a file name, not ``A``.
+    ``data:`` URIs only have their scheme lower-cased.
 
     The empty URI (a reference may hold one, as in mediaref 0.4.4) is its own normal form.
 
@@ -148,7 +150,7 @@ def normalize_uri(uri: str) -> str:
         return uri
     parsed = parse_uri(uri)
     if parsed.kind == "path":
-        return _remove_dot_segments(_normalize_pct(uri)) or "."
+        return _remove_dot_segments(uri) or "."
     if parsed.kind == "data":
         return "data:" + uri[5:]
     from urllib.parse import urlsplit, urlunsplit  # deferred: ~1.5 ms of import time
@@ -173,6 +175,10 @@ def normalize_uri(uri: str) -> str:
         path = "/"
     query = _normalize_pct(parts.query)
     fragment = _normalize_pct(parts.fragment)
+    if path.startswith("//") and not netloc:
+        # An empty authority before a path starting with "//" (file:////x): urlunsplit
+        # would drop it, and the path's first segment would become a host (file://x).
+        return f"{scheme}://" + urlunsplit(("", "", path, query, fragment))
     return urlunsplit((scheme, netloc, path, query, fragment))
 
 
