@@ -35,6 +35,8 @@ class Counters:
         self.lock = threading.Lock()
         self.requests = 0
         self.bytes = 0
+        self.connections = 0
+        """TCP connections accepted (every route)."""
         self.delay_s = 0.0
         """Seconds each file request waits before answering (latency, for bench/)."""
 
@@ -45,7 +47,7 @@ class Counters:
 
     def reset(self) -> None:
         with self.lock:
-            self.requests = self.bytes = 0
+            self.requests = self.bytes = self.connections = 0
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,6 +58,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        with self.counters.lock:
+            self.counters.connections += 1
 
     def _empty(self, status: int, headers: dict[str, str] | None = None) -> None:
         self.send_response(status)

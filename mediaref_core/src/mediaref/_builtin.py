@@ -12,3 +12,11 @@ from .hookspecs import hookimpl
 def mediaref_open_source(uri: str, parsed: ParsedURI) -> ByteSource | None:
     """Open paths, ``file:``, ``data:`` and ``http(s):`` URIs."""
     return open_builtin_source(uri, parsed)  # type: ignore[return-value]
+
+
+@hookimpl
+def mediaref_clear_caches() -> None:
+    """Close the HTTP connections kept alive between sources."""
+    from . import _connections
+
+    _connections.clear()

@@ -7,11 +7,11 @@ import io
 import math
 import re
 import socket
-import ssl
 import time
 from typing import IO, Any
 from urllib.parse import quote, urljoin, urlsplit
 
+from . import _connections
 from ._errors import (
     InvalidReferenceError,
     MediaRefError,
@@ -31,8 +31,11 @@ _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _connect(url: str) -> tuple[http.client.HTTPConnection, str]:
-    """Return a connection (not yet connected) and the request target of `url`.
+def _connect(url: str) -> tuple[_connections.Route, http.client.HTTPConnection, str, bool]:
+    """Return the route of `url`, a connection to it, and the request target.
+
+    The last item says whether the connection is a kept-alive one from an earlier source
+    (its server may have dropped it since).
 
     Raises:
         ValueError: `url` has no host, a bad port, or characters no request can carry.
@@ -46,14 +49,10 @@ def _connect(url: str) -> tuple[http.client.HTTPConnection, str]:
         raise ValueError("a space or control character in the URL")
     # An IRI's non-ASCII characters go on the wire as percent-encoded UTF-8 (RFC 3987).
     target = _NON_ASCII.sub(lambda m: quote(m.group(), safe=""), target)
-    conn: http.client.HTTPConnection
-    if parts.scheme.lower() == "https":
-        conn = http.client.HTTPSConnection(
-            host, parts.port, timeout=limits.http_timeout_s, context=ssl.create_default_context()
-        )
-    else:
-        conn = http.client.HTTPConnection(host, parts.port, timeout=limits.http_timeout_s)
-    return conn, target
+    route = _connections.route_of(parts.scheme, host, parts.port)
+    kept = _connections.take(route)
+    conn = kept if kept is not None else route.new_connection()
+    return route, conn, route.target(target), kept is not None
 
 
 class _StaleConnection(Exception):
@@ -108,7 +107,12 @@ class _Session:
         self.uri = uri
         self.url = uri
         self.conn: http.client.HTTPConnection | None = None
+        self.route: _connections.Route | None = None
         self.target = ""
+        self.kept = False
+        """Whether `conn` came kept-alive from an earlier source (it may be stale)."""
+        self.reusable = False
+        """Whether the last response was read to its end on a connection that stays open."""
         self.deadline = math.inf
         self.cut_by_deadline = False
 
@@ -159,21 +163,27 @@ class _Session:
 
     def _open_connection(self) -> http.client.HTTPConnection:
         if self.conn is None:
-            self.conn, self.target = _connect(self.url)
+            self.route, self.conn, self.target, self.kept = _connect(self.url)
         if self.conn.sock is None:
             self.conn.timeout = self.wait_s()  # connection and TLS handshake
             self.conn.connect()
             connected: Any = self.conn.sock  # connect() set it
             self.conn.sock = _DeadlineSocket(connected, self)
         else:
-            self.conn.sock.settimeout(self.wait_s())  # sending the request
+            sock: Any = self.conn.sock
+            if isinstance(sock, _DeadlineSocket):
+                sock._session = self  # kept alive from another source: our deadline now
+            sock.settimeout(self.wait_s())  # sending the request
         return self.conn
 
     def _send(self, headers: dict[str, str]) -> http.client.HTTPResponse:
         fresh = self.conn is None
+        self.reusable = False
         try:
             conn = self._open_connection()
-            conn.request("GET", self.target, headers=headers)
+            fresh = fresh and not self.kept
+            assert self.route is not None
+            conn.request("GET", self.target, headers={**self.route.headers(), **headers})
             return conn.getresponse()
         except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError) as e:
             self.close()
@@ -221,9 +231,13 @@ class _Session:
         try:
             if declared is not None and declared > limit:
                 raise self._too_large(declared, limit, asked)
-            if declared is None:
-                return self._read_growing(resp, limit, asked)
-            return self._read_sized(resp, declared)
+            body = (
+                self._read_growing(resp, limit, asked)
+                if declared is None
+                else self._read_sized(resp, declared)
+            )
+            self.reusable = not resp.will_close
+            return body
         except MediaRefError:
             self.close()
             raise
@@ -293,6 +307,15 @@ class _Session:
             self.conn.close()
             self.conn = None
 
+    def release(self) -> None:
+        """Keep the connection for the next source of the same host if it can serve one."""
+        conn, route = self.conn, self.route
+        if conn is None or route is None or not self.reusable or conn.sock is None:
+            self.close()
+            return
+        self.conn = None
+        _connections.put(route, conn)
+
 
 class _RangeReader(io.RawIOBase):
     """A seekable file over HTTP Range requests on one keep-alive connection."""
@@ -340,7 +363,7 @@ class _RangeReader(io.RawIOBase):
         return len(body)
 
     def close(self) -> None:
-        self._session.close()
+        self._session.release()
         super().close()
 
 
@@ -375,8 +398,12 @@ class HTTPSource:
     def identity(self) -> tuple[object, ...]:
         """``(url, size, ETag or Last-Modified)`` from a one-byte Range request."""
         if self._probe is None:
-            session, _, _, _ = self._probe_range()
-            session.close()
+            session, resp, _, ranged = self._probe_range()
+            if ranged:  # one byte: read it, and the connection serves the next request
+                session.read_body(resp, 1, asked=True)
+                session.release()
+            else:
+                session.close()  # a whole body we do not want
         assert self._probe is not None
         return (self.uri, self._probe[0], self._probe[2])
 
@@ -386,7 +413,7 @@ class HTTPSource:
         try:
             return session.read_body(session.request({}), limits.max_read_bytes)
         finally:
-            session.close()
+            session.release()
 
     def open(self) -> IO[bytes]:
         """Return a seekable file: Range requests if the server honours them, else memory."""
@@ -397,4 +424,4 @@ class HTTPSource:
         try:
             return io.BytesIO(session.read_body(resp, limits.max_read_bytes))
         finally:
-            session.close()
+            session.release()
