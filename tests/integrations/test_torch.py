@@ -257,3 +257,27 @@ def test_the_main_process_keeps_the_backend_default_and_given_threads_win() -> N
     need("av")
     assert OptionsSeen()[0]["options"] == {}
     assert OptionsSeen(threads=3)[0]["ahead"]["threads"] == 3
+
+
+def test_an_image_has_no_time_and_frames_of_two_sizes_need_stack_false(
+    clips: list[Clip], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    need("torch")
+    from PIL import Image
+
+    from mediaref.testing import picture
+    from mediaref.torch import NO_PTS, FrameDataset
+
+    d = tmp_path_factory.mktemp("image")
+    Image.fromarray(picture(5, 32, 16)).save(d / "goal.png")
+    image = MediaRef(str(d / "goal.png"))
+    item = FrameDataset([image])[0]
+    np.testing.assert_array_equal(item["frames"].numpy(), picture(5, 32, 16))
+    assert (int(item["pts_ns"]), int(item["frame_index"])) == (NO_PTS, -1)
+    mixed = [MediaRef(clips[0].uri, clips[0].starts_ns[0]), image]
+    with pytest.raises(ValueError, match=r"different shapes .* pass stack=False"):
+        FrameDataset([mixed])[0]
+    assert [t.shape for t in FrameDataset([mixed], stack=False)[0]["frames"]] == [
+        (48, 64, 3),
+        (16, 32, 3),
+    ]
