@@ -16,7 +16,9 @@ and TorchCodec (`VideoDecoder(seek_mode="exact")` cached per worker,
 `get_frames_played_at`) when `--peers-python` names a venv that has it. Each (loader,
 workers) runs in its own process: one untimed pass that checks every returned frame (its
 time against a sequential decode's frame starts, its pixels against that decode's bytes),
-then `--reps` timed passes with persistent workers; medians. Peak RSS of the main process
+then `--reps` timed passes with persistent workers; `--rounds` such processes per
+configuration, every configuration once per round (so that the load of a shared machine
+falls on all of them alike); medians over all timed passes. Peak RSS of the main process
 and of the largest worker (VmHWM from /proc), CPU use = CPU seconds of
 the process and its workers / wall / cores.
 """
@@ -294,9 +296,38 @@ def row(workload: str, loader: str, workers: int, r: dict[str, Any], base: float
     )
 
 
+def configs(args: argparse.Namespace) -> list[tuple[str, int]]:
+    out = []
+    for workers in (0, 1, 2):
+        for loader in args.loaders.split(","):
+            if loader == "torchcodec" and not args.peers_python:
+                continue
+            if loader == "ours-stream" and workers == 0:
+                continue
+            out.append((loader, workers))
+    return out
+
+
+def merge(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One config's rounds: every timed pass, median CPU use, highest RSS, every check."""
+    ok = [r for r in runs if "error" not in r]
+    if not ok:
+        return runs[0]
+    workers = [r["rss_worker_mb"] for r in ok if r["rss_worker_mb"] is not None]
+    return {
+        "frames": ok[0]["frames"],
+        "seconds": [s for r in ok for s in r["seconds"]],
+        "cpu_util": statistics.median(r["cpu_util"] for r in ok),
+        "rss_main_mb": max(r["rss_main_mb"] for r in ok),
+        "rss_worker_mb": max(workers) if workers else None,
+        "check": "; ".join(sorted({r["check"] for r in ok})),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3, help="processes per config, alternating")
+    ap.add_argument("--reps", type=int, default=1, help="timed passes per process")
     ap.add_argument("--peers-python", help="a venv's python with torch and torchcodec")
     ap.add_argument("--workloads", default="d2e,lerobot")
     ap.add_argument("--loaders", default="ours-map,ours-stream,pyav,torchcodec")
@@ -308,27 +339,25 @@ def main() -> None:
         return
     all_media = media()
     results: dict[str, Any] = {}
-    lines = []
     for workload in args.workloads.split(","):
         expected = expected_frames(workload, all_media[workload])
-        for workers in (0, 1, 2):
-            for loader in args.loaders.split(","):
-                if loader == "torchcodec" and not args.peers_python:
-                    continue
-                if loader == "ours-stream" and workers == 0:
-                    continue
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for _ in range(args.rounds):  # every config once per round: load changes hit all
+            for loader, workers in configs(args):
                 python = args.peers_python if loader == "torchcodec" else sys.executable
                 r = run_child(python, workload, loader, workers, args.reps)
                 if "error" not in r:
                     r["check"] = check(r, expected, exact_times=loader != "torchcodec")
-                results[f"{workload}/{loader}/{workers}"] = r
-                print(workload, loader, workers, {k: v for k, v in r.items() if k != "seen"})
+                runs.setdefault(f"{workload}/{loader}/{workers}", []).append(r)
+                print(workload, loader, workers, r, flush=True)
+        results.update({key: merge(rs) for key, rs in runs.items()})
+    lines = []
     for key, r in results.items():
         workload, loader, workers = key.split("/")
         one = results.get(f"{workload}/{loader}/1")
         base = None
         if one and "error" not in one and workers != "1" and "error" not in r:
-            base = one["frames"] / statistics.median(one["seconds"])
+            base = statistics.median(one["frames"] / s for s in one["seconds"])
         lines.append(row(workload, loader, int(workers), r, base))
     out = Path(__file__).parent / "results"
     (out / "training.json").write_text(json.dumps(results, indent=1))
