@@ -47,7 +47,8 @@ class FrameDataset(Dataset):  # type: ignore[misc]
     `mediaref.batch_decode` call, so samples of one video share one decoding plan.
 
     In a DataLoader worker, codec threads follow `threads_per_worker` (see
-    `decode_options`); ``threads=``/``workers=`` given here win.
+    `decode_options`), and so does the number of files of a batch decoded in parallel
+    threads; ``threads=``/``workers=`` given here win.
 
     Args:
         samples: A sequence of samples; each a `MediaRef` or a non-empty sequence of them.
@@ -86,8 +87,16 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         """Decode the samples at `indices` in one `mediaref.batch_decode` call."""
         groups = [sample_refs(self.samples[i]) for i in indices]
         refs = [r for g in groups for r in g]
+        options = self.decode_options()
+        # Files of one batch decode in parallel threads: in a worker, within its CPU share.
+        parallel = options.get("workers") if get_worker_info() is not None else None
         decoded = batch_decode(
-            refs, decoder=self.decoder, format=self.format, with_pts=True, **self.decode_options()
+            refs,
+            decoder=self.decoder,
+            format=self.format,
+            with_pts=True,
+            max_workers=parallel,
+            **options,
         )
         return self.to_items(indices, decoded)
 
