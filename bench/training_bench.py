@@ -296,6 +296,46 @@ def row(workload: str, loader: str, workers: int, r: dict[str, Any], base: float
     )
 
 
+def ray_bench(reps: int) -> dict[str, Any]:
+    """The d2e references as a Parquet table through mediaref.ray on a local 2-CPU Ray,
+    against a plain loop of `batch_decode` over the same references in chunks of 64."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import ray
+
+    import mediaref.arrow as ma
+    import mediaref.ray as mr
+    from mediaref import MediaRef, batch_decode
+
+    refs = [MediaRef(u, t) for sample in samples("d2e", media()["d2e"]) for u, t in sample]
+    table = CACHE / "d2e_refs.parquet"
+    pq.write_table(pa.table({"ref": ma.to_arrow(refs)}), table)
+    ordered = sorted(refs, key=lambda r: (r.uri, r.pts_ns or 0))
+
+    def plain() -> int:
+        return sum(len(batch_decode(ordered[k : k + 64])) for k in range(0, len(ordered), 64))
+
+    def on_ray(sort: bool = True) -> int:
+        ds = mr.read_refs(str(table), column="ref", override_num_blocks=2)
+        frames = mr.decode_refs(ds, image_format=None, batch_size=64, sort=sort)
+        return sum(len(b["frame"]) for b in frames.iter_batches(batch_size=256))
+
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().enable_progress_bars = False
+    out: dict[str, Any] = {"frames": len(refs), "plain": [], "ray": [], "ray unsorted": []}
+    try:
+        on_ray(), plain()  # warm-up: Ray's workers, indexes
+        for _ in range(reps):
+            runs = (("plain", plain), ("ray", on_ray), ("ray unsorted", lambda: on_ray(False)))
+            for name, fn in runs:
+                t0 = time.perf_counter()
+                assert fn() == len(refs)
+                out[name].append(time.perf_counter() - t0)
+    finally:
+        ray.shutdown()
+    return out
+
+
 def configs(args: argparse.Namespace) -> list[tuple[str, int]]:
     out = []
     for workers in (0, 1, 2):
@@ -332,7 +372,14 @@ def main() -> None:
     ap.add_argument("--workloads", default="d2e,lerobot")
     ap.add_argument("--loaders", default="ours-map,ours-stream,pyav,torchcodec")
     ap.add_argument("--child", nargs=3)
+    ap.add_argument("--ray", action="store_true", help="only the Ray Data measurement")
     args = ap.parse_args()
+    if args.ray:
+        r = ray_bench(max(args.reps, 3))
+        print(json.dumps(r))
+        for name in ("plain", "ray", "ray unsorted"):
+            print(name, f"{r['frames'] / statistics.median(r[name]):,.0f} frames/s")
+        return
     if args.child:
         w, loader, n = args.child
         print(json.dumps(child(w, loader, int(n), args.reps)))
