@@ -10,7 +10,7 @@ Workloads (media made once in bench/.cache/training with the ffmpeg command, tes
   30 fps AV1 episodes per camera (libsvtav1, g=2, crf=30, preset 12, as LeRobot writes),
   128 samples a pass, batch size 16.
 
-Loaders: ours (`FrameDataset` + `VideoBatchSampler`, and `FrameStream` ahead=1), a plain
+Loaders: ours (`FrameDataset` + `VideoBatchSampler` + `collate`, and `FrameStream` ahead=1), a plain
 PyAV dataset (seek to the first time asked, decode forward; containers cached per worker),
 and TorchCodec (`VideoDecoder(seek_mode="exact")` cached per worker,
 `get_frames_played_at`) when `--peers-python` names a venv that has it. Each (loader,
@@ -191,14 +191,14 @@ def build(loader: str, smp: list[list[tuple[str, int]]], workers: int, batch: in
         gen = torch.Generator().manual_seed(0)
         return DataLoader(ds, batch_size=batch, shuffle=True, generator=gen, **common)
     from mediaref import MediaRef
-    from mediaref.torch import FrameDataset, FrameStream, VideoBatchSampler
+    from mediaref.torch import FrameDataset, FrameStream, VideoBatchSampler, collate
 
     refs = [[MediaRef(u, t) for u, t in s] for s in smp]
     dataset = FrameDataset(refs)
     sampler = VideoBatchSampler(dataset, batch, num_workers=workers, seed=0)
     if loader == "ours-stream":
         return DataLoader(FrameStream(dataset, sampler, ahead=1), batch_size=None, **common)
-    return DataLoader(dataset, batch_sampler=sampler, **common)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate, **common)
 
 
 def proc_stats(pid: int) -> tuple[float, int]:

@@ -18,6 +18,15 @@ from mediaref.torch import VideoBatchSampler, usable_cpus
 from tests.conftest import need
 
 CONTEXTS = ["fork", "forkserver", "spawn"]
+
+
+def collate(items: list[Any]) -> Any:
+    """`mediaref.torch.collate`, imported when called (torch may be missing: a skip)."""
+    from mediaref.torch import collate
+
+    return collate(items)
+
+
 X264 = {"x264-params": "keyint=8:min-keyint=8:bframes=2:scenecut=0:log-level=none"}
 
 
@@ -156,6 +165,7 @@ def test_dataloader_workers_return_exact_frames_and_stay_on_their_videos(
         num_workers=2,
         multiprocessing_context=context,
         timeout=120,
+        collate_fn=collate,
     )
     seen: dict[int, set[str]] = {0: set(), 1: set()}
     got = []
@@ -281,3 +291,43 @@ def test_an_image_has_no_time_and_frames_of_two_sizes_need_stack_false(
         (48, 64, 3),
         (16, 32, 3),
     ]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_clips_collated_in_workers_are_exact(clips: list[Clip], context: str) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = clip_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=3, num_workers=2, seed=5)
+    loader = torch.utils.data.DataLoader(
+        FrameDataset(samples),
+        batch_sampler=sampler,
+        num_workers=2,
+        multiprocessing_context=context,
+        timeout=120,
+        collate_fn=collate,
+    )
+    got = []
+    for indices, batch in zip(sampler, loader, strict=True):
+        assert batch["frames"].shape == (len(indices), 4, 48, 64, 3)
+        for k, i in enumerate(indices):
+            check_item(clips, samples[i], row(batch, k))
+            got.append(i)
+    assert sorted(got) == list(range(len(samples)))
+
+
+def test_collate_returns_the_batch_tensor_of_clips_without_a_copy(clips: list[Clip]) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = clip_samples(clips)
+    items = FrameDataset(samples).__getitems__([2, 0, 5])
+    batch = collate(items)
+    assert batch["frames"].data_ptr() == items[0]["frames"].data_ptr()
+    assert batch["frames"].shape == (3, 4, 48, 64, 3) and batch["pts_ns"].shape == (3, 4)
+    expected = torch.utils.data.default_collate(items)
+    assert all(torch.equal(batch[key], expected[key]) for key in expected)
+    # Items that are not views of one batch (a transform copied them) are stacked.
+    copied = [{**item, "frames": item["frames"].clone()} for item in items]
+    assert torch.equal(collate(copied)["frames"], expected["frames"])

@@ -4,7 +4,8 @@
 cameras of one step, a short clip) returning uint8 tensors with their ``pts_ns`` and
 ``frame_index``; `VideoBatchSampler` groups sample indices by video and shards the groups
 across DataLoader workers so each worker stays on its videos; `FrameStream` decodes a
-worker's next batches ahead through `mediaref.iter_decode`. In a worker, codec threads
+worker's next batches ahead through `mediaref.iter_decode`; `collate` returns a batch of
+clips without the copy ``default_collate`` makes. In a worker, codec threads
 follow `threads_per_worker` so that N workers do not oversubscribe the cores.
 
 torch is imported when `FrameDataset` or `FrameStream` is first used, never by
@@ -21,20 +22,21 @@ from ._errors import BackendNotInstalledError
 from ._sampler import VideoBatchSampler, sample_key, sample_refs
 
 if TYPE_CHECKING:
-    from ._torch_data import NO_PTS, FrameDataset, FrameStream
+    from ._torch_data import NO_PTS, FrameDataset, FrameStream, collate
 
 __all__ = [
     "NO_PTS",
     "FrameDataset",
     "FrameStream",
     "VideoBatchSampler",
+    "collate",
     "sample_key",
     "sample_refs",
     "threads_per_worker",
     "usable_cpus",
 ]
 
-_NEED_TORCH = {"NO_PTS", "FrameDataset", "FrameStream"}
+_NEED_TORCH = {"NO_PTS", "FrameDataset", "FrameStream", "collate"}
 
 
 def __getattr__(name: str) -> Any:
