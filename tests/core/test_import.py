@@ -211,3 +211,14 @@ def test_integration_modules_import_their_library_on_first_use_only() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[] ['mediaref.hf', 'mediaref.lerobot']"
+
+
+def test_torch_and_ray_modules_import_neither_library_nor_numpy() -> None:
+    heavy = "{'numpy', 'torch', 'ray', 'pyarrow', 'av'}"
+    code = (
+        "import sys, mediaref, mediaref.torch, mediaref.ray\n"
+        "from mediaref.torch import VideoBatchSampler, threads_per_worker\n"
+        f"print(sorted({heavy} & sys.modules.keys()))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

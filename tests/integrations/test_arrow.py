@@ -206,7 +206,7 @@ def test_parquet_round_trip_with_the_extension_registered(pa: Any, ma: Any, tmp_
 
     write_episode(pa, ma, tmp_path / "episode.parquet", extension=True)
     ma.register()
-    table = pq.read_table(tmp_path / "episode.parquet")
+    table = pq.read_table(tmp_path / "episode.parquet", use_threads=False)
     image = table.column("obs").type.field("image").type
     assert isinstance(image, ma.MediaRefType)
     assert ma.from_arrow(table, column="obs.image") == REFS
@@ -284,7 +284,7 @@ def test_polars_written_parquet_reads_back_as_refs(ma: Any, tmp_path: Path) -> N
     pq = need("pyarrow.parquet")
     df = pl.DataFrame({"image": [{"uri": r.uri, "pts_ns": r.pts_ns} for r in REFS]})
     df.write_parquet(tmp_path / "from_polars.parquet")
-    table = pq.read_table(tmp_path / "from_polars.parquet")
+    table = pq.read_table(tmp_path / "from_polars.parquet", use_threads=False)
     assert table.schema.field("image").type.field("uri").type == need("pyarrow").large_string()
     assert ma.from_arrow(table, column="image") == REFS
 
@@ -300,7 +300,7 @@ def test_the_extension_over_another_struct_still_reads(pa: Any, ma: Any, tmp_pat
     array = pa.ExtensionArray.from_storage(ma.MediaRefType(wide), stored)
     pq.write_table(pa.table({"x": array}), tmp_path / "wide.parquet")
     ma.register()
-    table = pq.read_table(tmp_path / "wide.parquet")
+    table = pq.read_table(tmp_path / "wide.parquet", use_threads=False)
     assert isinstance(table.column("x").type, ma.MediaRefType)
     assert ma.from_arrow(table, column="x") == [MediaRef("a.mp4", 7), MediaRef("b.png")]
     assert table.column("x").to_pylist() == [MediaRef("a.mp4", 7), MediaRef("b.png")]

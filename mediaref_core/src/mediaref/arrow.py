@@ -101,6 +101,10 @@ def register() -> None:
     ``to_arrow(..., extension=True)`` if the column is to come back as `MediaRefType`;
     `to_arrow` and `from_arrow` call it. Without it pyarrow reads the plain struct.
 
+    pyarrow 23-26's threaded Parquet reader can abort the interpreter at exit once a
+    column of a Python extension type was read (apache/arrow#34314); reading with
+    ``use_threads=False`` avoided it in every run here.
+
     Raises:
         BackendNotInstalledError: pyarrow is not installed.
     """

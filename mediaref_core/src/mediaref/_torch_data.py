@@ -1,0 +1,299 @@
+"""`FrameDataset` and `FrameStream`: PyTorch datasets of decoded frames with their times.
+
+Imports torch at the top: `mediaref.torch` loads this module on first use of these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, IterableDataset, get_worker_info
+from torch.utils.data.dataloader import default_collate
+
+from ._batch import batch_decode
+from ._cpu_budget import threads_per_worker
+from ._iter import iter_decode
+from ._protocols import DecodedFrame, ImageFormat, check_image_format
+from ._ref import MediaRef
+from ._sampler import VideoBatchSampler, sample_refs
+
+__all__ = ["NO_PTS", "FrameDataset", "FrameStream", "collate"]
+
+NO_PTS = -(2**63)
+"""The ``pts_ns`` given for a still image (which has none); its ``frame_index`` is ``-1``."""
+
+Sample = MediaRef | Sequence[MediaRef]
+
+
+class FrameDataset(Dataset):  # type: ignore[misc]
+    """A map-style dataset of samples, each one reference or a group of them, as tensors.
+
+    ``dataset[i]`` decodes sample ``i`` and returns a dict:
+
+    - ``"frames"``: uint8 tensor ``(H, W, C)`` for a single `MediaRef` (``(H, W)`` for
+      ``format="gray"``), shared with the decoded array (``torch.from_numpy``, no copy);
+      for a group of N references ``(N, H, W, C)`` (one copy, into the stacked tensor),
+      or with ``stack=False`` a list of N zero-copy tensors (frames of different sizes);
+    - ``"pts_ns"``: int64 tensor, ``()`` or ``(N,)``: the first ns each returned frame is
+      on screen, from the same index as the pixels (at or before the time asked for);
+      `NO_PTS` for a still image;
+    - ``"frame_index"``: int64 tensor, ``()`` or ``(N,)``: the frame's index in
+      presentation order; ``-1`` for a still image.
+
+    A ``DataLoader`` with a ``batch_size`` or a ``batch_sampler`` (`VideoBatchSampler`)
+    calls ``__getitems__`` with a whole batch of indices: all its references go to one
+    `mediaref.batch_decode` call, so samples of one video share one decoding plan.
+
+    In a DataLoader worker, codec threads follow `threads_per_worker` (see
+    `decode_options`), and so does the number of files of a batch decoded in parallel
+    threads; ``threads=``/``workers=`` given here win.
+
+    Args:
+        samples: A sequence of samples; each a `MediaRef` or a non-empty sequence of them.
+        transform: Called on each sample's dict; its result is what the dataset returns.
+        format: Channel order, as for `mediaref.batch_decode`.
+        decoder: Backend name, as for `mediaref.batch_decode`.
+        stack: Stack a group's frames into one tensor (they must share a shape).
+        **options: Backend options (``threads``, ``workers``, ``index_cache``...).
+    """
+
+    def __init__(
+        self,
+        samples: Sequence[Sample],
+        *,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
+        format: ImageFormat = "rgb",
+        decoder: str | None = None,
+        stack: bool = True,
+        **options: Any,
+    ) -> None:
+        check_image_format(format)
+        self.samples = samples
+        self.transform = transform
+        self.format: ImageFormat = format
+        self.decoder = decoder
+        self.stack = stack
+        self.options = options
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> Any:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: Sequence[int]) -> list[Any]:
+        """Decode the samples at `indices` in one `mediaref.batch_decode` call."""
+        groups = [sample_refs(self.samples[i]) for i in indices]
+        refs = [r for g in groups for r in g]
+        options = self.decode_options()
+        # Files of one batch decode in parallel threads: in a worker, within its CPU share.
+        parallel = options.get("workers") if get_worker_info() is not None else None
+        decoded = batch_decode(
+            refs,
+            decoder=self.decoder,
+            format=self.format,
+            with_pts=True,
+            max_workers=parallel,
+            **options,
+        )
+        return self.to_items(indices, decoded)
+
+    def decode_options(self, *, concurrent: int = 1) -> dict[str, Any]:
+        """Return the backend options this process passes to the decoder.
+
+        In a DataLoader worker (``torch.utils.data.get_worker_info()`` is set), or when
+        `concurrent` decodes run at once, ``threads`` and ``workers`` are set to
+        ``threads_per_worker(num_workers, usable CPUs, concurrent=concurrent)`` unless
+        given to the dataset; in the main process with one decode at a time, the
+        backend's default (all usable CPUs) is kept. Only set when an installed backend
+        declares the option (``mediaref-av`` does).
+        """
+        options = dict(self.options)
+        info = get_worker_info()
+        if info is None and concurrent <= 1:
+            return options
+        if _declared("threads"):
+            n = threads_per_worker(info.num_workers if info else 0, concurrent=concurrent)
+            options.setdefault("threads", n)
+            options.setdefault("workers", n)
+        return options
+
+    def to_items(self, indices: Sequence[int], decoded: Sequence[DecodedFrame]) -> list[Any]:
+        """Turn the decoded frames of the samples at `indices` (flattened) into items.
+
+        When every sample is a group of the same length and frame shape, their stacked
+        ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in shared memory in a
+        DataLoader worker, as ``default_collate`` would make it), which `collate` then
+        returns without copying.
+        """
+        groups: list[Sequence[DecodedFrame]] = []
+        singles: list[bool] = []
+        pos = 0
+        for i in indices:
+            sample = self.samples[i]
+            n = 1 if isinstance(sample, MediaRef) else len(sample)
+            groups.append(decoded[pos : pos + n])
+            singles.append(isinstance(sample, MediaRef))
+            pos += n
+        batch = _batch_frames(groups) if self.stack and not any(singles) else None
+        items: list[Any] = []
+        for k, (group, single) in enumerate(zip(groups, singles, strict=True)):
+            stacked = None if batch is None else batch[k]
+            item = _item(group, single=single, stack=self.stack, frames_tensor=stacked)
+            items.append(self.transform(item) if self.transform is not None else item)
+        return items
+
+
+class FrameStream(IterableDataset):  # type: ignore[misc]
+    """Batches of a `FrameDataset` in a sampler's order, decoded ahead on idle cores.
+
+    Each DataLoader worker takes its own contiguous run of the sampler's batches
+    (`VideoBatchSampler.worker_batches`), so it stays on the same videos, and decodes
+    them through `mediaref.iter_decode`: while one batch is collated and handed over,
+    the next `ahead` batches decode on other threads (look-ahead bounded to `ahead`
+    batches). Codec threads follow `threads_per_worker` with ``concurrent = ahead + 1``.
+    Use it with ``DataLoader(stream, batch_size=None, num_workers=...)``: it yields
+    collated batches. Call ``batch_sampler.set_epoch(e)`` before each epoch (workers
+    get a copy of the sampler when they start: not with ``persistent_workers=True``).
+
+    Args:
+        dataset: The samples and decode options.
+        batch_sampler: The batches, grouped by video.
+        ahead: Batches decoded ahead of the one yielded, per worker.
+        collate_fn: Turns a batch's list of items into the yielded value; default:
+            `collate`.
+    """
+
+    def __init__(
+        self,
+        dataset: FrameDataset,
+        batch_sampler: VideoBatchSampler,
+        *,
+        ahead: int = 1,
+        collate_fn: Callable[[list[Any]], Any] | None = None,
+    ) -> None:
+        if type(ahead) is not int or ahead < 0:
+            raise ValueError(f"ahead must be an int >= 0, got {ahead!r}")
+        self.dataset = dataset
+        self.batch_sampler = batch_sampler
+        self.ahead = ahead
+        self.collate_fn = collate_fn
+
+    def __len__(self) -> int:
+        return len(self.batch_sampler)
+
+    def __iter__(self) -> Iterator[Any]:
+        info = get_worker_info()
+        worker, num = (info.id, info.num_workers) if info is not None else (0, 1)
+        batches = self.batch_sampler.worker_batches(worker, num)
+        ds = self.dataset
+        requests = ([r for i in b for r in sample_refs(ds.samples[i])] for b in batches)
+        results = iter_decode(
+            requests,
+            ahead=self.ahead,
+            decoder=ds.decoder,
+            format=ds.format,
+            with_pts=True,
+            **ds.decode_options(concurrent=self.ahead + 1),
+        )
+        collate_items = self.collate_fn or collate
+        for batch, decoded in zip(batches, results, strict=True):
+            yield collate_items(ds.to_items(batch, decoded))
+
+
+def collate(items: list[Any]) -> Any:
+    """Collate items as ``torch.utils.data.default_collate`` does, with one copy less.
+
+    When the items' ``"frames"`` are, in order, the views of one batch tensor that
+    `FrameDataset` made (samples that are groups of one length and frame shape), the
+    batch's ``"frames"`` is that tensor itself instead of a stacked copy; everything else
+    goes through ``default_collate``. Pass it as ``DataLoader(..., collate_fn=collate)``;
+    `FrameStream` uses it by default.
+    """
+    if items and all(isinstance(item, dict) and "frames" in item for item in items):
+        base = _common_base([item["frames"] for item in items])
+        if base is not None:
+            rest = default_collate([{k: v for k, v in i.items() if k != "frames"} for i in items])
+            return {"frames": base, **rest}
+    return default_collate(items)
+
+
+def _common_base(frames: list[Any]) -> Any:
+    """The tensor whose consecutive ``[k]`` views `frames` are, if they are exactly that."""
+    first = frames[0]
+    base = getattr(first, "_base", None)
+    if base is None or base.dim() < 1 or base.shape[0] != len(frames):
+        return None
+    step = first.numel()
+    for k, f in enumerate(frames):
+        if not isinstance(f, torch.Tensor) or f._base is not base:
+            return None
+        if f.shape != base.shape[1:] or f.storage_offset() != base.storage_offset() + k * step:
+            return None
+    return base if base.is_contiguous() else None
+
+
+def _batch_frames(groups: list[Sequence[DecodedFrame]]) -> Any:
+    """One ``(B, N, H, W, C)`` uint8 tensor holding every group's frames, or `None`."""
+    shapes = {f.data.shape for g in groups for f in g}
+    if not groups or len(shapes) != 1 or len({len(g) for g in groups}) != 1:
+        return None
+    if any(f.data.dtype.kind != "u" or f.data.itemsize != 1 for g in groups for f in g):
+        return None
+    shape = (len(groups), len(groups[0]), *shapes.pop())
+    out = _empty_uint8(shape)
+    view = out.numpy()
+    for k, g in enumerate(groups):
+        for j, f in enumerate(g):
+            view[k, j] = f.data
+    return out
+
+
+def _empty_uint8(shape: tuple[int, ...]) -> Any:
+    """An uninitialised uint8 tensor; in a DataLoader worker, in shared memory."""
+    if get_worker_info() is None:
+        return torch.empty(shape, dtype=torch.uint8)
+    proto = torch.empty(0, dtype=torch.uint8)
+    numel = 1
+    for n in shape:
+        numel *= n
+    storage = proto._typed_storage()._new_shared(numel, device=proto.device)
+    return proto.new(storage).resize_(*shape)
+
+
+def _item(
+    frames: Sequence[DecodedFrame], *, single: bool, stack: bool, frames_tensor: Any = None
+) -> dict[str, Any]:
+    tensors = [torch.from_numpy(f.data) for f in frames] if frames_tensor is None else []
+    pts = [NO_PTS if f.pts_ns is None else f.pts_ns for f in frames]
+    index = [-1 if f.frame_index is None else f.frame_index for f in frames]
+    if single:
+        return {
+            "frames": tensors[0],
+            "pts_ns": torch.tensor(pts[0], dtype=torch.int64),
+            "frame_index": torch.tensor(index[0], dtype=torch.int64),
+        }
+    data: Any = tensors
+    if frames_tensor is not None:
+        data = frames_tensor
+    elif stack:
+        shapes = {tuple(t.shape) for t in tensors}
+        if len(shapes) > 1:
+            raise ValueError(
+                f"the frames of a sample have different shapes {sorted(shapes)}; "
+                "pass stack=False to get them as a list"
+            )
+        data = torch.stack(tensors)
+    return {
+        "frames": data,
+        "pts_ns": torch.tensor(pts, dtype=torch.int64),
+        "frame_index": torch.tensor(index, dtype=torch.int64),
+    }
+
+
+def _declared(option: str) -> bool:
+    from ._plugins import registry
+
+    return option in registry().option_names

@@ -1,0 +1,51 @@
+"""Runs every Python example of docs/training.md, as written, in an empty directory.
+
+Blocks are found by their first line, ``# example: NAME``; each is written to a file and
+run with ``python FILE`` (DataLoader workers started by spawn re-import it), and its output
+must be what the page says it prints.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import need
+
+DOC = Path(__file__).parents[2] / "docs" / "training.md"
+NEEDS = {"dataloader": ["torch", "av"], "ray": ["ray", "pyarrow", "av"]}
+
+
+def examples() -> dict[str, str]:
+    blocks = re.findall(r"```python\n(# example: ([\w-]+)\n.*?)```", DOC.read_text(), re.S)
+    return {name: code for code, name in blocks}
+
+
+def printed_after(name: str) -> str:
+    """The block that follows "It prints:" after example `name`."""
+    text = DOC.read_text()
+    rest = text[text.index(f"# example: {name}\n") :]
+    return re.search(r"It prints:\n\n```\n(.*?)```", rest, re.S).group(1)  # type: ignore[union-attr]
+
+
+def test_every_example_is_run_here() -> None:
+    assert set(examples()) == set(NEEDS)
+
+
+@pytest.mark.parametrize("name", sorted(NEEDS))
+def test_example_runs_in_an_empty_directory_and_prints_what_the_page_says(
+    name: str, tmp_path: Path
+) -> None:
+    for module in NEEDS[name]:
+        need(module)
+    script = tmp_path / f"{name}_example.py"
+    script.write_text(examples()[name])
+    out = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout == printed_after(name)

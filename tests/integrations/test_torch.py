@@ -1,0 +1,333 @@
+"""mediaref.torch with the real torch CPU build and real DataLoader workers.
+
+Every returned frame is compared with a plain sequential PyAV decode (the oracle,
+`mediaref.testing.decode_sequentially`), every time with the oracle's frame starts. Worker
+timeouts are hang guards only; nothing depends on timing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from mediaref import MediaRef
+from mediaref.testing import Clip, decode_sequentially, encode
+from mediaref.torch import VideoBatchSampler, usable_cpus
+from tests.conftest import need
+
+CONTEXTS = ["fork", "forkserver", "spawn"]
+
+
+def collate(items: list[Any]) -> Any:
+    """`mediaref.torch.collate`, imported when called (torch may be missing: a skip)."""
+    from mediaref.torch import collate
+
+    return collate(items)
+
+
+X264 = {"x264-params": "keyint=8:min-keyint=8:bframes=2:scenecut=0:log-level=none"}
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory: pytest.TempPathFactory) -> list[Clip]:
+    d = tmp_path_factory.mktemp("torch")
+    # Each episode starts 10 s after the previous one: every frame time is unique, so a
+    # frame from the wrong file cannot pass for the right one.
+    paths = [
+        encode(
+            d / f"episode_{k}.mp4",
+            "libx264",
+            n=24,
+            rate=20,
+            size=(64, 48),
+            options=X264,
+            pts=[200 * k + i for i in range(24)],
+        )
+        for k in range(3)
+    ]
+    return [decode_sequentially(p) for p in paths]
+
+
+def single_samples(clips: list[Clip]) -> list[MediaRef]:
+    """One reference per sample: the middle of every third frame of each clip."""
+    out = []
+    for clip in clips:
+        for i in range(0, len(clip.starts_ns), 3):
+            nxt = clip.starts_ns[i + 1] if i + 1 < len(clip.starts_ns) else clip.end_ns
+            out.append(MediaRef(clip.uri, (clip.starts_ns[i] + nxt) // 2))
+    return out
+
+
+def clip_samples(clips: list[Clip], length: int = 4) -> list[list[MediaRef]]:
+    """Samples of `length` consecutive frames, each asked at its first ns."""
+    return [
+        [MediaRef(clip.uri, t) for t in clip.starts_ns[i : i + length]]
+        for clip in clips
+        for i in range(0, len(clip.starts_ns) - length + 1, length)
+    ]
+
+
+def expected(clips: list[Clip], ref: MediaRef) -> tuple[np.ndarray, int, int]:
+    clip = next(c for c in clips if c.uri == ref.uri)
+    assert ref.pts_ns is not None
+    i = clip.index_at(ref.pts_ns)
+    return clip.frames[i], clip.starts_ns[i], i
+
+
+def check_item(clips: list[Clip], sample: Any, item: dict[str, Any]) -> None:
+    refs = [sample] if isinstance(sample, MediaRef) else sample
+    frames = item["frames"].numpy().reshape(len(refs), *item["frames"].shape[-3:])
+    pts = item["pts_ns"].numpy().reshape(-1)
+    index = item["frame_index"].numpy().reshape(-1)
+    for k, ref in enumerate(refs):
+        frame, start, i = expected(clips, ref)
+        np.testing.assert_array_equal(frames[k], frame)
+        assert (int(pts[k]), int(index[k])) == (start, i)
+
+
+def row(batch: dict[str, Any], k: int) -> dict[str, Any]:
+    """Sample `k` of a collated batch."""
+    return {key: batch[key][k] for key in ("frames", "pts_ns", "frame_index")}
+
+
+def worker_id(item: dict[str, Any]) -> dict[str, Any]:
+    """A transform: adds the id of the DataLoader worker that decoded the sample."""
+    import torch
+
+    info = torch.utils.data.get_worker_info()
+    return {**item, "worker": -1 if info is None else info.id}
+
+
+def test_a_single_reference_gives_its_frame_with_its_time(clips: list[Clip]) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = single_samples(clips)
+    ds = FrameDataset(samples)
+    item = ds[5]
+    assert item["frames"].dtype == torch.uint8 and item["frames"].shape == (48, 64, 3)
+    assert item["pts_ns"].dtype == torch.int64 and item["pts_ns"].shape == ()
+    check_item(clips, samples[5], item)
+
+
+def test_a_group_gives_stacked_frames_and_times(clips: list[Clip]) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = clip_samples(clips)
+    ds = FrameDataset(samples)
+    items = ds.__getitems__([0, 7, 3])
+    assert items[0]["frames"].shape == (4, 48, 64, 3)
+    assert items[0]["pts_ns"].dtype == torch.int64 and items[0]["pts_ns"].shape == (4,)
+    for i, item in zip([0, 7, 3], items, strict=True):
+        check_item(clips, samples[i], item)
+
+
+def test_a_group_of_two_cameras_unstacked_is_a_list_of_tensors(clips: list[Clip]) -> None:
+    need("torch")
+    from mediaref.torch import FrameDataset
+
+    sample = [MediaRef(clips[k].uri, clips[k].starts_ns[3]) for k in range(2)]
+    item = FrameDataset([sample], stack=False, transform=worker_id)[0]
+    assert isinstance(item["frames"], list) and item["worker"] == -1
+    for k, ref in enumerate(sample):
+        np.testing.assert_array_equal(item["frames"][k].numpy(), expected(clips, ref)[0])
+
+
+def test_single_tensors_share_memory_with_the_decoded_arrays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    need("torch")
+    from mediaref import DecodedFrame, _torch_data
+    from mediaref.torch import FrameDataset
+
+    arrays = [np.full((4, 6, 3), k, np.uint8) for k in range(2)]
+    fake = lambda refs, **kw: [DecodedFrame(a, 7, k) for k, a in enumerate(arrays)]  # noqa: E731
+    monkeypatch.setattr(_torch_data, "batch_decode", fake)
+    items = FrameDataset([MediaRef("a.mp4", 0), MediaRef("a.mp4", 1)]).__getitems__([0, 1])
+    assert [item["frames"].data_ptr() for item in items] == [a.ctypes.data for a in arrays]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_dataloader_workers_return_exact_frames_and_stay_on_their_videos(
+    clips: list[Clip], context: str
+) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = single_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=2, num_workers=2, seed=3)
+    loader = torch.utils.data.DataLoader(
+        FrameDataset(samples, transform=worker_id),
+        batch_sampler=sampler,
+        num_workers=2,
+        multiprocessing_context=context,
+        timeout=120,
+        collate_fn=collate,
+    )
+    seen: dict[int, set[str]] = {0: set(), 1: set()}
+    got = []
+    for indices, batch in zip(sampler, loader, strict=True):
+        for k, i in enumerate(indices):
+            item = row(batch, k)
+            check_item(clips, samples[i], item)
+            seen[int(batch["worker"][k])].add(samples[i].uri)
+            got.append(i)
+    assert sorted(got) == list(range(len(samples)))
+    # 3 videos over 2 workers in contiguous runs: at most one video is shared.
+    assert len(seen[0] & seen[1]) <= 1 and seen[0] | seen[1] == {c.uri for c in clips}
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_stream_decodes_ahead_in_workers_and_returns_exact_clips(
+    clips: list[Clip], context: str
+) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset, FrameStream
+
+    samples = clip_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=2, seed=1)
+    stream = FrameStream(FrameDataset(samples), sampler, ahead=2)
+    loader = torch.utils.data.DataLoader(
+        stream, batch_size=None, num_workers=2, multiprocessing_context=context, timeout=120
+    )
+    expected_batches = sampler.worker_batches(0, 2) + sampler.worker_batches(1, 2)
+    batches = list(loader)
+    assert len(batches) == len(expected_batches) == len(stream)
+    assert batches[0]["frames"].shape == (2, 4, 48, 64, 3)
+    got = []
+    for batch in batches:
+        # Workers interleave their runs; find each batch by its times (unique per video).
+        indices = next(
+            b for b in expected_batches if _pts_of(samples, b) == batch["pts_ns"].tolist()
+        )
+        for k, i in enumerate(indices):
+            item = row(batch, k)
+            check_item(clips, samples[i], item)
+            got.append(i)
+    assert sorted(got) == list(range(len(samples)))
+
+
+def _pts_of(samples: list[list[MediaRef]], indices: list[int]) -> list[list[int | None]]:
+    return [[r.pts_ns for r in samples[i]] for i in indices]
+
+
+def test_stream_in_the_main_process_matches_the_sampler_order(clips: list[Clip]) -> None:
+    need("torch")
+    from mediaref.torch import FrameDataset, FrameStream
+
+    samples = clip_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=3, seed=2)
+    batches = list(FrameStream(FrameDataset(samples), sampler, ahead=1))
+    assert len(batches) == len(sampler.batches())
+    for indices, batch in zip(sampler.batches(), batches, strict=True):
+        for k, i in enumerate(indices):
+            check_item(clips, samples[i], row(batch, k))
+
+
+class OptionsSeen:
+    """A dataset whose items are the decode options the dataset would pass, per worker."""
+
+    def __init__(self, **options: Any) -> None:
+        from mediaref.torch import FrameDataset
+
+        self.ds = FrameDataset([MediaRef("unused.mp4", 0)] * 4, **options)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {"options": self.ds.decode_options(), "ahead": self.ds.decode_options(concurrent=3)}
+
+
+@pytest.mark.filterwarnings("ignore:This DataLoader will create")
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_workers_split_the_cpus_between_their_codec_threads(workers: int) -> None:
+    torch = need("torch")
+    need("av")
+    loader = torch.utils.data.DataLoader(
+        OptionsSeen(),
+        batch_size=None,
+        num_workers=workers,
+        multiprocessing_context="fork",
+        timeout=120,
+    )
+    cpus = usable_cpus()
+    share = max(1, cpus // workers)
+    for item in loader:
+        assert item["options"] == {"threads": share, "workers": share}
+        three = max(1, cpus // (workers * 3))
+        assert item["ahead"] == {"threads": three, "workers": three}
+
+
+def test_the_main_process_keeps_the_backend_default_and_given_threads_win() -> None:
+    need("torch")
+    need("av")
+    assert OptionsSeen()[0]["options"] == {}
+    assert OptionsSeen(threads=3)[0]["ahead"]["threads"] == 3
+
+
+def test_an_image_has_no_time_and_frames_of_two_sizes_need_stack_false(
+    clips: list[Clip], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    need("torch")
+    from PIL import Image
+
+    from mediaref.testing import picture
+    from mediaref.torch import NO_PTS, FrameDataset
+
+    d = tmp_path_factory.mktemp("image")
+    Image.fromarray(picture(5, 32, 16)).save(d / "goal.png")
+    image = MediaRef(str(d / "goal.png"))
+    item = FrameDataset([image])[0]
+    np.testing.assert_array_equal(item["frames"].numpy(), picture(5, 32, 16))
+    assert (int(item["pts_ns"]), int(item["frame_index"])) == (NO_PTS, -1)
+    mixed = [MediaRef(clips[0].uri, clips[0].starts_ns[0]), image]
+    with pytest.raises(ValueError, match=r"different shapes .* pass stack=False"):
+        FrameDataset([mixed])[0]
+    assert [t.shape for t in FrameDataset([mixed], stack=False)[0]["frames"]] == [
+        (48, 64, 3),
+        (16, 32, 3),
+    ]
+
+
+@pytest.mark.parametrize("context", CONTEXTS)
+def test_clips_collated_in_workers_are_exact(clips: list[Clip], context: str) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = clip_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=3, num_workers=2, seed=5)
+    loader = torch.utils.data.DataLoader(
+        FrameDataset(samples),
+        batch_sampler=sampler,
+        num_workers=2,
+        multiprocessing_context=context,
+        timeout=120,
+        collate_fn=collate,
+    )
+    got = []
+    for indices, batch in zip(sampler, loader, strict=True):
+        assert batch["frames"].shape == (len(indices), 4, 48, 64, 3)
+        for k, i in enumerate(indices):
+            check_item(clips, samples[i], row(batch, k))
+            got.append(i)
+    assert sorted(got) == list(range(len(samples)))
+
+
+def test_collate_returns_the_batch_tensor_of_clips_without_a_copy(clips: list[Clip]) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = clip_samples(clips)
+    items = FrameDataset(samples).__getitems__([2, 0, 5])
+    batch = collate(items)
+    assert batch["frames"].data_ptr() == items[0]["frames"].data_ptr()
+    assert batch["frames"].shape == (3, 4, 48, 64, 3) and batch["pts_ns"].shape == (3, 4)
+    expected = torch.utils.data.default_collate(items)
+    assert all(torch.equal(batch[key], expected[key]) for key in expected)
+    # Items that are not views of one batch (a transform copied them) are stacked.
+    copied = [{**item, "frames": item["frames"].clone()} for item in items]
+    assert torch.equal(collate(copied)["frames"], expected["frames"])
