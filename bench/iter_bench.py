@@ -14,40 +14,17 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ffmpeg_clip import ffmpeg_h264
 from mediaref import MediaRef, iter_decode
-
-CACHE = Path(__file__).parent / ".cache"
 
 
 def make_clip(seconds: int) -> Path:
-    path = CACHE / f"iter_h264_640x360_{seconds}s.mp4"
-    if not path.exists():
-        CACHE.mkdir(exist_ok=True)
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                f"testsrc2=size=640x360:rate=30:duration={seconds}",
-                "-c:v",
-                "libx264",
-                "-pix_fmt",
-                "yuv420p",
-                str(path),
-            ],
-            check=True,
-        )
-    return path
+    return ffmpeg_h264(640, 360, seconds)
 
 
 def work(frame: np.ndarray, ms: float) -> None:

@@ -13,40 +13,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import time
 from pathlib import Path
 
 import numpy as np
 
+from ffmpeg_clip import ffmpeg_h264
 from mediaref import MediaRef, batch_decode, cleanup_cache
-
-CACHE = Path(__file__).parent / ".cache"
 
 
 def make_clip() -> Path:
-    path = CACHE / "resize_h264_1280x720_10s.mp4"
-    if not path.exists():
-        CACHE.mkdir(exist_ok=True)
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-loglevel",
-                "error",
-                "-y",
-                "-f",
-                "lavfi",
-                "-i",
-                "testsrc2=size=1280x720:rate=30:duration=10",
-                "-c:v",
-                "libx264",
-                "-pix_fmt",
-                "yuv420p",
-                str(path),
-            ],
-            check=True,
-        )
-    return path
+    return ffmpeg_h264(1280, 720, 10)
 
 
 def main() -> None:

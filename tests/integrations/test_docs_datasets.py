@@ -6,7 +6,6 @@ to the page (with other markers, or none) are not run here.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,21 +13,18 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need
+from tests.integrations import doc_examples
 
-DOC = Path(__file__).parents[2] / "docs" / "datasets.md"
+DOC = doc_examples.DOCS / "datasets.md"
 OURS = {"arrow": "pyarrow", "io": "msgspec", "io-parquet": "pyarrow", "cli": "av"}
 
 
 def examples() -> dict[str, str]:
-    blocks = re.findall(r"```python\n(# example: ([\w-]+)\n.*?)```", DOC.read_text(), re.S)
-    return {name: code for code, name in blocks if name in OURS}
+    return doc_examples.examples(DOC, OURS)
 
 
 def printed_after(name: str) -> str:
-    """The block that follows "It prints:" after example `name`."""
-    text = DOC.read_text()
-    rest = text[text.index(f"# example: {name}\n") :]
-    return re.search(r"It prints:\n\n```\n(.*?)```", rest, re.S).group(1)  # type: ignore[union-attr]
+    return doc_examples.printed_after(DOC, name)
 
 
 def test_every_section_has_its_example() -> None:

@@ -7,7 +7,6 @@ directory, offline, and must print exactly what the page says it prints.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,22 +14,19 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import need
+from tests.integrations import doc_examples
 
-DOC = Path(__file__).parents[2] / "docs" / "datasets.md"
+DOC = doc_examples.DOCS / "datasets.md"
 OURS = {"hf": "datasets", "pydantic": "pydantic", "lerobot": "pyarrow"}
 SECTIONS = ["## Hugging Face datasets", "## Pydantic models", "## LeRobot"]
 
 
 def examples() -> dict[str, str]:
-    blocks = re.findall(r"```python\n(# example: ([\w-]+)\n.*?)```", DOC.read_text(), re.S)
-    return {name: code for code, name in blocks if name in OURS}
+    return doc_examples.examples(DOC, OURS)
 
 
 def printed_after(name: str) -> str:
-    """The block that follows "It prints:" after example `name`."""
-    text = DOC.read_text()
-    rest = text[text.index(f"# example: {name}\n") :]
-    return re.search(r"It prints:\n\n```\n(.*?)```", rest, re.S).group(1)  # type: ignore[union-attr]
+    return doc_examples.printed_after(DOC, name)
 
 
 def test_every_section_has_its_example_in_order() -> None:
