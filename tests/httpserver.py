@@ -3,6 +3,7 @@
 `LoopbackServer.counters` counts the requests the file routes answer and the body bytes
 they send. Routes (files come from the served directory):
   /files/NAME            the file, with single-range ``Range`` support (206) and keep-alive
+                         (also HEAD: the headers alone)
   /norange/NAME          the file, ignoring ``Range`` (always 200 with the whole body)
   /status/CODE           an empty response with that status
   /stall                 accepts the request and never answers
@@ -52,6 +53,11 @@ class Counters:
             self.requests += 1
             self.bytes += body
 
+    def take_back(self, unsent: int) -> None:
+        """Uncount body bytes that were counted but never sent (the client hung up)."""
+        with self.lock:
+            self.bytes -= unsent
+
     def reset(self) -> None:
         with self.lock:
             self.requests = self.bytes = self.connections = 0
@@ -79,6 +85,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.send_header("Content-Length", "0")
         self.end_headers()
+
+    def do_HEAD(self) -> None:
+        """The file routes' headers without a body (what fsspec asks for a size); else 405."""
+        parts = self.path.strip("/").split("/")
+        if parts[0] in ("files", "norange"):
+            self._file("/".join(parts[1:]), honour_range=parts[0] == "files", head=True)
+        else:
+            self._empty(405)
 
     def do_GET(self) -> None:
         self.log.append((self.path, self.headers.get("Range")))
@@ -144,7 +158,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
-    def _file(self, name: str, *, honour_range: bool) -> None:
+    def _file(self, name: str, *, honour_range: bool, head: bool = False) -> None:
         if self.counters.delay_s:
             time.sleep(self.counters.delay_s)  # a far server's round trip (bench only)
         if self.before_file is not None:
@@ -176,10 +190,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.send_header("ETag", etag)
         self.send_header("Accept-Ranges", "bytes" if honour_range else "none")
-        # Counted before sending: a client that has the bytes must see them counted.
-        self.counters.add(len(body))
+        # Counted before sending: a client that has the bytes must see them counted. What a
+        # client that hangs up never gets (a peer reading part of an open range) is taken off.
+        self.counters.add(0 if head else len(body))
         self.end_headers()
-        self.wfile.write(body)
+        if head:
+            return
+        sent = 0
+        try:
+            for at in range(0, len(body), 1 << 18):
+                self.wfile.write(body[at : at + (1 << 18)])
+                sent = min(at + (1 << 18), len(body))
+        except OSError:
+            self.counters.take_back(len(body) - sent)
+            self.close_connection = True
 
 
 class LoopbackServer:
