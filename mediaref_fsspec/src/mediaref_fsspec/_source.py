@@ -217,8 +217,8 @@ class FsspecSource:
         """``(uri, size, validator)``: the validator is the version id, ETag or mtime."""
         return (self.uri, self.size, _validator(self._info))
 
-    def _check_unchanged(self, now: Mapping[str, Any] | None = None) -> None:
-        now = self._stat() if now is None else now
+    def _check_unchanged(self) -> None:
+        now = self._stat()
         if (int(now.get("size") or 0), _validator(now)) != (self.size, _validator(self._info)):
             raise SourceUnreadableError(_CHANGED, uri=self.uri)
 
@@ -260,6 +260,17 @@ class FsspecSource:
             data = self._call("read the object", fetch, start, min(end, self.size))
         return bytes(data)
 
+    def _same_version(self, details: Mapping[str, Any]) -> bool:
+        """Whether a file's details agree with the source's, as far as they go.
+
+        fsspec's HTTP files know only the size; s3fs's also the ETag or version id.
+        """
+        size, validator = details.get("size"), _validator(details)
+        return (size is None or int(size) == self.size) and validator in (
+            "",
+            _validator(self._info),
+        )
+
     def _pinned_fetch(self) -> Any:
         """The ranged read of a file pinned to this source's version; `None` if files have none."""
         with self._lock:
@@ -271,12 +282,9 @@ class FsspecSource:
                 details = getattr(f, "details", None) if fetch is not None else None
                 if fetch is None:
                     f.close()
-                elif isinstance(details, Mapping):
-                    try:
-                        self._check_unchanged(details)
-                    except SourceUnreadableError:
-                        f.close()
-                        raise
+                elif isinstance(details, Mapping) and not self._same_version(details):
+                    f.close()
+                    raise SourceUnreadableError(_CHANGED, uri=self.uri)
                 self._pinned = fetch or False
             return self._pinned or None
 
