@@ -94,14 +94,9 @@ def has_cues(head: bytes) -> bool | None:
 def matroska_cues(container: av.container.InputContainer, f: BlockFile) -> bool | None:
     """Whether an open Matroska/WebM container has cues; `None` for other formats.
 
-    Reads the file's head (already fetched when it opened) and puts the position back:
-    the demuxer's buffer follows the file.
+    Reads the file's head (already fetched when it opened) without moving the position
+    the demuxer's buffer follows (`BlockFile.read_at`).
     """
     if container.format.name.split(",")[0] != "matroska":
         return None
-    at = f.tell()
-    try:
-        f.seek(0)
-        return has_cues(f.read(_HEAD))
-    finally:
-        f.seek(at)
+    return has_cues(f.read_at(0, _HEAD))
