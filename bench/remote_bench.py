@@ -18,8 +18,15 @@ With --s3, the same workloads read the files from moto's S3 server on loopback t
 s3fs and mediaref-fsspec, behind a counting TCP proxy (bytes are everything the server
 sent: headers and bodies; requests are the GETs the client sent).
 
-Run: python bench/remote_bench.py [--s3] [--json OUT]. To measure another tree's code, put its
-sources first on PYTHONPATH (the server and media come from this directory).
+With --peers, the same workloads (not "open") are also run by PyPI mediaref 2.1 (its
+fsspec path, default TensorCodec decoder; venv bench/.venvs/pypi_mediaref) and TorchCodec
+0.13 on a file object from fsspec.open (its default seek_mode exact; ``--peers
+torchcodec_approx`` adds approximate; venv bench/.venvs/torchcodec), each call in its own
+process (bench/remote_peers.py), counted by the same server, their frames compared with the
+local decode too.
+
+Run: python bench/remote_bench.py [--s3] [--peers[=A,B]] [--json OUT]. To measure another tree's
+code, put its sources first on PYTHONPATH (the server and media come from this directory).
 """
 
 from __future__ import annotations
@@ -174,19 +181,59 @@ def run_one(
     else:
         from mediaref import open_source
 
-        with mediaref_av.AVVideoDecoder(open_source(url, **options)):
+        opts = dict(options)
+        source = open_source(url, **{k: opts.pop(k) for k in ["storage_options"] if k in opts})
+        with mediaref_av.AVVideoDecoder(source, **opts):
             frames = []
     seconds = time.perf_counter() - t0
     mediaref_av.clear_caches()
-    if times:
-        with mediaref_av.open(str(local)) as video:
-            expected = video.frames_played_at(times)
-        for got, want in zip(frames, expected, strict=True):
-            np.testing.assert_array_equal(got, want)
-    return {"seconds": round(seconds, 3)}
+    for got, want in zip(frames, expected_frames(local, times) if times else [], strict=True):
+        np.testing.assert_array_equal(got, want)
+    return {"seconds": round(seconds, 3), "exact": f"{len(frames)}/{len(times)}"}
 
 
-def run_s3(files: dict[str, Path]) -> list[dict[str, object]]:
+PEERS = {
+    "pypi_mediaref": "pypi_mediaref",
+    "torchcodec": "torchcodec",
+    "torchcodec_approx": "torchcodec",
+}
+"""Peer contestant -> its venv in bench/.venvs."""
+
+
+def expected_frames(local: Path, times: list[int]) -> list[np.ndarray]:
+    import mediaref_av
+
+    with mediaref_av.open(str(local)) as video:
+        return video.frames_played_at(times)
+
+
+def run_peer(
+    peer: str, uri: str, local: Path, times: list[int], options: dict[str, object]
+) -> dict[str, object]:
+    """Run one workload in the peer's venv; its seconds, and how many frames were exact."""
+    import tempfile
+
+    python = HERE / ".venvs" / PEERS[peer] / "bin" / "python"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "frames.npy"
+        args = [str(python), str(HERE / "remote_peers.py"), peer, uri, json.dumps(times)]
+        done = subprocess.run(
+            [*args, json.dumps(options), str(out)], capture_output=True, text=True, timeout=900
+        )
+        if done.returncode:
+            return {"seconds": None, "error": done.stderr.strip().splitlines()[-1][:200]}
+        result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+        frames = np.load(out)
+    want = expected_frames(local, times)
+    same = [
+        got.shape == w.shape and bool(np.array_equal(got, w))
+        for got, w in zip(frames, want, strict=True)
+    ]
+    result["exact"] = f"{sum(same)}/{len(same)}"
+    return result
+
+
+def run_s3(files: dict[str, Path], peers: list[str]) -> list[dict[str, object]]:
     import s3fs
     from moto.server import ThreadedMotoServer
 
@@ -217,12 +264,28 @@ def run_s3(files: dict[str, Path]) -> list[dict[str, object]]:
             result = run_one(uri, path, times, {"storage_options": options})
             proxy.delay_s = 0.0
             rows.append(_row("S3 " + label, path, name, proxy.bytes, proxy.requests, result))
+            for peer in peers if times else []:
+                proxy.reset()
+                proxy.delay_s = 0.02 if "20 ms" in name else 0.0
+                result = run_peer(peer, uri, path, times, options)
+                proxy.delay_s = 0.0
+                row = _row("S3 " + label, path, name, proxy.bytes, proxy.requests, result, peer)
+                rows.append(row)
     moto.stop()
     return rows
 
 
-def _row(label: str, path: Path, name: str, sent: int, requests: int, result: dict) -> dict:
+def _row(
+    label: str,
+    path: Path,
+    name: str,
+    sent: int,
+    requests: int,
+    result: dict,
+    contestant: str = "ours",
+) -> dict:
     row = {
+        "contestant": contestant,
         "media": label,
         "size": path.stat().st_size,
         "workload": name,
@@ -230,12 +293,41 @@ def _row(label: str, path: Path, name: str, sent: int, requests: int, result: di
         "requests": requests,
         **result,
     }
+    seconds = row["seconds"]
     print(
-        f"{label:28} {name:15} {sent:>11,} B {requests:>5} req "
-        f"({sent / row['size']:.3f} of {row['size']:,} B) {row['seconds']:.2f} s",
+        f"{contestant:17} {label:28} {name:15} {sent:>11,} B {requests:>5} req "
+        f"({sent / row['size']:.3f} of {row['size']:,} B) "
+        f"{'-' if seconds is None else f'{seconds:.2f}'} s {row.get('exact', '')} "
+        f"{row.get('error', '')}",
         flush=True,
     )
     return row
+
+
+def run_prebuilt(files: dict[str, Path]) -> list[dict[str, object]]:
+    """The workloads with the index prebuilt into a directory (``index_cache=``), as
+    ``mediaref index URI --out DIR`` leaves it: readers pay the identity probe, the
+    container's header and their frames' ranges, also where the index needs a full scan."""
+    import tempfile
+
+    import mediaref_av
+
+    rows = []
+    with serve(CACHE) as server, tempfile.TemporaryDirectory() as shared:
+        for label, path in files.items():
+            url = server.url(f"files/{path.name}")
+            with mediaref_av.open(url, index_cache=shared):
+                pass  # builds and writes the index (the prebuild, not counted)
+            with mediaref_av.open(str(path)) as video:
+                md = video.metadata
+            for name, times in workloads(md.begin_ns, md.end_ns, 10**9 // FPS).items():
+                server.counters.reset()
+                server.counters.delay_s = 0.02 if "20 ms" in name else 0.0
+                result = run_one(url, path, times, {"index_cache": shared})
+                server.counters.delay_s = 0.0
+                c = server.counters
+                rows.append(_row(label, path, name, c.bytes, c.requests, result, "ours, prebuilt"))
+    return rows
 
 
 def main() -> None:
@@ -244,11 +336,29 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json")
     parser.add_argument("--s3", action="store_true")
+    parser.add_argument(
+        "--peers",
+        nargs="?",
+        const="pypi_mediaref,torchcodec",
+        default="",
+        help=f"also these peers, comma-separated (of {', '.join(PEERS)}; default: the first two)",
+    )
+    parser.add_argument(
+        "--prebuilt",
+        action="store_true",
+        help="ours only, over HTTP, readers given an index prebuilt into a shared directory",
+    )
     args = parser.parse_args()
+    peers = [p for p in args.peers.split(",") if p]
+    if args.prebuilt:
+        rows = run_prebuilt(media())
+        if args.json:
+            Path(args.json).write_text(json.dumps(rows, indent=1))
+        return
     files = media()
     rows = []
     if args.s3:
-        rows = run_s3(files)
+        rows = run_s3(files, peers)
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
         return
@@ -263,21 +373,14 @@ def main() -> None:
                 result = run_one(server.url(f"files/{path.name}"), path, times)
                 server.counters.delay_s = 0.0
                 result["plan_bytes"] = plan_bytes(path, times)
-                row = {
-                    "media": label,
-                    "size": path.stat().st_size,
-                    "workload": name,
-                    "bytes": server.counters.bytes,
-                    "requests": server.counters.requests,
-                    **result,
-                }
-                rows.append(row)
-                print(
-                    f"{label:24} {name:10} {row['bytes']:>11,} B {row['requests']:>5} req "
-                    f"({row['bytes'] / row['size']:.3f} of {row['size']:,} B) "
-                    f"{row['seconds']:.2f} s, plan {row['plan_bytes']}",
-                    flush=True,
-                )
+                c = server.counters
+                rows.append(_row(label, path, name, c.bytes, c.requests, result))
+                for peer in peers if times else []:
+                    c.reset()
+                    c.delay_s = 0.02 if "20 ms" in name else 0.0
+                    result = run_peer(peer, server.url(f"files/{path.name}"), path, times, {})
+                    c.delay_s = 0.0
+                    rows.append(_row(label, path, name, c.bytes, c.requests, result, peer))
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1))
 

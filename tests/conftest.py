@@ -12,6 +12,7 @@ import pytest
 from hypothesis import settings
 
 from tests.httpserver import LoopbackServer, serve
+from tests.tls import Certificates, make_certificates
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
@@ -56,4 +57,22 @@ def http_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def http_server(http_root: Path) -> Iterator[LoopbackServer]:
     """A real HTTP server on 127.0.0.1 that honours Range (see tests/httpserver.py)."""
     with serve(http_root) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
+    """A test CA and a server certificate for 127.0.0.1 (see tests/tls.py)."""
+    made = make_certificates(tmp_path_factory.mktemp("tls"))
+    if made is None:
+        if CI:
+            pytest.fail("the openssl CLI is required under CI")
+        pytest.skip("the openssl CLI is not installed")
+    return made
+
+
+@pytest.fixture(scope="session")
+def https_server(http_root: Path, certificates: Certificates) -> Iterator[LoopbackServer]:
+    """The loopback server of `http_server`'s directory, over TLS with the test CA's certificate."""
+    with serve(http_root, certificates.server_context()) as server:
         yield server

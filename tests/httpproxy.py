@@ -1,13 +1,16 @@
-"""A forward HTTP proxy on loopback (absolute-form GET only), for proxy tests.
+"""A forward HTTP proxy on loopback (absolute-form GET and CONNECT), for proxy tests.
 
-It forwards each request to its origin with ``Connection: close`` and answers with the
-origin's response, then closes; `seen` records each request line and its
-``Proxy-Authorization`` header.
+It forwards each GET to its origin with ``Connection: close`` and answers with the
+origin's response, then closes; a CONNECT opens a tunnel to the origin and relays bytes
+both ways (HTTPS: TLS runs end to end inside it). `seen` records each request target
+(``CONNECT host:port`` for tunnels) and its ``Proxy-Authorization`` header.
 """
 
 from __future__ import annotations
 
 import http.client
+import select
+import socket
 import socketserver
 import threading
 from collections.abc import Iterator
@@ -46,6 +49,36 @@ class _Proxy(BaseHTTPRequestHandler):
         self.wfile.write(body)
         upstream.close()
         self.close_connection = True
+
+    def do_CONNECT(self) -> None:
+        self.seen.append((f"CONNECT {self.path}", self.headers.get("Proxy-Authorization")))
+        self.close_connection = True
+        host, _, port = self.path.rpartition(":")
+        try:
+            upstream = socket.create_connection((host, int(port)), timeout=10)
+        except (OSError, ValueError):
+            self.send_error(502, "cannot reach the origin")
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        with upstream:
+            self._relay(upstream)
+
+    def _relay(self, upstream: socket.socket) -> None:
+        """Copy bytes both ways until either side closes (or 30 s pass without any)."""
+        ends = [self.connection, upstream]
+        while True:
+            ready, _, _ = select.select(ends, [], [], 30)
+            if not ready:
+                return
+            for end in ready:
+                try:
+                    data = end.recv(1 << 16)
+                    if not data:
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+                except OSError:
+                    return
 
 
 class _Server(socketserver.ThreadingTCPServer):

@@ -32,6 +32,18 @@ def test_reads_return_the_bytes_of_the_file_wherever_they_start() -> None:
         assert f.read(n) == DATA[at : at + n]
 
 
+def test_read_at_leaves_the_position_the_demuxer_reads_on_from() -> None:
+    # FFmpeg's buffer reads on without seeking: a table read that moved the position fed
+    # x265's MP4 and LeRobot's AV1 bytes from the end of the file over HTTP.
+    f = BlockFile(CountingFile(DATA), "x", "k", BlockStore())
+    f.seek(2 * BLOCK + 5)
+    assert f.read_at(len(DATA) - 40, 100) == DATA[-40:]
+    assert f.read_at(7, 3) == DATA[7:10]
+    assert f.read_at(len(DATA), 10) == b"" and f.read_at(-1, 10) == b""
+    assert f.tell() == 2 * BLOCK + 5
+    assert f.read(10) == DATA[2 * BLOCK + 5 : 2 * BLOCK + 15]
+
+
 def test_a_planned_range_is_one_read_and_later_reads_hit_the_cache() -> None:
     raw = CountingFile(DATA)
     f = BlockFile(raw, "x", "k", BlockStore())

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import copy
 import shutil
+import subprocess
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import mediaref_av
-from mediaref.testing import Clip
+from mediaref._cli import main
+from mediaref.testing import Clip, decode_sequentially
 from tests.av.test_av_frames import (
     test_every_probe_time_in_one_call_matches_sequential_decode,
     test_metadata_range_and_count_match_the_oracle,
@@ -76,6 +79,45 @@ def test_mp4_indexes_come_from_the_sample_tables(
     remote = served(clip_factory(kind), http_root, http_server)
     with mediaref_av.open(remote.uri) as video:
         assert video.index_origin == "container tables (moov)"
+
+
+@pytest.mark.parametrize("kind", ["hevc_mkv", "vp9_webm"])
+def test_matroska_with_cues_is_scanned_and_probe_says_its_cues_list_keyframes_only(
+    kind: str,
+    clip_factory: ClipFactory,
+    http_root: Path,
+    http_server: LoopbackServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    remote = served(clip_factory(kind), http_root, http_server)
+    assert main(["probe", remote.uri]) == 0
+    out = capsys.readouterr().out
+    assert "index: full scan (no sample tables in matroska; its cues list keyframes only)" in out
+
+
+def test_cueless_matroska_is_scanned_frames_exact_and_probe_says_it_has_no_cues(
+    clip_factory: ClipFactory,
+    http_root: Path,
+    http_server: LoopbackServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # The ffmpeg CLI writing to a pipe cannot seek back: no cues, no SeekHead entry.
+    source = clip_factory("h264_open_gop_mkv").path
+    cueless = http_root / "cueless.mkv"
+    ffmpeg = ["ffmpeg", "-loglevel", "error", "-i", str(source), "-c", "copy", "-f", "matroska"]
+    with open(cueless, "wb") as out:
+        subprocess.run([*ffmpeg, "-"], stdout=out, check=True)
+    oracle = decode_sequentially(cueless)
+    uri = http_server.url("files/cueless.mkv")
+    assert main(["probe", uri]) == 0
+    assert "index: full scan (no sample tables in matroska; it has no cues)" in (
+        capsys.readouterr().out
+    )
+    times = oracle.probe_times()
+    with mediaref_av.open(uri) as video:
+        frames = video.frames_played_at(times)
+    for t, frame in zip(times, frames, strict=True):
+        np.testing.assert_array_equal(frame, oracle.frame_on_screen_at(t), err_msg=f"pts_ns={t}")
 
 
 @pytest.mark.parametrize("kind", ["h264_mpegts", "hevc_mkv"])

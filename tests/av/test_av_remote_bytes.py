@@ -11,45 +11,16 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 import mediaref_av
 from mediaref import MediaRef, batch_decode
+from tests.av.conftest import GOP
 from tests.httpserver import LoopbackServer
 from tests.media import ClipFactory
 
-SECONDS, FPS, GOP = 25, 30, 60
 KIB = 1024
-
-
-def _encode(path: Path, faststart: bool) -> None:
-    rng = np.random.default_rng(1)
-    options = {"movflags": "+faststart"} if faststart else {}
-    with av.open(str(path), "w", options=options) as c:
-        s = c.add_stream(
-            "libx264",
-            rate=FPS,
-            options={"preset": "ultrafast", "x264-params": f"keyint={GOP}:min-keyint={GOP}"},
-        )
-        s.width, s.height, s.pix_fmt, s.bit_rate = 640, 360, "yuv420p", 3_300_000
-        base = rng.integers(0, 256, (360, 640, 3), dtype=np.uint8)
-        for i in range(SECONDS * FPS):
-            a = np.roll(base, i * 3, axis=1)
-            a[:, (i * 5) % 600 : (i * 5) % 600 + 40, 1] = 255  # each frame differs
-            for p in s.encode(av.VideoFrame.from_ndarray(a, format="rgb24")):
-                c.mux(p)
-        for p in s.encode():
-            c.mux(p)
-
-
-@pytest.fixture(scope="session")
-def big_mp4s(http_root: Path) -> dict[str, Path]:
-    out = {"faststart": http_root / "big_faststart.mp4", "tail": http_root / "big_tail.mp4"}
-    for kind, path in out.items():
-        _encode(path, faststart=kind == "faststart")
-    return out
 
 
 @pytest.fixture

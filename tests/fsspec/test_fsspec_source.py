@@ -26,6 +26,8 @@ from mediaref import (
 )
 from mediaref.testing import Clip
 from mediaref_fsspec import FsspecSource, _source
+from tests.conftest import need
+from tests.httpserver import LoopbackServer
 from tests.media import ClipFactory, make_png
 
 fsspec = pytest.importorskip("fsspec")
@@ -207,3 +209,20 @@ def test_probe_prints_how_the_index_was_made(
     uri = _video_in_memory(ts, "probe.ts")
     assert main(["probe", uri]) == 0
     assert "index: full scan (no sample tables in mpegts)" in capsys.readouterr().out
+
+
+def test_fsspec_http_reads_video_frames_in_ranges_pinned_to_one_version(
+    clip_factory: ClipFactory, http_root: Path, http_server: LoopbackServer
+) -> None:
+    need("aiohttp")
+    clip = clip_factory("h264_bframes_mp4")
+    (http_root / "fsspec-http.mp4").write_bytes(clip.path.read_bytes())
+    uri = "fsspec+" + http_server.url("files/fsspec-http.mp4")
+    source = open_source(uri)
+    assert isinstance(source, FsspecSource)
+    times = clip.probe_times()
+    with mediaref_av.open(source) as video:
+        frames = video.frames_played_at(times)
+    for t, frame in zip(times, frames, strict=True):
+        np.testing.assert_array_equal(frame, clip.frame_on_screen_at(t), err_msg=f"pts_ns={t}")
+    assert source.read_range(8, 24) == clip.path.read_bytes()[8:24]

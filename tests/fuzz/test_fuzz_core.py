@@ -48,6 +48,7 @@ uris = st.builds(str.__add__, uri_prefixes, uri_chars) | st.text(max_size=40)
 @example("%")
 @example("file://" + "h" * 1000 + "/x")
 @example("file:////x")  # normalised to file://x, naming host x: found by this target
+@example("file:.")  # normalised to file:// (no path): found by this target
 def test_parse_uri_is_total_and_normalisation_is_a_canonical_form(s: str) -> None:
     try:
         parsed = parse_uri(s)

@@ -17,11 +17,11 @@ import mediaref_av
 from mediaref import MediaRef, SourceNotFoundError, SourceUnreadableError, batch_decode
 from mediaref.testing import Clip
 from mediaref_fsspec import _source
-from tests.av.conftest import clip_factory
+from tests.av.conftest import big_mp4s, clip_factory
 from tests.conftest import need
 from tests.media import ClipFactory, make_png
 
-__all__ = ["clip_factory"]
+__all__ = ["big_mp4s", "clip_factory"]
 
 KEY, SECRET = "AKIAMEDIAREFTEST", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRET"
 BUCKET = "media"
@@ -146,3 +146,27 @@ def test_probe_works_on_s3(
     assert main(["probe", uri, "--option", option]) == 0
     out = capsys.readouterr().out
     assert "video decoder: pyav" in out and "index: container tables (moov)" in out
+
+
+def test_an_object_replaced_after_the_index_read_fails_the_range_read_then_reads_anew(
+    s3: dict[str, Any], big_mp4s: dict[str, Path], clip_factory: ClipFactory
+) -> None:
+    from mediaref import open_source
+
+    new = clip_factory("h264_open_gop_mp4")
+    # ~10 MB: opening reads its header, the last GOP is read later, by the frame's request.
+    s3["fs"].put_file(str(big_mp4s["faststart"]), f"{BUCKET}/swapped.mp4")
+    uri = f"s3://{BUCKET}/swapped.mp4"
+    with mediaref_av.open(open_source(uri, storage_options=s3["options"])) as video:
+        assert video.index_origin == "container tables (moov)"
+        t = video.metadata.end_ns - 1
+        # Between the index read and the GOP's ranged GET of the same decoder: the ranges
+        # carry the old ETag (If-Match), and the server refuses them.
+        s3["fs"].pipe(f"{BUCKET}/swapped.mp4", new.path.read_bytes())
+        with pytest.raises(SourceUnreadableError) as info:
+            video.frames_played_at([t])
+    assert info.value.uri == uri
+    assert str(info.value).startswith("the object changed since it was first read")
+    t_new = new.probe_times()[-1]
+    got = MediaRef(uri, t_new).to_ndarray(storage_options=s3["options"])
+    np.testing.assert_array_equal(got, new.frame_on_screen_at(t_new))

@@ -131,10 +131,28 @@ class BlockFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
-        n = min(len(b), self.size - self._pos)
-        if n <= 0:
+        done = self._copy_into(self._pos, b)
+        self._pos += done
+        return done
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Return up to `n` bytes from `offset`, leaving the position where it was.
+
+        What reads the container's own tables must use this, not ``seek`` + ``read``: the
+        demuxer's buffer (FFmpeg's AVIOContext) believes the file sits where it left it
+        and reads on from there without seeking, so moving the position under it feeds
+        the decoder bytes from elsewhere (seen: x265's MP4 and LeRobot's AV1 over HTTP,
+        a frame never output or InvalidDataError, after the ``moov`` box was read).
+        """
+        out = bytearray(max(0, min(n, self.size - offset)))
+        return bytes(out[: self._copy_into(offset, out)])
+
+    def _copy_into(self, start: int, b: memoryview | bytearray) -> int:
+        """Copy the bytes from `start` into `b` (as many as fit or exist); return how many."""
+        n = min(len(b), self.size - start)
+        if n <= 0 or start < 0:
             return 0
-        start, end = self._pos, self._pos + n
+        end = start + n
         with self._lock:
             fresh = self._fetch(start, end)
             done = 0
@@ -145,7 +163,6 @@ class BlockFile(io.RawIOBase):
                 lo, hi = max(start, first) - first, min(end, first + len(block)) - first
                 b[done : done + hi - lo] = block[lo:hi]
                 done += hi - lo
-        self._pos += done
         return done
 
     def prefetch(self, ranges: Iterable[tuple[int, int]]) -> None:

@@ -29,6 +29,7 @@ from ._convert import FORMATS, Layout, Output, fit_size, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
+from ._matroska import matroska_cues
 from ._plan import plan, split
 from ._runs import RunDecoder
 from ._tables import SCAN_READAHEAD, is_mov, table_index
@@ -275,6 +276,7 @@ class AVVideoDecoder:
 
     def _scan(self, h: _pool.Handle) -> IndexData:
         f = h.fileobj
+        cues = None
         if f is not None:  # remote: the container's own tables, where it has usable ones
             data = table_index(h.container, h.stream, f, f.size, lambda n: self._set_key(h, n))
             if data is not None:
@@ -283,6 +285,7 @@ class AVVideoDecoder:
                 h.reopen(self._source)
             f = h.fileobj
             assert f is not None
+            cues = matroska_cues(h.container, f)
             f.readahead = SCAN_READAHEAD
         scan = IndexScan(h.container, h.stream)
         # The container's key (codec threading, set before the codec opens) is known once
@@ -295,6 +298,9 @@ class AVVideoDecoder:
             f.readahead = 0
             if is_mov(h.container):
                 data.origin = "full scan (mov sample tables unusable: edit list or fragments)"
+            elif cues is not None:
+                what = "its cues list keyframes only" if cues else "it has no cues"
+                data.origin = f"full scan (no sample tables in matroska; {what})"
         return data
 
     def _set_key(self, h: _pool.Handle, slices: int) -> None:

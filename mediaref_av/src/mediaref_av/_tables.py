@@ -69,8 +69,7 @@ def _read_moov(f: BlockFile, size: int) -> bytes | None:
     """Return the payload of the top-level ``moov`` box, walking box headers only."""
     pos = 0
     while pos + 8 <= size:
-        f.seek(pos)
-        head = f.read(16)
+        head = f.read_at(pos, 16)
         if len(head) < 8:
             return None
         n, kind = struct.unpack_from(">I4s", head)
@@ -84,8 +83,7 @@ def _read_moov(f: BlockFile, size: int) -> bytes | None:
         if kind == b"moov":
             if n > _MAX_MOOV:
                 return None
-            f.seek(pos + skip)
-            data = f.read(n - skip)
+            data = f.read_at(pos + skip, n - skip)
             return data if len(data) == n - skip else None
         pos += n
     return None

@@ -7,8 +7,9 @@ import io
 import math
 import re
 import socket
+import ssl
 import time
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from urllib.parse import quote, urljoin, urlsplit
 
 from . import _connections
@@ -29,6 +30,7 @@ _BLOCK = 1 << 20
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CONTROL = re.compile(r"[\x00-\x20\x7f]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
+_CHANGED = "the content changed while it was read: its ETag or size differs from when it was opened"
 
 
 def _connect(url: str) -> tuple[_connections.Route, http.client.HTTPConnection, str, bool]:
@@ -128,8 +130,10 @@ class _Session:
             raise TimeoutError("deadline")
         return min(remaining, limits.http_timeout_s)
 
-    def request(self, headers: dict[str, str]) -> http.client.HTTPResponse:
-        """Send a GET, following redirects; return a response with a 2xx status."""
+    def request(
+        self, headers: dict[str, str], allow: tuple[int, ...] = ()
+    ) -> http.client.HTTPResponse:
+        """Send a GET, following redirects; return a response with a 2xx status or in `allow`."""
         self.deadline = time.monotonic() + limits.http_deadline_s
         for _ in range(limits.http_max_redirects + 1):
             try:
@@ -150,7 +154,12 @@ class _Session:
                         uri=self.uri,
                     )
                 continue
-            if resp.status >= 300:
+            if resp.status == 412:  # only reads that sent If-Match get it
+                self.close()
+                raise SourceUnreadableError(
+                    _CHANGED + " (HTTP 412: ETag no longer matches)", uri=self.uri
+                )
+            if resp.status >= 300 and resp.status not in allow:
                 self.close()
                 error = SourceNotFoundError if resp.status in (404, 410) else SourceUnreadableError
                 raise error(f"HTTP {resp.status} {short_text(resp.reason)}", uri=self.uri)
@@ -195,6 +204,11 @@ class _Session:
         except TimeoutError:
             self.close()
             raise self._timeout() from None
+        except ssl.SSLError as e:  # before ValueError: a failed verification is both
+            self.close()
+            raise SourceUnreadableError(
+                f"HTTPS handshake failed: {short_text(e)}", uri=self.uri
+            ) from None
         except (ValueError, http.client.InvalidURL) as e:  # also UnicodeError (IDNA host)
             self.close()
             raise self._bad_url(e) from None
@@ -317,11 +331,42 @@ class _Session:
         _connections.put(route, conn)
 
 
-class _RangeReader(io.RawIOBase):
-    """A seekable file over HTTP Range requests on one keep-alive connection."""
+class _Validators(NamedTuple):
+    """What a response says about the content's version: sent back with every range."""
 
-    def __init__(self, session: _Session, size: int) -> None:
+    etag: str | None
+    last_modified: str | None
+
+    @classmethod
+    def of(cls, resp: http.client.HTTPResponse) -> _Validators:
+        return cls(resp.getheader("ETag"), resp.getheader("Last-Modified"))
+
+    def conditions(self) -> dict[str, str]:
+        """Preconditions that make the server refuse (412) a range of changed content."""
+        if self.etag and not self.etag.startswith("W/"):  # If-Match compares strong ETags only
+            return {"If-Match": self.etag}
+        if self.last_modified:
+            return {"If-Unmodified-Since": self.last_modified}
+        return {}
+
+    def differ(self, resp: http.client.HTTPResponse) -> bool:
+        """Whether a response names another version (servers that ignore preconditions)."""
+        etag, modified = resp.getheader("ETag"), resp.getheader("Last-Modified")
+        if self.etag is not None and etag is not None:
+            return etag != self.etag
+        return self.last_modified is not None and modified not in (None, self.last_modified)
+
+
+class _RangeReader(io.RawIOBase):
+    """A seekable file over HTTP Range requests on one keep-alive connection.
+
+    Every range asks for the version the file was opened on (``If-Match``) and checks the
+    version and size its response names: a file never mixes bytes of two versions.
+    """
+
+    def __init__(self, session: _Session, size: int, validators: _Validators) -> None:
         self._session, self._size, self._pos = session, size, 0
+        self._validators = validators
 
     def readable(self) -> bool:
         return True
@@ -342,7 +387,16 @@ class _RangeReader(io.RawIOBase):
         if n <= 0:
             return 0
         end = self._pos + n - 1
-        resp = self._session.request({"Range": f"bytes={self._pos}-{end}"})
+        resp = self._session.request(
+            {"Range": f"bytes={self._pos}-{end}", **self._validators.conditions()}, allow=(416,)
+        )
+        if resp.status == 416:  # past the end: of the object as it is now, if it shrank
+            self._session.close()
+            total = (resp.getheader("Content-Range") or "").rpartition("/")[2]
+            why = _CHANGED if total != str(self._size) else "HTTP 416 Range Not Satisfiable"
+            raise SourceUnreadableError(
+                f"{why} (bytes={self._pos}-{end} of {short_text(total)})", uri=self._session.uri
+            )
         if resp.status != 206:
             self._session.close()
             raise SourceUnreadableError(
@@ -355,6 +409,13 @@ class _RangeReader(io.RawIOBase):
             raise SourceUnreadableError(
                 f"HTTP server answered Range bytes={self._pos}-{end} with "
                 f"{short_text(resp.getheader('Content-Range'))!r}",
+                uri=self._session.uri,
+            )
+        if m.group(3) != str(self._size) or self._validators.differ(resp):
+            self._session.close()
+            raise SourceUnreadableError(
+                _CHANGED + f" (a range answered with size {m.group(3)}, "
+                f"ETag {short_text(resp.getheader('ETag'))!r})",
                 uri=self._session.uri,
             )
         body = self._session.read_body(resp, n, asked=True)
@@ -420,7 +481,8 @@ class HTTPSource:
         session, resp, size, ranged = self._probe_range()
         if ranged:
             session.read_body(resp, 1, asked=True)
-            return io.BufferedReader(_RangeReader(session, size), buffer_size=_BLOCK)
+            reader = _RangeReader(session, size, _Validators.of(resp))
+            return io.BufferedReader(reader, buffer_size=_BLOCK)
         try:
             return io.BytesIO(session.read_body(resp, limits.max_read_bytes))
         finally:

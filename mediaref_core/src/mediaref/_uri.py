@@ -179,6 +179,10 @@ def normalize_uri(uri: str) -> str:
         # An empty authority before a path starting with "//" (file:////x): urlunsplit
         # would drop it, and the path's first segment would become a host (file://x).
         return f"{scheme}://" + urlunsplit(("", "", path, query, fragment))
+    if not netloc and parts.path and not parts.path.startswith("/"):
+        # A rootless path (file:a/b, file:.): urlunsplit would root it (file:///a/b), and
+        # dot removal would leave file: with no path at all.
+        return f"{scheme}:" + urlunsplit(("", "", path or ".", query, fragment))
     return urlunsplit((scheme, netloc, path, query, fragment))
 
 

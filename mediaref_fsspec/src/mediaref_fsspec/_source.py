@@ -32,6 +32,11 @@ __all__ = [
     "known_protocol",
 ]
 
+_CHANGED = (
+    "the object changed since it was first read (size, ETag or version differs); "
+    "open it again to read the new content"
+)
+
 PREFIX = "fsspec+"
 """``fsspec+https://...`` (or ``fsspec+file://``) asks for fsspec's own implementation of a
 protocol the core reads itself."""
@@ -159,7 +164,7 @@ class FsspecSource:
         SourceUnreadableError: Any other failure (credentials never appear in the message).
     """
 
-    __slots__ = ("_fs", "_info", "_secrets", "path", "protocol", "uri")
+    __slots__ = ("_fs", "_info", "_lock", "_pinned", "_secrets", "path", "protocol", "uri")
 
     def __init__(self, uri: str, protocol: str, storage_options: Mapping[str, Any]) -> None:
         self.uri, self.protocol = uri, protocol
@@ -168,10 +173,15 @@ class FsspecSource:
         target = uri.removeprefix(PREFIX)
         self.path: str = self._fs._strip_protocol(target)
         self._info: Mapping[str, Any] = self._stat()
+        self._lock = threading.Lock()
+        self._pinned: Any = None
+        """A file opened once for `read_range`, pinned to the version first seen."""
 
     def _error(self, e: BaseException, doing: str) -> MediaRefError:
         if isinstance(e, FileNotFoundError):
             return SourceNotFoundError(f"no such object ({self.protocol})", uri=self.uri)
+        if type(e).__name__ == "FileExpired":  # s3fs: the pinned ETag no longer matches
+            return SourceUnreadableError(_CHANGED, uri=self.uri)
         text = f"{type(e).__name__}: {e}"
         for secret in self._secrets:
             text = text.replace(secret, "***")
@@ -210,11 +220,7 @@ class FsspecSource:
     def _check_unchanged(self) -> None:
         now = self._stat()
         if (int(now.get("size") or 0), _validator(now)) != (self.size, _validator(self._info)):
-            raise SourceUnreadableError(
-                "the object changed since it was first read (size, ETag or version differs); "
-                "open it again to read the new content",
-                uri=self.uri,
-            )
+            raise SourceUnreadableError(_CHANGED, uri=self.uri)
 
     def read_all(self) -> bytes:
         """Read the whole object (at most `Limits.max_read_bytes`).
@@ -239,13 +245,48 @@ class FsspecSource:
         """Read bytes ``[start, end)`` with one ranged request (no cache in between).
 
         Optional to `mediaref.ByteSource`: decoders that plan their reads (mediaref-av)
-        use it when a source has it.
+        use it when a source has it. Reads go through one file of the filesystem's, opened
+        on first use and checked against the version this source was opened on; s3fs's
+        files then send that ETag with every range (``If-Match``) or pin the version id.
 
         Raises:
-            SourceUnreadableError: The read failed.
+            SourceUnreadableError: The read failed, or the object changed since this source
+                was opened (its ETag, version or size differs).
         """
-        data = self._call("read the object", self._fs.cat_file, self.path, start=start, end=end)
+        fetch = self._pinned_fetch()
+        if fetch is None:
+            data = self._call("read the object", self._fs.cat_file, self.path, start=start, end=end)
+        else:
+            data = self._call("read the object", fetch, start, min(end, self.size))
         return bytes(data)
+
+    def _same_version(self, details: Mapping[str, Any]) -> bool:
+        """Whether a file's details agree with the source's, as far as they go.
+
+        fsspec's HTTP files know only the size; s3fs's also the ETag or version id.
+        """
+        size, validator = details.get("size"), _validator(details)
+        return (size is None or int(size) == self.size) and validator in (
+            "",
+            _validator(self._info),
+        )
+
+    def _pinned_fetch(self) -> Any:
+        """The ranged read of a file pinned to this source's version; `None` if files have none."""
+        with self._lock:
+            if self._pinned is None:
+                f = self._call("open the object", self._fs.open, self.path, "rb", cache_type="none")
+                # fsspec's buffered files (s3fs, gcsfs, adlfs, HTTP) read a range with one
+                # request in _fetch_range; others (local, memory) are read by cat_file.
+                fetch = getattr(f, "_fetch_range", None)
+                details = getattr(f, "details", None) if fetch is not None else None
+                if fetch is None:
+                    f.close()
+                elif isinstance(details, Mapping) and not self._same_version(details):
+                    f.close()
+                    raise SourceUnreadableError(_CHANGED, uri=self.uri)
+                self._pinned = fetch or False
+            return self._pinned or None
 
     def open(self) -> IO[bytes]:
         """Return a new seekable file with fsspec's bounded block cache; the caller closes it.

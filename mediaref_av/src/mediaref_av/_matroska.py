@@ -1,0 +1,102 @@
+"""Whether a Matroska/WebM file has cues, from the bytes at its start (EBML, no demuxer).
+
+FFmpeg's muxer writes the ``Cues`` (one cue point per keyframe: time and cluster
+position) at the end and lists them in the ``SeekHead`` at the start; a file written to a
+pipe has none. The demuxer reads cues only at the first seek, so a file's head says
+whether they exist without reading any more of it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import av.container
+
+    from ._blockfile import BlockFile
+
+__all__ = ["has_cues", "matroska_cues"]
+
+_HEAD = 64 * 1024
+"""Bytes of the file's start read for its SeekHead (what opening the file fetched)."""
+
+_SEGMENT = 0x18538067
+_SEEK_HEAD = 0x114D9B74
+_SEEK = 0x4DBB
+_SEEK_ID = 0x53AB
+_CUES = 0x1C53BB6B
+_CLUSTER = 0x1F43B675
+_CUES_ID = _CUES.to_bytes(4, "big")
+_UNKNOWN = -1
+"""An element of unknown size (live streams): it runs to the end of its parent."""
+
+
+def _vint(buf: bytes, pos: int, *, keep_marker: bool) -> tuple[int, int] | None:
+    """Return an EBML variable-length integer at `pos` and the position after it."""
+    if pos >= len(buf) or buf[pos] == 0:
+        return None
+    n = 8 - buf[pos].bit_length() + 1
+    if pos + n > len(buf):
+        return None
+    value = int.from_bytes(buf[pos : pos + n], "big")
+    if keep_marker:
+        return value, pos + n
+    value &= (1 << (7 * n)) - 1
+    return (_UNKNOWN if value == (1 << (7 * n)) - 1 else value), pos + n
+
+
+def _element(buf: bytes, pos: int) -> tuple[int, int, int] | None:
+    """Return ``(id, payload start, payload end)`` of the element at `pos`."""
+    ident = _vint(buf, pos, keep_marker=True)
+    size = _vint(buf, ident[1], keep_marker=False) if ident else None
+    if ident is None or size is None:
+        return None
+    start = size[1]
+    return ident[0], start, len(buf) if size[0] == _UNKNOWN else start + size[0]
+
+
+def _lists_cues(buf: bytes, start: int, end: int) -> bool:
+    """Whether a SeekHead's entries name the Cues element."""
+    pos = start
+    while (seek := _element(buf, pos)) is not None and seek[1] < min(end, len(buf)):
+        if seek[0] == _SEEK:
+            inner = seek[1]
+            while (child := _element(buf, inner)) is not None and child[1] < seek[2]:
+                if child[0] == _SEEK_ID and buf[child[1] : child[2]] == _CUES_ID:
+                    return True
+                inner = child[2]
+        pos = seek[2]
+    return False
+
+
+def has_cues(head: bytes) -> bool | None:
+    """Whether the Matroska file starting with `head` has cues; `None` if `head` cannot tell.
+
+    Cues count when the SeekHead lists them, or when they come before the first cluster.
+    """
+    header = _element(head, 0)  # the EBML header
+    segment = _element(head, header[2]) if header else None
+    if segment is None or segment[0] != _SEGMENT:
+        return None
+    pos = segment[1]
+    while (child := _element(head, pos)) is not None:
+        kind, start, end = child
+        if kind == _CUES or (kind == _SEEK_HEAD and _lists_cues(head, start, end)):
+            return True
+        if kind == _CLUSTER:
+            return False  # the SeekHead (first) did not list them, none came before
+        if end > len(head):
+            return None
+        pos = end
+    return None
+
+
+def matroska_cues(container: av.container.InputContainer, f: BlockFile) -> bool | None:
+    """Whether an open Matroska/WebM container has cues; `None` for other formats.
+
+    Reads the file's head (already fetched when it opened) without moving the position
+    the demuxer's buffer follows (`BlockFile.read_at`).
+    """
+    if container.format.name.split(",")[0] != "matroska":
+        return None
+    return has_cues(f.read_at(0, _HEAD))
