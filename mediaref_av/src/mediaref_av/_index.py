@@ -27,7 +27,8 @@ from . import _counters
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData"]
 
-INDEX_VERSION = 6
+INDEX_VERSION = 7
+"""7: cache files carry a BLAKE2b checksum (`_index_cache.seal`)."""
 _NS_PER_S = 1_000_000_000
 _DEMUX_BUFFER = 16 * 1024
 """Bytes PyAV's I/O buffer reads at a time (``buffer_size`` of remote containers, one
