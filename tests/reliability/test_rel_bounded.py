@@ -256,30 +256,28 @@ def test_a_file_in_shared_memory_is_still_read() -> None:
         f.unlink()
 
 
+def _gray_h264(path: Path, seconds: int) -> Path:
+    """A 32x32 grey H.264 clip of 100 packets a second (FFmpeg CLI, x264 ultrafast)."""
+    from tests.media import need_ffmpeg
+
+    lavfi = ["-f", "lavfi", "-i", "color=c=gray:s=32x32:r=100", "-t", str(seconds)]
+    x264 = ["-c:v", "libx264", "-preset", "ultrafast"]
+    subprocess.run(
+        [need_ffmpeg(), "-v", "error", *lavfi, *x264, str(path)], check=True, timeout=300
+    )
+    return path
+
+
 def test_sixteen_hard_links_to_one_long_video_hold_one_index(tmp_path: Path) -> None:
     # Issue 16: 16 hard links to one 200k-packet video held +1.0 GB of indexes (one per
     # path, ~330 B a packet), 492 MB of it still after clear_caches(). Indexes are now
     # keyed by content and held as arrays (~107 B a packet with byte positions and the
     # frame tables). Here 20,000 packets, which would have been ~100 MB before.
-    from tests.media import need_ffmpeg
-
-    video = tmp_path / "long.mp4"
-    subprocess.run(
-        [need_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=c=gray:s=32x32:r=100"]
-        + ["-t", "200", "-c:v", "libx264", "-preset", "ultrafast", str(video)],
-        check=True,
-        timeout=300,
-    )
+    video = _gray_h264(tmp_path / "long.mp4", 200)
     links = [tmp_path / f"link{i}.mp4" for i in range(16)]
     for link in links:
         os.link(video, link)
-    warm = tmp_path / "warm.mp4"  # another file: codecs loaded, this index not built
-    subprocess.run(
-        [need_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "color=c=gray:s=32x32:r=100"]
-        + ["-t", "1", "-c:v", "libx264", "-preset", "ultrafast", str(warm)],
-        check=True,
-        timeout=300,
-    )
+    warm = _gray_h264(tmp_path / "warm.mp4", 1)  # codecs loaded, this index not built
     refs = [[str(p), 100_000_000 * i] for i, p in enumerate(links)]
     report = probe({"read": "frames", "refs": refs, "warm": [[str(warm), 0]]}, timeout=300)
     print({k: v for k, v in report.items() if k != "outcomes"})
