@@ -170,6 +170,27 @@ def test_a_content_length_over_the_limit_is_refused_before_reading(
     assert growth_mb(report) < 16
 
 
+def test_dripping_servers_and_a_short_body_cost_no_memory_in_a_fresh_process(
+    http_server: LoopbackServer, hostile: str
+) -> None:
+    # The issue's rows "1 byte every 0.8 s" (33 s), "headers dripped" (33 s, then "0
+    # bytes") and "Content-Length larger than the body" (accepted), one after the other in
+    # one fresh process: each fails with its error, within the 2 s deadline each (the
+    # error says so; the subprocess timeout only turns a hang into a failure).
+    uris = [http_server.url("drip/40"), http_server.url("drip-headers")]
+    uris.append(f"{hostile}/short-body/x.png")
+    report = probe(
+        {"read": "sources", "uris": uris, "limits": {"http_deadline_s": 2.0}}, timeout=60
+    )
+    print({k: v for k, v in report.items() if k != "outcomes"})
+    (e1, m1), (e2, m2), (e3, m3) = report["outcomes"]
+    assert e1 == e2 == e3 == "SourceUnreadableError"
+    for message in (m1, m2):
+        assert "took more than 2.0 s in all (mediaref.limits.http_deadline_s)" in message
+    assert "HTTP body ended after 100 of the 100000 bytes of its Content-Length" in m3
+    assert growth_mb(report) < 16
+
+
 def _first_sysfs_file() -> str:
     for p in sorted(Path("/sys/kernel").iterdir()):
         if p.is_file():
