@@ -80,9 +80,8 @@ class Janitor:
         self._thread: threading.Thread | None = None
         self._stopping = False
 
-    @contextlib.contextmanager
-    def busy(self) -> Iterator[None]:
-        """Mark a decode running; start the thread at the first one of the process."""
+    def enter(self) -> None:
+        """Note a decode starting; start the thread at the first one of the process."""
         with self._lock:
             self._busy += 1
             wake = self._released
@@ -101,12 +100,21 @@ class Janitor:
             self._thread.start()
         elif wake:
             self._wake.set()  # it sleeps until a decode after a release
+
+    def leave(self) -> None:
+        """Note a decode ended (after `enter`)."""
+        with self._lock:
+            self._busy -= 1
+            self._last_s = self.clock()
+
+    @contextlib.contextmanager
+    def busy(self) -> Iterator[None]:
+        """Mark a decode running (`enter`, then `leave`)."""
+        self.enter()
         try:
             yield
         finally:
-            with self._lock:
-                self._busy -= 1
-                self._last_s = self.clock()
+            self.leave()
 
     def wait_s(self, now: float) -> float | None:
         """Return how long the thread may sleep before `run_once` (`None`: until woken)."""
@@ -176,8 +184,12 @@ def tracked(fn: Callable[_P, _R]) -> Callable[_P, _R]:
 
     @functools.wraps(fn)
     def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
-        with janitor.busy():
+        j = janitor
+        j.enter()
+        try:
             return fn(*args, **kwargs)
+        finally:
+            j.leave()
 
     return wrapper
 
