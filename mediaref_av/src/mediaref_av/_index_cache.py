@@ -119,10 +119,12 @@ def _write_url(name: str, blob: bytes) -> None:
 
 IDLE_BYTES = 4 << 20
 """Bytes of indexes kept after an idle period (`mediaref.limits.idle_release_s`), the most
-recently used (at least one, whatever its size): 4 MB is ~65,000 packets (36 minutes of
-30 fps), or the indexes of 1,000 short clips. A soak over 1,000 clips held 3 MB in 991
-indexes after its calls, and 15 MB in its 16 idle containers (bench/results/soak-files.md).
-Rebuilding an index costs a demux of its file, or a read of the disk cache."""
+recently used (at least one, whatever its size): ~36,000 packets (20 minutes of 30 fps),
+or the indexes of ~500 short clips. After a soak over 2,000 clips, the janitor's release
+kept 4 MB counted of indexes (~1,000, at 4 KB each as counted then: ~12 MB of RSS)
+and RSS stayed +13.4 % over the warm baseline; `Index.nbytes` now counts the arrays'
+and objects' overhead as well (bench/results/soak-files.md). Rebuilding an index costs a
+demux of its file, or a read of the disk cache."""
 
 
 _MAGIC = b"mravidx" + bytes([INDEX_VERSION])
