@@ -109,7 +109,7 @@ def run(cache: Path, files: int, calls: int, quiet: float, seed: int) -> dict[st
     end = {"rss": trimmed_rss_mb(), "raw_rss": rss_mb(), "fds": fds(), "threads": threads()}
     releases = janitor.releases
     time.sleep(quiet)
-    quiet_raw = {"raw_rss": rss_mb(), "fds": fds(), "threads": threads()}
+    quiet_raw = {"raw_rss": rss_mb(), "fds": fds(), "threads": threads(), "index": _index_held()}
     quiet_rss = trimmed_rss_mb()
     released = janitor.releases - releases
     _one_call(rng, paths[:1], counts)
@@ -136,6 +136,13 @@ def run(cache: Path, files: int, calls: int, quiet: float, seed: int) -> dict[st
         "after_cleanup": after_cleanup,
         "index_entries": _index_entries(),
     }
+
+
+def _index_held() -> str:
+    from mediaref_av import _index_cache
+
+    c = _index_cache.index_cache
+    return f"{len(c._lru):,} indexes, {c.nbytes / 2**20:.1f} MB as counted"
 
 
 def _index_entries() -> str:
@@ -165,7 +172,8 @@ def report(r: dict[str, Any], versions: str, command: str) -> str:
         f"- Wrong frames: **{r['wrong']}**",
         f"- Index cache in memory: {r['index_entries']}",
         f"- Idle release (`mediaref.limits.idle_release_s`): {r['idle_release_s']} s; "
-        f"releases during the quiet period: {r['idle_releases']}",
+        f"releases during the quiet period: {r['idle_releases']}; index cache after it: "
+        f"{r['quiet_raw']['index']}",
         "",
         "RSS after gc + malloc_trim (memory really held), against the warm baseline:",
         "",
