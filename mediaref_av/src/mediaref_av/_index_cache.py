@@ -117,14 +117,14 @@ def _write_url(name: str, blob: bytes) -> None:
         f.write(blob)
 
 
-IDLE_BYTES = 4 << 20
+IDLE_BYTES = 1 << 20
 """Bytes of indexes kept after an idle period (`mediaref.limits.idle_release_s`), the most
-recently used (at least one, whatever its size): ~36,000 packets (20 minutes of 30 fps),
-or the indexes of ~500 short clips. After a soak over 2,000 clips, the janitor's release
-kept 4 MB counted of indexes (~1,000, at 4 KB each as counted then: ~12 MB of RSS)
-and RSS stayed +13.4 % over the warm baseline; `Index.nbytes` now counts the arrays'
-and objects' overhead as well (bench/results/soak-files.md). Rebuilding an index costs a
-demux of its file, or a read of the disk cache."""
+recently used (at least one, whatever its size): ~9,000 packets (5 minutes of 30 fps), or
+~128 indexes of short clips. Small indexes cost more RSS than they count (objects spread
+over many allocator pages): over 2,000 clips, RSS after the quiet minute was +9.5 % of the
+warm baseline keeping 4 MB, +2.9 % keeping 1 MB, -10.0 % keeping one index
+(bench/results/soak-files.md). Rebuilding an index costs a demux of its file, or a read
+of the disk cache."""
 
 
 _MAGIC = b"mravidx" + bytes([INDEX_VERSION])
