@@ -7,9 +7,10 @@ file i is a flat picture whose red level is ``_level(f)`` and whose blue is ``64
 bench/.cache/soak-files, then in one process: warms up on 20 of them and takes the warm
 baseline (RSS after gc + malloc_trim); makes `--calls` calls at random over all files
 (to_ndarray, batch_decode of 1-16 frames of 1-3 files); checks every frame's levels; then
-stays quiet for `--quiet` seconds and reads RSS (a) after the quiet period, with no call,
-(b) after one more small call (mediaref_av's frame pool frees what went idle at the next
-request), and (c) after ``mediaref.cleanup_cache()``. Writes a markdown report.
+stays quiet for `--quiet` seconds and reads RSS (a) after the quiet period, with no call
+(mediaref's janitor thread released what was idle after ``limits.idle_release_s``), raw
+and after gc + malloc_trim, (b) after one more small call, and (c) after
+``mediaref.cleanup_cache()``. Writes a markdown report.
 """
 
 from __future__ import annotations
@@ -86,6 +87,7 @@ def _one_call(rng: random.Random, paths: list[Path], counts: dict[str, Any]) -> 
 def run(cache: Path, files: int, calls: int, quiet: float, seed: int) -> dict[str, Any]:
     """Run the soak; return its figures."""
     import mediaref
+    from mediaref._janitor import janitor
     from soak import fds, rss_mb, threads, trimmed_rss_mb
 
     t_make = time.perf_counter()
@@ -105,8 +107,11 @@ def run(cache: Path, files: int, calls: int, quiet: float, seed: int) -> dict[st
             peak = max(peak, rss_mb())
     busy_s = time.perf_counter() - t0
     end = {"rss": trimmed_rss_mb(), "raw_rss": rss_mb(), "fds": fds(), "threads": threads()}
+    releases = janitor.releases
     time.sleep(quiet)
+    quiet_raw = {"raw_rss": rss_mb(), "fds": fds(), "threads": threads(), "index": _index_held()}
     quiet_rss = trimmed_rss_mb()
+    released = janitor.releases - releases
     _one_call(rng, paths[:1], counts)
     after_call = {"rss": trimmed_rss_mb(), "fds": fds(), "threads": threads()}
     mediaref.cleanup_cache()
@@ -124,10 +129,20 @@ def run(cache: Path, files: int, calls: int, quiet: float, seed: int) -> dict[st
         "warm": warm,
         "end": end,
         "quiet_rss": quiet_rss,
+        "quiet_raw": quiet_raw,
+        "idle_releases": released,
+        "idle_release_s": mediaref.limits.idle_release_s,
         "after_call": after_call,
         "after_cleanup": after_cleanup,
         "index_entries": _index_entries(),
     }
+
+
+def _index_held() -> str:
+    from mediaref_av import _index_cache
+
+    c = _index_cache.index_cache
+    return f"{len(c._lru):,} indexes, {c.nbytes / 2**20:.1f} MB as counted"
 
 
 def _index_entries() -> str:
@@ -156,6 +171,9 @@ def report(r: dict[str, Any], versions: str, command: str) -> str:
         f"{r['calls']:,} calls ({r['frames']:,} frames, {r['busy_s']:.0f} s)",
         f"- Wrong frames: **{r['wrong']}**",
         f"- Index cache in memory: {r['index_entries']}",
+        f"- Idle release (`mediaref.limits.idle_release_s`): {r['idle_release_s']} s; "
+        f"releases during the quiet period: {r['idle_releases']}; index cache after it: "
+        f"{r['quiet_raw']['index']}",
         "",
         "RSS after gc + malloc_trim (memory really held), against the warm baseline:",
         "",
@@ -163,7 +181,10 @@ def report(r: dict[str, Any], versions: str, command: str) -> str:
         "|---|---|---|---|",
         f"| warm baseline (20 files) | {w:.1f} MB | {r['warm']['fds']} | {r['warm']['threads']} |",
         f"| after the calls | {pct(r['end']['rss'])} | {r['end']['fds']} | {r['end']['threads']} |",
-        f"| after {r['quiet_s']:.0f} s of quiet, no call | {pct(r['quiet_rss'])} | | |",
+        f"| after {r['quiet_s']:.0f} s of quiet, no call (raw RSS, not trimmed) | "
+        f"{pct(r['quiet_raw']['raw_rss'])} | {r['quiet_raw']['fds']} | "
+        f"{r['quiet_raw']['threads']} |",
+        f"| the same, after gc + malloc_trim | {pct(r['quiet_rss'])} | | |",
         f"| after one more small call | {pct(r['after_call']['rss'])} | "
         f"{r['after_call']['fds']} | {r['after_call']['threads']} |",
         f"| after `mediaref.cleanup_cache()` | {pct(r['after_cleanup']['rss'])} | "

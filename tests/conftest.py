@@ -28,7 +28,12 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if CI else "
 def idle_clocks_stand_still(monkeypatch: pytest.MonkeyPatch) -> None:
     """Freeze the clocks of mediaref_av's idle rules (containers closed, pooled frames
     freed after 10 s idle): on a busy machine a pause between two calls of a test must
-    not close what the test counts on. The tests of those rules move their own clocks."""
+    not close what the test counts on. The tests of those rules move their own clocks.
+    The janitor thread that releases after `limits.idle_release_s` is off likewise: its
+    tests turn it on, with their own clock."""
+    import mediaref
+
+    monkeypatch.setattr(mediaref.limits, "idle_release_s", None)
     try:
         from mediaref_av import _buffers, _pool
     except ImportError:

@@ -7,6 +7,10 @@
 - ``{"read": "sources", "uris": [...]}``: each URI read whole, one after the other;
 - ``{"read": "batch", "uris": [...]}``: the URIs as images in one
   ``batch_decode(on_error="return")`` (its threads read them at once);
+- ``{"read": "frames", "refs": [[uri, pts_ns], ...], "warm": [[uri, pts_ns]]}``: one
+  ``to_ndarray`` per reference, after decoding ``warm`` (codecs loaded); adds the packet
+  index cache's entries and bytes, and ``held_before_mb`` / ``held_after_clear_mb``: RSS
+  after gc and ``malloc_trim`` before the reads and after ``cleanup_cache()``;
 - ``"limits": {"name": value}`` set in ``mediaref.limits`` first.
 
 Prints ``{"outcomes": [[error type or "bytes", message or length], ...], "rss_before_mb",
@@ -73,9 +77,51 @@ def _inputs(job: dict[str, Any]) -> list[str]:
     return list(job["uris"])
 
 
+def _held_mb() -> float:
+    import ctypes
+    import gc
+
+    gc.collect()
+    ctypes.CDLL(None).malloc_trim(0)
+    return _status_mb("VmRSS")
+
+
+def frames(job: dict[str, Any]) -> dict[str, Any]:
+    """The ``"frames"`` job: decode each reference in turn; what stays held, and after clearing."""
+    from mediaref_av import _index_cache
+
+    for uri, pts_ns in job.get("warm", []):
+        mediaref.MediaRef(uri, pts_ns).to_ndarray()
+    held_before = _held_mb()
+    reset = _reset_peak()
+    before = _status_mb("VmRSS")
+    t0 = time.perf_counter()
+    outcomes = [
+        _outcome(lambda u=u, t=t: mediaref.MediaRef(u, t).to_ndarray()) for u, t in job["refs"]
+    ]
+    seconds = time.perf_counter() - t0
+    peak = _status_mb("VmHWM")
+    cache = _index_cache.index_cache
+    entries, nbytes = len(cache._lru), cache.nbytes
+    mediaref.cleanup_cache()
+    return {
+        "outcomes": outcomes,
+        "rss_before_mb": before,
+        "peak_mb": peak,
+        "peak_reset": reset,
+        "seconds": seconds,
+        "index_entries": entries,
+        "index_bytes": nbytes,
+        "held_before_mb": held_before,
+        "held_after_clear_mb": _held_mb(),
+    }
+
+
 def main(job: dict[str, Any]) -> dict[str, Any]:
     for name, value in job.get("limits", {}).items():
         setattr(mediaref.limits, name, value)
+    if job["read"] == "frames":
+        return frames(job)
     _warm_up(job["read"] == "batch")
     uris = _inputs(job)
     reset = _reset_peak()

@@ -1,11 +1,14 @@
-"""Tampered on-disk indexes (the msgpack files of ``index_cache=``) are rejected.
+"""Tampered on-disk indexes (the files of ``index_cache=``) are rejected.
 
-A cache file that is truncated, bit-flipped, of the wrong types or of absurd sizes must
-be rebuilt from the video (then the frames are exact) or give a documented error; never
-a crash, a hang, another exception, or memory out of proportion to the file. Values that
-stay well-formed (a flipped bit inside a timestamp) cannot be told from the truth
-without demuxing again: the frame asked for may then be another one of the video, which
-is all this allows (the files are written atomically; a checksum is left to the cache).
+A cache file is a header (format version), a BLAKE2b checksum of its key and payload,
+and a msgpack payload. A file that is truncated, bit-flipped anywhere, of an older format
+or sealed for another video fails the checksum and is rebuilt from the video (exact
+frames, file rewritten). Payloads that pass the checksum (a writer's bug, or a tamperer
+who recomputes it; these tests reseal them) of the wrong types, absurd sizes or
+implausible values must be rebuilt too, or give a documented error; never a crash, a
+hang, another exception, or memory out of proportion to the file. Values that stay
+plausible in a resealed payload cannot be told from the truth without demuxing again:
+the frame asked for may then be another one of the video, which is all that allows.
 """
 
 from __future__ import annotations
@@ -69,8 +72,19 @@ class Cached:
             self.num_frames = video.metadata.num_frames
         (self.file,) = directory.glob("*.mravidx")
         self.raw = self.file.read_bytes()
-        self.doc: dict[str, Any] = msgspec.msgpack.decode(self.raw)
+        self.key = _key(self)
+        payload = _index_cache.unseal(self.key, self.raw)
+        assert payload is not None
+        self.payload = bytes(payload)
+        self.doc: dict[str, Any] = msgspec.msgpack.decode(self.payload)
         assert set(self.doc) >= set(FIELDS) - {"display_matrix"}, sorted(self.doc)
+
+    def sealed(self, payload: bytes) -> bytes:
+        """A cache file of `payload` with a valid checksum, as a tamperer could write."""
+        return _index_cache.seal(self.key, payload)
+
+    def encode(self, doc: dict[str, Any]) -> bytes:
+        return self.sealed(msgspec.msgpack.encode(doc))
 
     def times(self) -> list[int]:
         s = self.clip.starts_ns
@@ -110,8 +124,8 @@ def _key(cached: Cached) -> Any:
     return (_index_cache.content_key(open_source(cached.clip.uri)), None)
 
 
-def encode(doc: dict[str, Any]) -> bytes:
-    return msgspec.msgpack.encode(doc)
+def rejected() -> bool:
+    return mediaref_av.counters().index_disk_hits == 0
 
 
 BUDGET = settings(
@@ -133,18 +147,59 @@ def test_a_truncated_index_file_is_rebuilt_or_refused(cached: Cached, data: Any)
         return
     n = data.draw(st.integers(0, len(cached.raw) - 1), label="length")
     decode_with(cached, cached.raw[:n])
+    assert rejected()
+
+
+def flip(raw: bytes, bits: list[int]) -> bytes:
+    buf = bytearray(raw)
+    for b in bits:
+        buf[b // 8] ^= 1 << (b % 8)
+    return bytes(buf)
 
 
 @BUDGET
 @given(data=st.data())
-def test_a_bit_flipped_index_file_is_rebuilt_refused_or_well_formed(
+def test_a_bit_flipped_index_file_is_rebuilt(cached: Cached, data: Any) -> None:
+    bits = data.draw(st.lists(st.integers(0, 8 * len(cached.raw) - 1), min_size=1, max_size=8))
+    tampered = flip(cached.raw, bits)
+    if tampered == cached.raw:  # the same bit twice
+        return
+    decode_with(cached, tampered)
+    assert rejected()
+
+
+@BUDGET
+@given(data=st.data())
+def test_a_bit_flipped_payload_with_its_checksum_is_rebuilt_refused_or_well_formed(
     cached: Cached, data: Any
 ) -> None:
-    bits = data.draw(st.lists(st.integers(0, 8 * len(cached.raw) - 1), min_size=1, max_size=8))
-    buf = bytearray(cached.raw)
-    for b in bits:
-        buf[b // 8] ^= 1 << (b % 8)
-    decode_with(cached, bytes(buf))
+    n = len(cached.payload)
+    bits = data.draw(st.lists(st.integers(0, 8 * n - 1), min_size=1, max_size=8))
+    decode_with(cached, cached.sealed(flip(cached.payload, bits)))
+
+
+def test_a_flipped_bit_inside_a_timestamp_is_caught_and_the_frames_stay_exact(
+    cached: Cached,
+) -> None:
+    # Before the checksum, this file was believed: frame 1 was looked up at another time.
+    pts = cached.doc["pts"]
+    doc = {**cached.doc, "pts": [pts[0], pts[1] ^ 1, *pts[2:]]}
+    tampered = msgspec.msgpack.encode(doc)
+    assert len(tampered) == len(cached.payload)
+    raw = cached.raw[: len(cached.raw) - len(tampered)] + tampered
+    decode_with(cached, raw)
+    assert rejected()
+
+
+def test_an_index_of_the_previous_format_is_rebuilt(cached: Cached) -> None:
+    decode_with(cached, cached.payload)  # version 6: the msgpack payload alone
+    assert rejected()
+
+
+def test_an_index_sealed_for_another_video_is_rebuilt(cached: Cached) -> None:
+    other = ((*cached.key[0][:-1], "0" * 32), None)
+    decode_with(cached, _index_cache.seal(other, cached.payload))
+    assert rejected()
 
 
 @BUDGET
@@ -160,7 +215,7 @@ def test_a_bit_flipped_index_file_is_rebuilt_refused_or_well_formed(
 def test_a_field_of_the_wrong_type_or_value_is_rebuilt_or_refused(
     cached: Cached, field: str, value: Any
 ) -> None:
-    decode_with(cached, encode({**cached.doc, field: value}))
+    decode_with(cached, cached.encode({**cached.doc, field: value}))
 
 
 @BUDGET
@@ -171,15 +226,15 @@ def test_per_packet_lists_of_another_length_are_rebuilt(
     column = cached.doc[field]
     longer = column + column[:1] * keep
     tampered = column[:keep] if keep < len(column) else longer
-    decode_with(cached, encode({**cached.doc, field: tampered}))
+    decode_with(cached, cached.encode({**cached.doc, field: tampered}))
     if len(tampered) != len(column):
-        assert mediaref_av.counters().index_disk_hits == 0
+        assert rejected()
 
 
 @BUDGET
 @given(field=st.sampled_from(FIELDS))
 def test_a_missing_field_is_rebuilt(cached: Cached, field: str) -> None:
-    decode_with(cached, encode({k: v for k, v in cached.doc.items() if k != field}))
+    decode_with(cached, cached.encode({k: v for k, v in cached.doc.items() if k != field}))
 
 
 ABSURD = [
@@ -191,10 +246,13 @@ ABSURD = [
 
 
 @pytest.mark.parametrize("content", ABSURD, ids=["map", "array", "str", "bin"])
-def test_absurd_sizes_in_an_index_file_cost_no_memory(cached: Cached, content: bytes) -> None:
+@pytest.mark.parametrize("checksum", [True, False], ids=["resealed", "as-is"])
+def test_absurd_sizes_in_an_index_file_cost_no_memory(
+    cached: Cached, content: bytes, checksum: bool
+) -> None:
     tracemalloc.start()
     try:
-        decode_with(cached, content)
+        decode_with(cached, cached.sealed(content) if checksum else content)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -203,11 +261,10 @@ def test_absurd_sizes_in_an_index_file_cost_no_memory(cached: Cached, content: b
 
 def test_absurd_lengths_inside_the_index_are_rebuilt(cached: Cached) -> None:
     # The "pts" key followed by an array header claiming 2**32 - 1 elements.
-    raw = cached.raw
+    raw = cached.payload
     at = raw.index(b"\xa3pts") + 4
-    tampered = raw[:at] + b"\xdd\xff\xff\xff\xff" + raw[at:]
-    decode_with(cached, tampered)
-    assert mediaref_av.counters().index_disk_hits == 0
+    decode_with(cached, cached.sealed(raw[:at] + b"\xdd\xff\xff\xff\xff" + raw[at:]))
+    assert rejected()
 
 
 def test_a_directory_in_place_of_the_file_is_rebuilt(cached: Cached) -> None:
@@ -234,5 +291,41 @@ def test_a_directory_in_place_of_the_file_is_rebuilt(cached: Cached) -> None:
     ids=["time-base-0", "default-duration-0", "short-key", "empty-discard", "no-pts"],
 )
 def test_crashes_the_fuzzer_found_are_rebuilt(cached: Cached, field: str, value: Any) -> None:
-    decode_with(cached, encode({**cached.doc, field: value}))
-    assert mediaref_av.counters().index_disk_hits == 0
+    decode_with(cached, cached.encode({**cached.doc, field: value}))
+    assert rejected()
+
+
+def _implausible(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    n = len(doc["pts"])
+    dts = [t for t in doc["dts"] if t is not None]
+    return {
+        "packet-past-the-end": {"pos": [*doc["pos"][:-1], 1 << 40]},
+        "negative-size": {"size": [-1, *doc["size"][1:]]},
+        "position-below-minus-one": {"pos": [-2, *doc["pos"][1:]]},
+        "pos-without-size": {"size": []},
+        "negative-duration": {"duration": [-1, *doc["duration"][1:]]},
+        "dts-out-of-order": {"dts": [dts[1], dts[0], *doc["dts"][2:]]},
+        "no-slices": {"slices": 0},
+        "display-matrix-of-4": {"display_matrix": [0, 1, 2, 3]},
+        "first-pts-past-int64-ns": {"pts": [2**62, *doc["pts"][1:n]]},
+    }
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "packet-past-the-end",
+        "negative-size",
+        "position-below-minus-one",
+        "pos-without-size",
+        "negative-duration",
+        "dts-out-of-order",
+        "no-slices",
+        "display-matrix-of-4",
+        "first-pts-past-int64-ns",
+    ],
+)
+def test_implausible_values_with_a_valid_checksum_are_rebuilt(cached: Cached, case: str) -> None:
+    assert cached.doc["pos"] and cached.doc["size"], "the scan records byte positions"
+    decode_with(cached, cached.encode({**cached.doc, **_implausible(cached.doc)[case]}))
+    assert rejected()

@@ -71,31 +71,6 @@ def _forget_frames(error: BaseException) -> None:
         e = e.__cause__ or e.__context__
 
 
-def _from_disk(data: IndexData) -> Index | None:
-    """Return the index of a disk cache file, or `None` if the file cannot be one.
-
-    The file is well-typed msgpack (the cache checked that), but it may have been damaged
-    or tampered with: per-packet columns of different lengths, zero or negative time
-    bases, sizes, or values that `Index` cannot use. Such a file is rebuilt from the video
-    (and rewritten), never an error: found by tests/reliability/test_rel_index_fuzz.py
-    (IndexError, ZeroDivisionError from a tampered file).
-    """
-    n = len(data.pts)
-    columns = (data.dts, data.key, data.duration, data.discard)
-    plausible = (
-        n > 0
-        and all(len(c) == n for c in columns)
-        and min(*data.time_base, *data.default_duration, data.width, data.height) > 0
-        and data.stream_index >= 0
-    )
-    if not plausible:
-        return None
-    try:
-        return Index(data)
-    except Exception:  # e.g. timestamps beyond int64 ns: the scan would have refused them
-        return None
-
-
 class AVVideoDecoder:
     """One video stream of a file, decoded with PyAV (FFmpeg).
 
@@ -244,8 +219,7 @@ class AVVideoDecoder:
             return idx
         disk = self._cache_dir if disk_cacheable(self._index_key[0]) else None
         if disk is not None:
-            data = index_cache.load(disk, self._index_key)
-            idx = _from_disk(data) if data is not None else None
+            idx = index_cache.load(disk, self._index_key)
             if idx is not None:
                 _counters.add(index_hits=1, index_disk_hits=1)
                 return index_cache.put(self._index_key, idx)

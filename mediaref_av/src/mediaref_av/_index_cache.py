@@ -11,6 +11,7 @@ It is an optimisation only: a missing, stale or unreadable file is rebuilt, neve
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import tempfile
 import threading
@@ -24,7 +25,16 @@ from mediaref import ByteSource
 
 from ._index import INDEX_VERSION, Index, IndexData
 
-__all__ = ["cache_dir", "content_key", "disk_cacheable", "index_cache"]
+__all__ = [
+    "IDLE_BYTES",
+    "cache_dir",
+    "content_key",
+    "disk_cacheable",
+    "index_cache",
+    "plausible",
+    "seal",
+    "unseal",
+]
 
 _SAMPLE = 64 * 1024
 """Bytes hashed at each end of a local file for its content key."""
@@ -107,6 +117,89 @@ def _write_url(name: str, blob: bytes) -> None:
         f.write(blob)
 
 
+IDLE_BYTES = 1 << 20
+"""Bytes of indexes kept after an idle period (`mediaref.limits.idle_release_s`), the most
+recently used (at least one, whatever its size): ~9,000 packets (5 minutes of 30 fps), or
+~128 indexes of short clips. Small indexes cost more RSS than they count (objects spread
+over many allocator pages): over 2,000 clips, RSS after the quiet minute was +9.5 % of the
+warm baseline keeping 4 MB, +2.9 % keeping 1 MB, -10.0 % keeping one index
+(bench/results/soak-files.md). Rebuilding an index costs a demux of its file, or a read
+of the disk cache."""
+
+
+_MAGIC = b"mravidx" + bytes([INDEX_VERSION])
+_DIGEST = 16
+
+
+def _digest(key: Hashable, payload: bytes | memoryview) -> bytes:
+    h = hashlib.blake2b(repr(key).encode(), digest_size=_DIGEST)
+    h.update(payload)
+    return h.digest()
+
+
+def seal(key: Hashable, payload: bytes) -> bytes:
+    """Return a cache file's bytes: magic and version, BLAKE2b of key and payload, payload.
+
+    The key is in the checksum so that a file copied over another video's is not believed.
+    """
+    return _MAGIC + _digest(key, payload) + payload
+
+
+def unseal(key: Hashable, blob: bytes) -> memoryview | None:
+    """Return the payload of a cache file sealed for `key`, or `None` if it is not one."""
+    head = len(_MAGIC) + _DIGEST
+    view = memoryview(blob)
+    if len(blob) < head or view[: len(_MAGIC)] != _MAGIC:
+        return None
+    payload = view[head:]
+    return payload if view[len(_MAGIC) : head] == _digest(key, payload) else None
+
+
+def plausible(data: IndexData, file_size: int | None) -> bool:
+    """Whether an index read from a file can describe a video; cheap, before `Index`.
+
+    A tampered file that still passes its checksum (or a writer's bug) must not reach
+    the planner: per-packet columns of one length, positive time bases and sizes,
+    durations and byte sizes >= 0, packets inside the file (when its size is known), decode
+    times in decode order (a file whose demuxer gives them out of order is rebuilt each
+    time: slower, never wrong). Found by
+    tests/reliability/test_rel_index_fuzz.py (IndexError, ZeroDivisionError).
+    """
+    n = len(data.pts)
+    columns = (data.dts, data.key, data.duration, data.discard)
+    if not (
+        n > 0
+        and all(len(c) == n for c in columns)
+        and min(*data.time_base, *data.default_duration, data.width, data.height) > 0
+        and data.stream_index >= 0
+        and data.slices >= 1
+        and min(data.duration) >= 0
+        and (data.display_matrix is None or len(data.display_matrix) == 9)
+    ):
+        return False
+    dts = [t for t in data.dts if t is not None]
+    if any(b < a for a, b in itertools.pairwise(dts)):
+        return False
+    if not data.pos and not data.size:
+        return True
+    known = [(p, z) for p, z in zip(data.pos, data.size, strict=False) if p >= 0]
+    end = file_size if file_size is not None else 1 << 63
+    return (
+        len(data.pos) == len(data.size) == n
+        and min(data.size) >= 0
+        and min(data.pos) >= -1
+        and all(p + z <= end for p, z in known)
+    )
+
+
+def _file_size(key: Hashable) -> int | None:
+    """The size of the file an index key names, when the key holds it (local files)."""
+    content = key[0] if isinstance(key, tuple) and key else None
+    if isinstance(content, tuple) and content[:1] == ("file",) and isinstance(content[1], int):
+        return content[1]
+    return None
+
+
 def _max_bytes() -> int:
     try:
         return int(float(os.environ.get("MEDIAREF_AV_INDEX_CACHE_MB", "256")) * 2**20)
@@ -141,14 +234,23 @@ class _IndexCache:
                 return old
             self._lru[key] = idx
             self._bytes += idx.nbytes()
-            while self._bytes > self.max_bytes and len(self._lru) > 1:
-                self._bytes -= self._lru.popitem(last=False)[1].nbytes()
+            self._shrink(self.max_bytes)
             return idx
+
+    def _shrink(self, max_bytes: int) -> None:
+        """Forget the least recently used indexes over `max_bytes`, never the last one."""
+        while self._bytes > max_bytes and len(self._lru) > 1:
+            self._bytes -= self._lru.popitem(last=False)[1].nbytes()
 
     @property
     def nbytes(self) -> int:
         """Bytes of the indexes held in memory."""
         return self._bytes
+
+    def trim(self, max_bytes: int) -> None:
+        """Keep the most recently used indexes that fit in `max_bytes` (at least one)."""
+        with self._lock:
+            self._shrink(max_bytes)
 
     def clear(self) -> None:
         with self._lock:
@@ -162,15 +264,28 @@ class _IndexCache:
             return f"{directory.rstrip('/')}/{digest}.mravidx"
         return os.path.join(directory, f"{digest}.mravidx")
 
-    def load(self, directory: str, key: Hashable) -> IndexData | None:
+    def load(self, directory: str, key: Hashable) -> Index | None:
+        """Return the index of `key`'s cache file, or `None` to rebuild it from the video.
+
+        A file of another format version, whose checksum does not match its payload and
+        key, or whose values are implausible (`plausible`) is not believed.
+        """
         try:
-            data = self._decoder.decode(_read(self._file(directory, key)))
+            payload = unseal(key, _read(self._file(directory, key)))
+            if payload is None:
+                return None
+            data = self._decoder.decode(payload)
         except (OSError, ImportError, ValueError, msgspec.DecodeError, msgspec.ValidationError):
             return None
-        return data if data.version == INDEX_VERSION else None
+        if data.version != INDEX_VERSION or not plausible(data, _file_size(key)):
+            return None
+        try:
+            return Index(data)
+        except Exception:  # e.g. timestamps beyond int64 ns: the scan would have refused them
+            return None
 
     def save(self, directory: str, key: Hashable, data: IndexData) -> None:
-        blob = self._encoder.encode(data)
+        blob = seal(key, self._encoder.encode(data))
         try:
             if _is_url(directory):
                 _write_url(self._file(directory, key), blob)

@@ -7,7 +7,12 @@ from typing import Any
 
 from mediaref import ByteSource, Option, VideoBackend, VideoDecoder, hookimpl
 
-__all__ = ["OPTIONS", "mediaref_clear_caches", "mediaref_video_backends"]
+__all__ = [
+    "OPTIONS",
+    "mediaref_clear_caches",
+    "mediaref_release_idle",
+    "mediaref_video_backends",
+]
 
 OPTIONS = (
     Option(
@@ -96,3 +101,15 @@ def mediaref_clear_caches() -> None:
         from . import clear_caches
 
         clear_caches()
+
+
+@hookimpl
+def mediaref_release_idle() -> None:
+    """Close idle containers, free pooled frames and remote blocks, trim the index cache."""
+    if "mediaref_av._pool" in sys.modules:
+        from . import _blockfile, _buffers, _index_cache, _pool
+
+        _pool.close_all()
+        _buffers.clear()
+        _blockfile.store.clear()
+        _index_cache.index_cache.trim(_index_cache.IDLE_BYTES)

@@ -20,3 +20,11 @@ def mediaref_clear_caches() -> None:
     from . import _connections
 
     _connections.clear()
+
+
+@hookimpl
+def mediaref_release_idle() -> None:
+    """Close the HTTP connections kept alive: after a quiet period they are likely stale."""
+    from . import _connections
+
+    _connections.clear()

@@ -8,10 +8,15 @@ __all__ = ["cleanup_cache"]
 def cleanup_cache() -> None:
     """Release every plugin's caches: open containers, packet indexes, pooled frame memory.
 
+    Also stops the thread that releases idle memory (`limits.idle_release_s`).
+
     The name and behaviour of mediaref 0.4.4's ``cleanup_cache``; safe to call at any
     time, any number of times, from any thread. Only this process's caches are released;
     a later decode opens and indexes again.
     """
+    from ._janitor import janitor
     from ._plugins import plugin_manager
 
+    janitor.stop()  # nothing is left for it; the next decode starts it again
     plugin_manager().hook.mediaref_clear_caches()
+    janitor.mark_released()

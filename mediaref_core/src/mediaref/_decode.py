@@ -17,6 +17,7 @@ from ._errors import (
     install_hint,
     short_repr,
 )
+from ._janitor import tracked
 from ._plugins import open_routed_source, plugin_manager
 from ._protocols import (
     DecodedFrame,
@@ -55,6 +56,7 @@ def _wrap(e: Exception, backend: str, uri: str, pts_ns: int | None) -> MediaRefE
     return err
 
 
+@tracked
 def decode_image(
     uri: str, format: ImageFormat, decoder: str | None, options: dict[str, Any]
 ) -> Any:
@@ -93,6 +95,7 @@ def _open_video(
     raise declined_error("video", uri, passed, declined)
 
 
+@tracked
 def open_video(uri: str, *, decoder: str | None = None, **options: Any) -> VideoDecoder:
     """Open the video `uri` with the backend routing picks (or `decoder`).
 
@@ -105,6 +108,7 @@ def open_video(uri: str, *, decoder: str | None = None, **options: Any) -> Video
     return _open_video(uri, decoder, options)[1]
 
 
+@tracked
 def decode_video(
     uri: str,
     pts_ns: Sequence[int],

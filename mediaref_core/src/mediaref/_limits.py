@@ -45,6 +45,11 @@ class Limits(msgspec.Struct, kw_only=True):
     channels of the format asked (e.g. 690 RGB frames of 1920x1080), checked before
     decoding. Over it, the request raises `UndecodableMediaError` naming both sizes; ask
     for fewer frames per call or raise the limit."""
+    idle_release_s: float | None = 30.0
+    """Seconds without a decode after which plugins give back what they hold idle (open
+    containers and their threads, pooled frame memory, HTTP connections, indexes over a
+    small budget) and the heap's free memory returns to the system, from a thread that the
+    first decode starts. ``None`` or 0: never (`cleanup_cache` still releases everything)."""
 
 
 limits = Limits()

@@ -92,6 +92,18 @@ def mediaref_clear_caches() -> None:
     """
 
 
+@hookspec
+def mediaref_release_idle() -> None:
+    """Release what this plugin keeps idle that is cheap to get again; keep the rest.
+
+    Called once after no decode has run for `mediaref.limits.idle_release_s` seconds,
+    from mediaref's janitor thread, possibly while another thread starts a decode: close
+    idle containers and connections, free pooled buffers, trim caches that are costly to
+    rebuild (indexes) to a small budget; never touch what a running decode uses. Do not
+    import a codec to answer it.
+    """
+
+
 @hookspec(firstresult=True)
 def mediaref_to_pil_image(array: Any) -> Any:
     """Wrap a decoded uint8 array as a ``PIL.Image.Image``; `None` if this plugin cannot.
