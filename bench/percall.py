@@ -31,7 +31,6 @@ MEDIA = {"AV1 640x480 (LeRobot)": ("av1", 640, 480), "H.264 640x360": ("h264", 6
 def _child(path: str, mode: str, calls: int) -> None:
     """Set up both contestants, then make `calls` calls of `mode` (none for ``setup``)."""
     from floor import Floor, Stream
-
     from mediaref import MediaRef
     from mediaref.timeline import pts_to_ns
 

@@ -296,14 +296,20 @@ def make(kind: str, directory: Path) -> Clip:
 
 FFMPEG_CLI: dict[str, tuple[str, tuple[str, ...]]] = {
     # x265's defaults: one GOP here (keyint 250), B-frames, wavefront entry points.
-    "hevc_ffmpeg_mp4": ("mp4", ("-c:v", "libx265", "-pix_fmt", "yuv420p", "-x265-params",
-                                "log-level=error")),
+    "hevc_ffmpeg_mp4": (
+        "mp4",
+        ("-c:v", "libx265", "-pix_fmt", "yuv420p", "-x265-params", "log-level=error"),
+    ),
     # LeRobot's encode_video_frames: SVT-AV1, a keyframe every 2 frames, crf 30.
-    "av1_lerobot_mp4": ("mp4", ("-c:v", "libsvtav1", "-g", "2", "-crf", "30", "-pix_fmt",
-                                "yuv420p")),
+    "av1_lerobot_mp4": (
+        "mp4",
+        ("-c:v", "libsvtav1", "-g", "2", "-crf", "30", "-pix_fmt", "yuv420p"),
+    ),
     # The ffmpeg wiki's constant-quality VP9.
-    "vp9_ffmpeg_webm": ("webm", ("-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "31", "-pix_fmt",
-                                 "yuv420p")),
+    "vp9_ffmpeg_webm": (
+        "webm",
+        ("-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "31", "-pix_fmt", "yuv420p"),
+    ),
 }
 """Clips made by the ffmpeg command line as the world makes them: kind -> (ext, options)."""
 

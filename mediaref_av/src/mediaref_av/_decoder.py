@@ -23,7 +23,7 @@ from mediaref import (
 )
 from mediaref.timeline import indices_played_at, indices_shown_between
 
-from . import _buffers, _counters, _pool
+from . import _buffers, _counters, _pool, _threads
 from ._bounds import check_picture, check_request
 from ._convert import FORMATS, Layout, Output, fit_size, orientation
 from ._demux import IndexScan
@@ -32,7 +32,6 @@ from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
 from ._plan import Run, plan, split
 from ._runs import RunDecoder
 from ._tables import SCAN_READAHEAD, is_mov, table_index
-from . import _threads
 from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor
 from ._trim import note_returned
 
@@ -325,8 +324,11 @@ class AVVideoDecoder:
         return data
 
     def _set_key(self, h: _pool.Handle, slices: int) -> None:
-        """Key and configure the index scan's container, whose codec decodes one picture:
-        a short run (`_threads.short_run`), as a first request for one frame often is."""
+        """Key and configure the index scan's container before its codec opens.
+
+        The scan decodes one picture: a short run (`_threads.short_run`), as a first
+        request for one frame often is.
+        """
         threading = codec_threading(self._threads, slices)
         h.key = self._key(ONE_THREAD if _threads.short_run(1, slices) else threading)
         self._configure(h)
