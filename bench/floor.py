@@ -261,12 +261,20 @@ def main() -> int:
             f"{'yes' if s.bframes else 'no'} |"
         )
         tables += _table(name, rows)
+        _write(args.out, lines, tables, load_before, t_start)  # each medium as it ends
+    return 0
+
+
+def _write(
+    out: str, lines: list[str], tables: list[str], load_before: tuple[float, ...], t0: float
+) -> None:
     load_after = os.getloadavg()
-    lines += [
+    text = [
+        *lines,
         "",
         f"Load average (1/5/15 min) before: {'/'.join(f'{x:.1f}' for x in load_before)}, "
         f"after: {'/'.join(f'{x:.1f}' for x in load_after)}; "
-        f"{(time.time() - t_start) / 60:.0f} min in all.",
+        f"{(time.time() - t0) / 60:.0f} min in all.",
         "",
         "ms per call, median; in brackets the one-thread floor's median over the cell's "
         "(above 1.00x: faster than one thread); `ours vs best floor` is the best plain-PyAV "
@@ -274,9 +282,8 @@ def main() -> int:
         "",
         *tables,
     ]
-    Path(args.out).write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
-    return 0
+    Path(out).write_text("\n".join(text) + "\n")
+    print("\n".join(text))
 
 
 def _table(name: str, rows: list[tuple[str, dict[str, list[float]]]]) -> list[str]:

@@ -22,25 +22,27 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.parametrize(
-    ("parallel", "longest_run", "slices", "others", "cpus", "expected"),
+    ("parallel", "longest_run", "slices", "longest_gop", "others", "cpus", "expected"),
     [
-        (AUTO, 1, 1, 0, 2, ONE_THREAD),
-        (AUTO, 2, 1, 0, 2, ONE_THREAD),
-        (AUTO, 3, 1, 0, 2, AUTO),
-        (AUTO, 250, 1, 0, 2, AUTO),
-        (("SLICE", 2), 1, 2, 0, 2, ("SLICE", 2)),
-        (("SLICE", 4), 60, 4, 0, 8, ("SLICE", 4)),
-        (AUTO, 250, 1, 1, 2, ONE_THREAD),
-        (AUTO, 250, 1, 1, 4, AUTO),
-        (AUTO, 250, 1, 3, 4, ONE_THREAD),
-        (("SLICE", 2), 60, 2, 1, 2, ONE_THREAD),
-        (ONE_THREAD, 250, 1, 0, 2, ONE_THREAD),
-        (AUTO, 250, 1, 0, 1, ONE_THREAD),
+        (AUTO, 1, 1, 2, 0, 2, ONE_THREAD),
+        (AUTO, 2, 1, 2, 0, 2, ONE_THREAD),
+        (AUTO, 3, 1, 2, 0, 2, AUTO),
+        (AUTO, 1, 1, 250, 0, 2, AUTO),
+        (AUTO, 250, 1, 250, 0, 2, AUTO),
+        (("SLICE", 2), 1, 2, 2, 0, 2, ("SLICE", 2)),
+        (("SLICE", 4), 60, 4, 60, 0, 8, ("SLICE", 4)),
+        (AUTO, 250, 1, 250, 1, 2, ONE_THREAD),
+        (AUTO, 250, 1, 250, 1, 4, AUTO),
+        (AUTO, 250, 1, 250, 3, 4, ONE_THREAD),
+        (("SLICE", 2), 60, 2, 60, 1, 2, ONE_THREAD),
+        (ONE_THREAD, 250, 1, 250, 0, 2, ONE_THREAD),
+        (AUTO, 250, 1, 250, 0, 1, ONE_THREAD),
     ],
     ids=[
-        "one-packet run: one thread",
-        "two-packet run: one thread",
-        "three-packet run: frame threads",
+        "keyframe every 2, one-packet run: one thread",
+        "keyframe every 2, two-packet run: one thread",
+        "keyframe every 2, runs merged to 3 packets: frame threads",
+        "long GOPs, one-packet run: frame threads (stepping keeps one threading)",
         "a GOP: frame threads",
         "short run of sliced pictures: slice threads",
         "slice threads",
@@ -56,12 +58,18 @@ def test_request_threading_per_shape_and_busy_cores(
     parallel: tuple[str, int],
     longest_run: int,
     slices: int,
+    longest_gop: int,
     others: int,
     cpus: int,
     expected: tuple[str, int],
 ) -> None:
     got = request_threading(
-        parallel, longest_run=longest_run, slices=slices, others=others, cpus=cpus
+        parallel,
+        longest_run=longest_run,
+        slices=slices,
+        longest_gop=longest_gop,
+        others=others,
+        cpus=cpus,
     )
     assert got == expected
 
@@ -77,18 +85,24 @@ def _threading(video: mediaref_av.AVVideoDecoder) -> tuple[str, int] | None:
 
 
 @pytest.mark.parametrize(
-    "kind", ["hevc_ffmpeg_mp4", "av1_lerobot_mp4", "vp9_ffmpeg_webm", "h264_bframes_mp4"]
+    ("kind", "short"),
+    [
+        ("av1_lerobot_mp4", ONE_THREAD),
+        ("hevc_ffmpeg_mp4", AUTO),
+        ("vp9_ffmpeg_webm", AUTO),
+        ("h264_bframes_mp4", AUTO),
+    ],
 )
-def test_short_runs_decode_on_one_thread_and_long_runs_on_the_codecs_threads(
-    clip_factory: ClipFactory, kind: str
+def test_short_runs_decode_on_one_thread_where_every_gop_is_short(
+    clip_factory: ClipFactory, kind: str, short: tuple[str, int]
 ) -> None:
     clip = clip_factory(kind)
     with mediaref_av.open(clip.uri) as video:
         idx = video.index
         key = int(idx.key_dpos[-1])
         first = int(np.flatnonzero(idx.frame_dpos == key)[0])  # the last keyframe's picture
-        assert video.frames_at([first])[0].tobytes() == clip.frames[first].tobytes()
-        assert _threading(video) == ONE_THREAD
+        np.testing.assert_array_equal(video.frames_at([first])[0], clip.frames[first])
+        assert _threading(video) == short
         # Ten frames from the start: one run (runs that touch merge), fewer packets than
         # a second decoder would take (`_MIN_PARALLEL_PACKETS`).
         far = list(range(10))
@@ -99,17 +113,19 @@ def test_short_runs_decode_on_one_thread_and_long_runs_on_the_codecs_threads(
 
 
 def test_switching_threading_keeps_both_containers_warm(clip_factory: ClipFactory) -> None:
-    clip = clip_factory("hevc_ffmpeg_mp4")
-    last = len(clip.frames) - 1
+    clip = clip_factory("av1_lerobot_mp4")  # a keyframe every 2 frames
+    far = list(range(10))
     for _ in range(4):
         with mediaref_av.open(clip.uri) as video:
-            np.testing.assert_array_equal(video.frames_at([0])[0], clip.frames[0])
-            np.testing.assert_array_equal(video.frames_at([last])[0], clip.frames[last])
+            np.testing.assert_array_equal(video.frames_at([20])[0], clip.frames[20])
+            assert _threading(video) == ONE_THREAD
+            for f, arr in zip(far, video.frames_at(far), strict=True):
+                np.testing.assert_array_equal(arr, clip.frames[f])
+            assert _threading(video) == AUTO
     c = mediaref_av.counters()
-    # The index scan's container (one picture decoded: a short run) took the one-thread
-    # key; the first long run opened one more; the 6 later calls found theirs in the pool.
-    assert c.containers_opened == 2
-    assert c.container_hits == 6
+    # The index scan's container (frame threads) and one more for one thread, each
+    # opened once; every later switch found its container in the pool (1 + 3 * 2).
+    assert (c.containers_opened, c.index_builds, c.container_hits) == (2, 1, 7)
 
 
 def test_a_busy_cpu_makes_a_long_run_decode_on_one_thread(clip_factory: ClipFactory) -> None:
@@ -131,12 +147,13 @@ def test_a_busy_cpu_makes_a_long_run_decode_on_one_thread(clip_factory: ClipFact
 def test_explicit_threads_cap_long_runs_and_short_runs_stay_on_one(
     clip_factory: ClipFactory,
 ) -> None:
-    clip = clip_factory("hevc_ffmpeg_mp4")
-    last = len(clip.frames) - 1
+    clip = clip_factory("av1_lerobot_mp4")
+    far = list(range(10))
     with mediaref_av.open(clip.uri, threads=2) as video:
-        np.testing.assert_array_equal(video.frames_at([last])[0], clip.frames[last])
+        for f, arr in zip(far, video.frames_at(far), strict=True):
+            np.testing.assert_array_equal(arr, clip.frames[f])
         assert _threading(video) == ("AUTO", 2)
-        np.testing.assert_array_equal(video.frames_at([0])[0], clip.frames[0])
+        np.testing.assert_array_equal(video.frames_at([20])[0], clip.frames[20])
         assert _threading(video) == ONE_THREAD
 
 
@@ -151,10 +168,10 @@ def test_stepping_forward_keeps_a_live_decoder_of_another_threading(
                 np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
         finally:
             _threads.running.leave()
-        # Now a long run from the keyframe would get frame threads, but the live decoder
-        # has the next frames a packet or two away: it goes on, on its one thread.
+        # Now a run from the keyframe would get frame threads, but the live decoder has
+        # the next frames a packet or two away: it goes on, on its one thread.
         for f in (42, 43, 44):
             np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
             assert _threading(video) == ONE_THREAD
     c = mediaref_av.counters()
-    assert (c.seeks, c.containers_opened) == (1, 1)
+    assert (c.seeks, c.containers_opened) == (1, 2)  # the index scan's, then one thread

@@ -163,7 +163,8 @@ class AVVideoDecoder:
         self.uri = source.uri
         self._stream_option = stream
         self._threads = threads
-        self._workers = workers if workers is not None else min(cpus(), 4)
+        self._cpus = cpus()
+        self._workers = workers if workers is not None else min(self._cpus, 4)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._shape_options = _check_shaping(size, max_size, layout)
@@ -213,11 +214,17 @@ class AVVideoDecoder:
         return h
 
     def _goes_on(self, h: _pool.Handle, first: Run) -> bool:
-        """Whether `h`'s live decoder gets `first` with a short run (no seek)."""
+        """Whether `h`'s decoder gets `first` with no seek (as `_stepping` decides).
+
+        Stepping forward, a decoder left live (or a demuxer standing at the run's start)
+        is kept whatever its threading: the other threading would decode the run again
+        from its keyframe after a seek, which costs more than any threading saves on the
+        packets left.
+        """
         st = h.stepping
         if st.next_dpos is None or not st.follows(self._index, first):
             return False
-        return _threads.short_run(first.stop - st.next_dpos + 1, self._index.data.slices)
+        return st.live or st.next_dpos == first.start
 
     def _checkout(self, key: _PoolKey) -> _pool.Handle:
         h = _pool.checkout(key)
@@ -324,13 +331,7 @@ class AVVideoDecoder:
         return data
 
     def _set_key(self, h: _pool.Handle, slices: int) -> None:
-        """Key and configure the index scan's container before its codec opens.
-
-        The scan decodes one picture: a short run (`_threads.short_run`), as a first
-        request for one frame often is.
-        """
-        threading = codec_threading(self._threads, slices)
-        h.key = self._key(ONE_THREAD if _threads.short_run(1, slices) else threading)
+        h.key = self._key(codec_threading(self._threads, slices))
         self._configure(h)
 
     @property
@@ -481,8 +482,9 @@ class AVVideoDecoder:
                 self._parallel,
                 longest_run=max(r.packets for r in runs),
                 slices=self._index.data.slices,
+                longest_gop=self._index.longest_gop,
                 others=others,
-                cpus=cpus(),
+                cpus=self._cpus,
             )
             self._decode(self._acquire(threading, runs[0]), parts[0], got, fmt)
         finally:

@@ -92,7 +92,10 @@ def split(index: Index, frames: Iterable[int], parts: int, min_packets: int) -> 
     part gets about the same number of packets (a run goes to the part that holds its
     middle packet). Fewer than `min_packets` packets in all stay in one part.
     """
-    blocks = _merge(groups(index, frames), touching=False)
+    wanted = set(frames)
+    if parts <= 1 or len(wanted) < 2:
+        return [wanted]
+    blocks = _merge(groups(index, wanted), touching=False)
     total = sum(b.packets for b in blocks)
     if parts <= 1 or len(blocks) < 2 or total < min_packets:
         return [set().union(*(b.frames for b in blocks))]

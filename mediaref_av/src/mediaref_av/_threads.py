@@ -53,22 +53,22 @@ SHORT_RUN = 2
 """Runs of at most this many packets decode on one thread (see `short_run`)."""
 
 
-def short_run(packets: int, slices: int) -> bool:
+def short_run(packets: int, slices: int, longest_gop: int) -> bool:
     """Whether a run of `packets` from its keyframe is short: decoded best on one thread.
 
     Frame threads must fill their pipeline after every seek and drain it before the last
     frame comes out, so a run of a frame or two gains nothing from them and pays the
-    handoffs: 2 cores, one random keyframe per call (one packet decoded, everything
-    open), medians of 60 calls alternating in one process, ms per call with one thread /
-    FFmpeg's default (bench/results/floor.md): AV1 640x480 (dav1d) 2.7 / 3.2 (W4 on
-    LeRobot's g=2 AV1 is this run of one or two packets), HEVC 640x360 one thread ahead
-    likewise. Slice threads have no pipeline: a picture of several slices keeps them.
+    handoffs (bench/results/floor.md: W4 and K on AV1 as LeRobot writes it, a keyframe
+    every 2 frames). Slice threads have no pipeline: pictures of several slices keep
+    them. Only in streams whose every group of pictures is that short: in others, one
+    frame per call read in order crosses runs of every length, and its live decoder
+    (`_stepping`) must not change threading at each keyframe.
     """
-    return packets <= SHORT_RUN and slices < 2
+    return packets <= SHORT_RUN and slices < 2 and longest_gop <= SHORT_RUN
 
 
 def request_threading(
-    parallel: Threading, *, longest_run: int, slices: int, others: int, cpus: int
+    parallel: Threading, *, longest_run: int, slices: int, longest_gop: int, others: int, cpus: int
 ) -> Threading:
     """The codec threading for one request of one decoder.
 
@@ -76,14 +76,15 @@ def request_threading(
         parallel: The stream's threading for long runs (`codec_threading`).
         longest_run: Packets of the request's longest decode run.
         slices: Slices per picture of the stream.
+        longest_gop: Packets of the stream's longest group of pictures.
         others: Decoders of this process decoding at the same time (not counting this one).
         cpus: CPUs this process may run on.
 
     One thread for short runs (`short_run`) and when every CPU already has a decoder of
-    this process (threads of one codec would then only take turns with the others'),
-    else `parallel`.
+    this process at work (threads of one codec would then only take turns with the
+    others'), else `parallel`.
     """
-    if parallel == ONE_THREAD or short_run(longest_run, slices) or others + 1 >= cpus:
+    if parallel == ONE_THREAD or short_run(longest_run, slices, longest_gop) or others + 1 >= cpus:
         return ONE_THREAD
     return parallel
 
