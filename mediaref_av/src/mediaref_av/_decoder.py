@@ -164,7 +164,7 @@ class AVVideoDecoder:
         self._stream_option = stream
         self._threads = threads
         self._cpus = cpus()
-        self._workers = workers if workers is not None else min(self._cpus, 4)
+        self._workers = workers if workers is not None else 1  # set with the index
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._shape_options = _check_shaping(size, max_size, layout)
@@ -184,6 +184,8 @@ class AVVideoDecoder:
             raise
         # Containers are cached per file, stream and codec threading.
         self._parallel = codec_threading(threads, self._index.data.slices)
+        if workers is None:
+            self._workers = _threads.parallel_decoders(self._index.data.codec, self._cpus)
         self._metadata = self._make_metadata()
         self._out_size = _out_size(self._metadata, *self._shape_options[:2])
 
@@ -507,7 +509,7 @@ class AVVideoDecoder:
                 got.update(fut.result())
 
     def _decode_elsewhere(
-        self, frames: set[int], fmt: Output, key: Hashable
+        self, frames: set[int], fmt: Output, key: _PoolKey
     ) -> dict[int, NDArray[np.uint8]]:
         """Decode `frames` with another container of the same file, cached under `key`."""
         h = self._checkout(key)

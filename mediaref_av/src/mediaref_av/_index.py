@@ -50,7 +50,7 @@ def _first_of_each(ticks: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray
 
 
 def _lookup(keys: NDArray[np.int64], values: NDArray[np.int64], t: int) -> int | None:
-    i = int(np.searchsorted(keys, t))
+    i = int(keys.searchsorted(t))  # the method: no dispatch through numpy.searchsorted
     return int(values[i]) if i < len(keys) and int(keys[i]) == t else None
 
 

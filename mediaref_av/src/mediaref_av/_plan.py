@@ -44,7 +44,7 @@ def start_of(index: Index, frame: int) -> int:
     """
     keys = index.key_dpos
     d = int(index.frame_dpos[frame])
-    p = int(np.searchsorted(keys, d, side="right")) - 1
+    p = int(keys.searchsorted(d, side="right")) - 1
     if p <= 0:
         return 0
     key_pts = index.pts_of(int(keys[p]))

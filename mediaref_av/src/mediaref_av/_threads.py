@@ -13,6 +13,7 @@ __all__ = [
     "codec_threading",
     "cpus",
     "executor",
+    "parallel_decoders",
     "request_threading",
     "running",
     "short_run",
@@ -87,6 +88,20 @@ def request_threading(
     if parallel == ONE_THREAD or short_run(longest_run, slices, longest_gop) or others + 1 >= cpus:
         return ONE_THREAD
     return parallel
+
+
+def parallel_decoders(codec: str, cpus: int) -> int:
+    """How many decoders may share a request's independent runs, by default.
+
+    H.264: one per CPU (at most 4), each on one thread, measured faster than one
+    decoder's frame threads (2 cores, 640x360, 64 random frames per call: +17-18%).
+    AV1 decoded by dav1d: one, with dav1d's own tile and frame threads: 2 cores (load
+    ~13), 32 consecutive frames per call of LeRobot's AV1 (a run per 2 frames), medians
+    of 12 calls alternating: 109 ms with one decoder on dav1d's threads against 263 ms
+    with two one-thread decoders (bench/results/floor.md: dav1d's frame threads alone
+    reach 2.5x one thread there).
+    """
+    return 1 if codec == "libdav1d" else min(cpus, 4)
 
 
 class Running:
