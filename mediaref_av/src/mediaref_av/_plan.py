@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-import numpy as np
-
 from ._index import Index
 
 __all__ = ["Run", "groups", "minimal_frame_count", "plan", "split", "start_of"]
