@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import bisect
 import datetime as dt
+import itertools
 import os
 import platform
 import random
@@ -123,10 +124,8 @@ class Floor:
         cc, s = self.stream.codec_context, self.s
         got: dict[int, Any] = {}
         for start, stop, ps in s.runs(wanted):
-            self.container.seek(min(s.pts[start], s.dts[start]), stream=self.stream, backward=True)
-            cc.flush_buffers()
             sent = 0
-            for pkt in self.container.demux(self.stream):
+            for pkt in self._seek(start):
                 if not pkt.size:
                     break
                 d = s.dpos.get(pkt.pts) if pkt.pts is not None else None
@@ -142,10 +141,31 @@ class Floor:
             cc.flush_buffers()
         return [got[p] for p in wanted]
 
+    def _seek(self, start: int) -> Any:
+        """Packets from the keyframe at decode position `start` (seek by pts, else by dts).
+
+        MP4 seeks by presentation time and Matroska by its cues, so a seek to the key's pts
+        lands on it where a seek to its dts may land a GOP early and read a GOP for
+        nothing; a demuxer that overshoots is sought again by dts.
+        """
+        s, cc = self.s, self.stream.codec_context
+        for target in (s.pts[start], min(s.pts[start], s.dts[start])):
+            self.container.seek(target, stream=self.stream, backward=True)
+            cc.flush_buffers()
+            packets = self.container.demux(self.stream)
+            first = next(packets, None)
+            d = s.dpos.get(first.pts) if first is not None and first.pts is not None else None
+            if d is not None and d <= start:
+                return itertools.chain([first], packets)
+        raise AssertionError(f"cannot seek to packet {start}")
+
     def _take(self, frames: list[Any], ps: set[int], got: dict[int, Any]) -> None:
         for f in frames:
             if f.pts in ps and f.pts not in got:
-                got[f.pts] = self.reformatter.reformat(f, format="rgb24").to_ndarray()
+                # One swscale thread, as ours: faster at these sizes, and callgrind
+                # (percall.py) then counts the conversion's work in the calling thread.
+                arr = self.reformatter.reformat(f, format="rgb24", threads=1).to_ndarray()
+                got[f.pts] = arr
 
 
 def requests(s: Stream, workload: str, rng: random.Random) -> list[int]:

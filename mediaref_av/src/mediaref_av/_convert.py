@@ -160,14 +160,6 @@ class Converter:
         src_range: Any = frame.color_range or None
         if frame.format.name.startswith("yuvj"):
             src_range = None  # swscale knows yuvj* is full range; an explicit range would clash
-        elif (frame.colorspace or 2) in _BT601 and (src_range or 1) == 1 and out.format != "gray":
-            # What swscale assumes anyway (BT.601, limited range in, full-range RGB out):
-            # saying it sets its colour details, which cost 3x the instructions in
-            # sws_scale_frame for the same pixels (AV1 640x480; bench/percall.py).
-            converted = self._reformatter.reformat(
-                frame, format=FORMATS[out.format], threads=1, **scale
-            )
-            return converted.to_ndarray()  # type: ignore[return-value]
         converted = self._reformatter.reformat(
             frame,
             format=FORMATS[out.format],
@@ -180,10 +172,6 @@ class Converter:
         arr: NDArray[np.uint8] = converted.to_ndarray()  # type: ignore[assignment]
         return arr
 
-
-_BT601 = frozenset({2, 5, 6})
-"""AVColorSpace values swscale converts with its default matrix: unspecified, BT.470BG
-and SMPTE 170M (BT.601)."""
 
 # 8-bit planar YUV, whose first plane is the luma a gray frame is.
 _PLANAR_8BIT = frozenset(
