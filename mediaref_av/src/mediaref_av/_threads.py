@@ -59,11 +59,15 @@ def short_run(packets: int, slices: int, longest_gop: int) -> bool:
 
     Frame threads must fill their pipeline after every seek and drain it before the last
     frame comes out, so a run of a frame or two gains nothing from them and pays the
-    handoffs (bench/results/floor.md: W4 and K on AV1 as LeRobot writes it, a keyframe
-    every 2 frames). Slice threads have no pipeline: pictures of several slices keep
-    them. Only in streams whose every group of pictures is that short: in others, one
-    frame per call read in order crosses runs of every length, and its live decoder
-    (`_stepping`) must not change threading at each keyframe.
+    handoffs. LeRobot's AV1 (SVT-AV1, a keyframe every 2 frames, 640x480), one random
+    frame per call, 2 cores at load ~13, 24 calls alternating (a first bench/floor.py
+    run): one thread 2.63 ms, dav1d's frame threads 3.28, FFmpeg's default 3.57; one
+    keyframe per call 1.67 / 1.98 / 1.93; issue 13 measured 2.7-3.0 against 3.0-3.4 ms
+    through ``threads=1``. (The run in bench/results/floor.md, under heavier load, is
+    too noisy on these short calls to tell.) Slice threads have no pipeline: pictures of
+    several slices keep them. Only in streams whose every group of pictures is that
+    short: in others, one frame per call read in order crosses runs of every length, and
+    its live decoder (`_stepping`) must not change threading at each keyframe.
     """
     return packets <= SHORT_RUN and slices < 2 and longest_gop <= SHORT_RUN
 
@@ -98,8 +102,7 @@ def parallel_decoders(codec: str, cpus: int) -> int:
     AV1 decoded by dav1d: one, with dav1d's own tile and frame threads: 2 cores (load
     ~13), 32 consecutive frames per call of LeRobot's AV1 (a run per 2 frames), medians
     of 12 calls alternating: 109 ms with one decoder on dav1d's threads against 263 ms
-    with two one-thread decoders (bench/results/floor.md: dav1d's frame threads alone
-    reach 2.5x one thread there).
+    with two one-thread decoders.
     """
     return 1 if codec == "libdav1d" else min(cpus, 4)
 
