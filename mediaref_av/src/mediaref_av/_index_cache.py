@@ -39,9 +39,9 @@ def content_key(source: ByteSource) -> tuple[object, ...]:
     A local file: ``("file", size, mtime_ns, hash of its first and last 64 KiB)``,
     remembered per source `identity` (which changes when the content may have: for a
     file, its path, size and mtime as the source saw them when it opened), so that a file
-    is hashed, and stat'ed here, once per process: a call of ``MediaRef.to_ndarray``
-    opens a new source, and a second stat measured 2-3% of a one-keyframe call (AV1
-    640x480, callgrind; bench/results/floor.md).
+    is hashed, and stat'ed here, once per process: each call of ``MediaRef.to_ndarray``
+    opens a new source, which stat'ed the file already (bench/percall.py counts the
+    per-call cost).
     Another source: its `identity` (for HTTP and object stores: URI, size, ETag).
     """
     identity = tuple(source.identity)
