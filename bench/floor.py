@@ -1,16 +1,21 @@
-"""How fast can one random frame per call be, with FFmpeg's H.264 decoder on this machine?
+"""How fast can FFmpeg decode each workload on each codec, on this machine? (the floor)
 
-    bench/.venvs/ours/bin/python bench/floor.py [--quick] [--calls 300]
+    .venv/bin/python bench/floor.py [--quick] [--calls 60] [--codecs h264,av1]
 
-W4 (one random frame per call) decodes, for each call, the keyframe of the frame's group
-of pictures and every P-frame up to the frame: nothing can be skipped on media A (no
-B-frames), so the decoder's own speed bounds every library. This script measures that
-bound with a plain PyAV loop (seek to the keyframe, decode to the frame, convert it with
-one reused swscale context) under each codec threading FFmpeg offers (one thread, one
-thread per slice, frame threads), and our ``MediaRef.to_ndarray()`` on the same calls,
-alternating per call, in one process. The ratio of the best floor to the one-thread
-floor is the most any library can gain over a one-thread decoder such as TorchCodec's
-default (the main bench measures TorchCodec itself). Writes ``results/floor.md``.
+The cost of a frame is the decoding from its group's keyframe up to it; for each call,
+plain PyAV loops do exactly that (seek to the keyframe, decode to the last wanted frame,
+convert the wanted frames with one reused swscale context, everything already open)
+under each codec threading FFmpeg offers: one thread, slice threads, frame threads, and
+FFmpeg's automatic choice. ``ours`` is the public API on the same calls
+(``MediaRef(...).to_ndarray()`` for one frame, ``batch_decode`` for many). Contestants
+alternate per call in one process, in a shuffled order, and must return identical
+pixels. The media are the world's (``ffmpeg_clip.RECIPES``: the ffmpeg command's
+defaults, LeRobot's AV1, the ffmpeg wiki's VP9), 60 s each.
+
+Workloads: W4 one random frame per call, W1 32 consecutive frames per call, W2 64 random
+frames in one call; and K, one random keyframe per call: the per-call cost of ours above
+the floor when the decoding itself is the least it can be (one picture).
+Writes ``results/floor.md``.
 """
 
 from __future__ import annotations
@@ -18,27 +23,91 @@ from __future__ import annotations
 import argparse
 import bisect
 import datetime as dt
+import itertools
+import os
 import platform
 import random
 import statistics
 import sys
 import time
-from fractions import Fraction
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ffmpeg_clip import RECIPES, ffmpeg_clip
+
 BENCH = Path(__file__).resolve().parent
-CACHE = BENCH / ".cache"
-MODES = {"one thread": ("NONE", 1), "slice threads": ("SLICE", 2), "frame threads": ("FRAME", 2)}
+MODES = {
+    "one thread": ("NONE", 1),
+    "slice threads": ("SLICE", 2),
+    "frame threads": ("FRAME", 2),
+    "auto": ("AUTO", 0),
+}
+MEDIA = {  # name -> (recipe, width, height)
+    "H.264 640x360": ("h264", 640, 360),
+    "H.264 720p": ("h264", 1280, 720),
+    "HEVC 640x360": ("hevc", 640, 360),
+    "AV1 640x480 (LeRobot)": ("av1", 640, 480),
+    "VP9 640x360": ("vp9", 640, 360),
+}
+WORKLOADS = {  # name -> (key, share of --calls)
+    "W4 one random frame per call": ("w4", 1.0),
+    "W1 32 consecutive frames per call": ("w1", 0.5),
+    "W2 64 random frames in one call": ("w2", 0.25),
+    "K one random keyframe per call": ("key", 1.0),
+}
+
+
+class Stream:
+    """The packets of a file's video stream: pts/dts in decode order, keyframes, display order."""
+
+    def __init__(self, path: Path) -> None:
+        import av
+
+        with av.open(str(path)) as c:
+            s = c.streams.video[0]
+            rows = [(p.pts, p.dts, p.is_keyframe) for p in c.demux(s) if p.size]
+            self.codec = s.codec_context.name
+        self.pts = [r[0] for r in rows]
+        self.dts = [r[1] if r[1] is not None else r[0] for r in rows]
+        self.keys = [d for d, r in enumerate(rows) if r[2]]
+        self.shown = sorted(self.pts)
+        self.dpos = {p: d for d, p in enumerate(self.pts)}
+        self.bframes = any(a > b for a, b in zip(self.pts, self.pts[1:], strict=False))
+        self.gop = max(b - a for a, b in zip(self.keys, [*self.keys[1:], len(rows)], strict=True))
+
+    def start_of(self, pts: int) -> int:
+        """The decode position of the keyframe to start from for the frame at `pts`."""
+        d = self.dpos[pts]
+        k = bisect.bisect_right(self.keys, d) - 1
+        if k > 0 and pts < self.pts[self.keys[k]]:  # a leading picture of an open GOP
+            k -= 1
+        return self.keys[max(k, 0)]
+
+    def runs(self, wanted: list[int]) -> list[tuple[int, int, set[int]]]:
+        """(keyframe, last packet, pts wanted) per decode run, merged where runs touch."""
+        by: dict[int, set[int]] = {}
+        for p in wanted:
+            by.setdefault(self.start_of(p), set()).add(p)
+        out: list[tuple[int, int, set[int]]] = []
+        for start, ps in sorted(by.items()):
+            stop = max(self.dpos[p] for p in ps)
+            if out and start <= out[-1][1] + 1:
+                a, b, qs = out[-1]
+                out[-1] = (a, max(b, stop), qs | ps)
+            else:
+                out.append((start, stop, set(ps)))
+        return out
 
 
 class Floor:
     """A plain PyAV decoder of one file with one codec threading, kept open across calls."""
 
-    def __init__(self, path: Path, thread_type: str, threads: int) -> None:
+    def __init__(self, path: Path, stream: Stream, thread_type: str, threads: int) -> None:
         import av
         from av.video.reformatter import VideoReformatter
 
+        self.s = stream
         self.container = av.open(str(path))
         self.stream = self.container.streams.video[0]
         cc = self.stream.codec_context
@@ -50,102 +119,220 @@ class Floor:
         self.reformatter = VideoReformatter()
         self.decoded = 0
 
-    def frame(self, pts: int, key_pts: int) -> Any:
-        cc = self.stream.codec_context
-        self.container.seek(key_pts, stream=self.stream, backward=True)
-        cc.flush_buffers()
-        got = None
-        for pkt in self.container.demux(self.stream):
-            frames = cc.decode(pkt if pkt.size else None)
-            self.decoded += len(frames)
-            got = next((f for f in frames if f.pts == pts), None)
-            if got is not None or not pkt.size:
-                break
-            if pkt.pts is not None and pkt.pts >= pts:  # the rest is inside the decoder
-                frames = cc.decode(None)
-                self.decoded += len(frames)
-                got = next((f for f in frames if f.pts == pts), None)
-                break
-        cc.flush_buffers()
-        assert got is not None, pts
-        return self.reformatter.reformat(got, format="rgb24", threads=1).to_ndarray()
+    def frames(self, wanted: list[int]) -> list[Any]:
+        """Decode the frames at `wanted` (pts), run by run; return them in the order asked."""
+        cc, s = self.stream.codec_context, self.s
+        got: dict[int, Any] = {}
+        for start, stop, ps in s.runs(wanted):
+            sent = 0
+            for pkt in self._seek(start):
+                if not pkt.size:
+                    break
+                d = s.dpos.get(pkt.pts) if pkt.pts is not None else None
+                if d is None or d < start:
+                    continue  # before the keyframe: read, never decoded
+                self._take(cc.decode(pkt), ps, got)
+                sent += 1
+                if d >= stop or ps <= got.keys():
+                    break
+            if not ps <= got.keys():
+                self._take(cc.decode(None), ps, got)
+            self.decoded += sent
+            cc.flush_buffers()
+        return [got[p] for p in wanted]
+
+    def _seek(self, start: int) -> Any:
+        """Packets from the keyframe at decode position `start` (seek by pts, else by dts).
+
+        MP4 seeks by presentation time and Matroska by its cues, so a seek to the key's pts
+        lands on it where a seek to its dts may land a GOP early and read a GOP for
+        nothing; a demuxer that overshoots is sought again by dts.
+        """
+        s, cc = self.s, self.stream.codec_context
+        for target in (s.pts[start], min(s.pts[start], s.dts[start])):
+            self.container.seek(target, stream=self.stream, backward=True)
+            cc.flush_buffers()
+            packets = self.container.demux(self.stream)
+            first = next(packets, None)
+            d = s.dpos.get(first.pts) if first is not None and first.pts is not None else None
+            if d is not None and d <= start:
+                return itertools.chain([first], packets)
+        raise AssertionError(f"cannot seek to packet {start}")
+
+    def _take(self, frames: list[Any], ps: set[int], got: dict[int, Any]) -> None:
+        for f in frames:
+            if f.pts in ps and f.pts not in got:
+                # One swscale thread, as ours: faster at these sizes, and callgrind
+                # (percall.py) then counts the conversion's work in the calling thread.
+                arr = self.reformatter.reformat(f, format="rgb24", threads=1).to_ndarray()
+                got[f.pts] = arr
+
+
+def requests(s: Stream, workload: str, rng: random.Random) -> list[int]:
+    """The pts one call of `workload` asks for."""
+    shown = s.shown
+    if workload == "w4":
+        return [shown[rng.randrange(len(shown))]]
+    if workload == "w1":
+        i = rng.randrange(len(shown) - 32)
+        return shown[i : i + 32]
+    if workload == "w2":
+        return sorted(rng.sample(shown, 64))
+    return [s.pts[s.keys[rng.randrange(len(s.keys))]]]
+
+
+def measure(path: Path, workload: str, calls: int) -> tuple[dict[str, list[float]], Stream]:
+    """Seconds per call of each contestant on `calls` calls (plus one warm-up)."""
+    import numpy as np
+
+    import mediaref
+    from mediaref import MediaRef
+    from mediaref.timeline import pts_to_ns
+
+    s = Stream(path)
+    import av
+
+    with av.open(str(path)) as c:
+        tb = c.streams.video[0].time_base
+    assert tb is not None
+    floors = {name: Floor(path, s, *how) for name, how in MODES.items()}
+    times: dict[str, list[float]] = {name: [] for name in [*MODES, "ours"]}
+    uri = str(path)
+
+    def ours(ps: list[int]) -> list[Any]:
+        refs = [MediaRef(uri, pts_to_ns(p, tb)) for p in ps]
+        if len(refs) == 1:
+            return [refs[0].to_ndarray()]
+        return mediaref.batch_decode(refs)
+
+    rng = random.Random(4)
+    asks = [requests(s, workload, rng) for _ in range(calls + 1)]
+    for i, ps in enumerate(asks):  # the first call warms up
+        runs: list[tuple[str, Callable[[list[int]], list[Any]]]] = [
+            (name, f.frames) for name, f in floors.items()
+        ]
+        runs.append(("ours", ours))
+        random.Random(i).shuffle(runs)
+        out = []
+        for name, fn in runs:
+            t0 = time.perf_counter()
+            arrs = fn(ps)
+            if i:
+                times[name].append(time.perf_counter() - t0)
+            out.append(arrs)
+        for arrs in out[1:]:
+            assert all(np.array_equal(a, b) for a, b in zip(out[0], arrs, strict=True)), ps
+    return times, s
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="the 30 s media")
-    ap.add_argument("--calls", type=int, default=300)
+    ap.add_argument("--quick", action="store_true", help="10 s media")
+    ap.add_argument("--calls", type=int, default=60)
+    ap.add_argument("--media", default=",".join(MEDIA), help="comma-separated MEDIA names")
+    ap.add_argument("--workloads", default="w4,w1,w2,key")
     ap.add_argument("--out", default=str(BENCH / "results" / "floor.md"))
     args = ap.parse_args()
     import av
-    import numpy as np
 
-    from mediaref import MediaRef
-    from mediaref.timeline import pts_to_ns
-
-    path = CACHE / ("A_30s_v3.mp4" if args.quick else "A_300s_v3.mp4")
-    if not path.exists():
-        print(f"{path} is missing: run bench/run.py (or bench/media.py) first", file=sys.stderr)
-        return 2
-    with av.open(str(path)) as c:
-        s = c.streams.video[0]
-        packets = [(p.pts, p.is_keyframe) for p in c.demux(s) if p.size and p.pts is not None]
-        tb = s.time_base
-    pts = sorted(p for p, _ in packets)
-    keys = sorted(p for p, k in packets if k)
-    assert tb is not None
-    rng = random.Random(4)
-    targets = [pts[rng.randrange(len(pts))] for _ in range(args.calls)]
-    floors = {name: Floor(path, *how) for name, how in MODES.items()}
-    times: dict[str, list[float]] = {name: [] for name in [*MODES, "ours"]}
-
-    def ours(p: int) -> Any:
-        t = pts_to_ns(p, Fraction(tb.numerator, tb.denominator))  # the frame's first ns
-        return MediaRef(str(path), t).to_ndarray()
-
-    for i, p in enumerate([targets[0], *targets]):  # the first call warms up
-        key = keys[bisect.bisect_right(keys, p) - 1]
-        runs: list[tuple[str, Any]] = list(floors.items())
-        runs.append(("ours", None))
-        random.Random(i).shuffle(runs)
-        out = []
-        for name, floor in runs:
-            t0 = time.perf_counter()
-            arr = floor.frame(p, key) if floor is not None else ours(p)
-            if i:
-                times[name].append(time.perf_counter() - t0)
-            out.append(arr)
-        assert all(np.array_equal(out[0], a) for a in out[1:]), f"frames differ at pts {p}"
-
-    one = statistics.median(times["one thread"])
+    seconds = 10 if args.quick else 60
+    wanted = args.workloads.split(",")
+    load_before = os.getloadavg()
+    t_start = time.time()
     lines = [
-        "# W4 floor: one random frame per call, plain PyAV, media A",
+        "# The floor per codec: plain PyAV under each codec threading, and ours",
         "",
         f"- Date (UTC): {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
-        f"- Command: `bench/.venvs/ours/bin/python bench/floor.py"
-        f"{' --quick' if args.quick else ''} --calls {args.calls}`",
-        f"- Machine: {platform.processor() or platform.machine()}, {platform.platform()}; "
-        f"av {av.__version__}",
-        f"- File: `{path.name}`; {args.calls} random frames, the same for every row, "
-        "rows alternating per call in one process; every row returned identical pixels",
+        f"- Command: `.venv/bin/python bench/floor.py{' --quick' if args.quick else ''} "
+        f"--calls {args.calls}`",
+        f"- Machine: {platform.processor() or platform.machine()}, {platform.platform()}, "
+        f"{len(os.sched_getaffinity(0))} CPUs; av {av.__version__} (FFmpeg "
+        f"{'.'.join(map(str, av.library_versions['libavcodec']))} libavcodec); "
+        f"mediaref {_version()}",
+        f"- Calls per file: {args.calls} for W4 and K, half as many for W1, a quarter for W2, "
+        "the same for every column; columns alternate per call (shuffled) in one process; "
+        "every column returned identical pixels",
         "",
-        "| decoder | ms per call, median | frames/s | vs one-thread floor |",
-        "|---|---|---|---|",
+        "## Media (testsrc2, made by the ffmpeg command)",
+        "",
+        "| media | encoder and options | decoder | slices | GOP (packets, max) | B-frames |",
+        "|---|---|---|---|---|---|",
     ]
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        label = f"plain PyAV, {name}" if name in MODES else "ours: `MediaRef(...).to_ndarray()`"
-        lines.append(f"| {label} | {med * 1e3:.2f} | {len(ts) / sum(ts):.0f} | {one / med:.2f}x |")
-    n = args.calls
-    lines += [
-        "",
-        "Frames decoded per call: "
-        + ", ".join(f"{name} {f.decoded / (n + 1):.1f}" for name, f in floors.items()),
-        "",
-    ]
-    Path(args.out).write_text("\n".join(lines))
-    print("\n".join(lines))
+    tables: list[str] = []
+    for name in args.media.split(","):
+        recipe, w, h = MEDIA[name]
+        path = ffmpeg_clip(recipe, w, h, seconds)
+        slices = _slices(path)
+        s = None
+        rows = []
+        for wl_name, (wl, share) in WORKLOADS.items():
+            if wl not in wanted:
+                continue
+            times, s = measure(path, wl, max(3, round(args.calls * share)))
+            rows.append((wl_name, times))
+            print(
+                name, wl_name, {k: round(statistics.median(v) * 1e3, 2) for k, v in times.items()}
+            )
+        assert s is not None
+        opts = " ".join(RECIPES[recipe][1])
+        lines.append(
+            f"| {name} | `ffmpeg -f lavfi -i testsrc2=size={w}x{h}:rate=30 {opts}` "
+            f"(.{RECIPES[recipe][0]}) | {s.codec} | {slices} | {s.gop} | "
+            f"{'yes' if s.bframes else 'no'} |"
+        )
+        tables += _table(name, rows)
+        _write(args.out, lines, tables, load_before, t_start)  # each medium as it ends
     return 0
+
+
+def _write(
+    out: str, lines: list[str], tables: list[str], load_before: tuple[float, ...], t0: float
+) -> None:
+    load_after = os.getloadavg()
+    text = [
+        *lines,
+        "",
+        f"Load average (1/5/15 min) before: {'/'.join(f'{x:.1f}' for x in load_before)}, "
+        f"after: {'/'.join(f'{x:.1f}' for x in load_after)}; "
+        f"{(time.time() - t0) / 60:.0f} min in all.",
+        "",
+        "ms per call, median; in brackets the one-thread floor's median over the cell's "
+        "(above 1.00x: faster than one thread); `ours vs best floor` is the best plain-PyAV "
+        "column's median over ours (above 1.00x: ours is faster).",
+        "",
+        *tables,
+    ]
+    Path(out).write_text("\n".join(text) + "\n")
+    print("\n".join(text))
+
+
+def _table(name: str, rows: list[tuple[str, dict[str, list[float]]]]) -> list[str]:
+    heads = [*MODES, "ours"]
+    out = [
+        f"## {name}",
+        "",
+        "| workload | " + " | ".join(heads) + " | ours vs best floor |",
+        "|---|" + "---|" * (len(heads) + 1),
+    ]
+    for wl_name, times in rows:
+        med = {k: statistics.median(v) for k, v in times.items()}
+        best = min(med[m] for m in MODES)
+        cells = [f"{med[k] * 1e3:.2f} ({med['one thread'] / med[k]:.2f}x)" for k in heads]
+        out.append(f"| {wl_name} | " + " | ".join(cells) + f" | {best / med['ours']:.2f}x |")
+    return [*out, ""]
+
+
+def _slices(path: Path) -> int:
+    import mediaref_av
+
+    with mediaref_av.open(path) as video:
+        return video.index.data.slices
+
+
+def _version() -> str:
+    from importlib.metadata import version
+
+    return version("mediaref-av")
 
 
 if __name__ == "__main__":

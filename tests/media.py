@@ -277,12 +277,41 @@ def make(kind: str, directory: Path) -> Clip:
             [ffmpeg, "-v", "error", "-y", "-ss", "0.3", "-i", str(src), "-c", "copy", str(f)],
             check=True,
         )
+    elif kind in FFMPEG_CLI:
+        # As the common tools write them: the ffmpeg command's encoder defaults.
+        ext, options = FFMPEG_CLI[kind]
+        f = p / f"{kind}.{ext}"
+        source = "testsrc2=size=160x90:rate=30:duration=2"
+        subprocess.run(
+            [need_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", source, *options, str(f)],
+            check=True,
+            env={**os.environ, "SVT_LOG": "1"},  # SVT-AV1: errors only
+        )
     else:
         raise ValueError(kind)
     clip = decode_sequentially(f, rotate=rotate)
     clip.notes.update(notes)
     return clip
 
+
+FFMPEG_CLI: dict[str, tuple[str, tuple[str, ...]]] = {
+    # x265's defaults: one GOP here (keyint 250), B-frames, wavefront entry points.
+    "hevc_ffmpeg_mp4": (
+        "mp4",
+        ("-c:v", "libx265", "-pix_fmt", "yuv420p", "-x265-params", "log-level=error"),
+    ),
+    # LeRobot's encode_video_frames: SVT-AV1, a keyframe every 2 frames, crf 30.
+    "av1_lerobot_mp4": (
+        "mp4",
+        ("-c:v", "libsvtav1", "-g", "2", "-crf", "30", "-pix_fmt", "yuv420p"),
+    ),
+    # The ffmpeg wiki's constant-quality VP9.
+    "vp9_ffmpeg_webm": (
+        "webm",
+        ("-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "31", "-pix_fmt", "yuv420p"),
+    ),
+}
+"""Clips made by the ffmpeg command line as the world makes them: kind -> (ext, options)."""
 
 KINDS = [
     "h264_bframes_mp4",
@@ -313,6 +342,7 @@ KINDS = [
     "h264_rotated_mp4",
     "mp4_edit_list",
     "mkv_cut_mid_gop",
+    *FFMPEG_CLI,
 ]
 
 

@@ -23,17 +23,17 @@ from mediaref import (
 )
 from mediaref.timeline import indices_played_at, indices_shown_between
 
-from . import _buffers, _counters, _pool
+from . import _buffers, _counters, _pool, _threads
 from ._bounds import check_picture, check_request
 from ._convert import FORMATS, Layout, Output, fit_size, orientation
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
 from ._matroska import matroska_cues
-from ._plan import plan, split
+from ._plan import Run, plan, split
 from ._runs import RunDecoder
 from ._tables import SCAN_READAHEAD, is_mov, table_index
-from ._threads import codec_threading, cpus, executor
+from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor
 from ._trim import note_returned
 
 __all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
@@ -82,11 +82,14 @@ class AVVideoDecoder:
         source: A `mediaref.ByteSource`, or a path/URI string that `mediaref.open_source`
             opens.
         stream: Index of the video stream to use; default is the one a player picks.
-        threads: Codec threads per decoder; ``1`` decodes in the calling thread only;
-            ``0`` or `None` (default) picks: one thread per slice for H.264 pictures of
-            several slices (at most one per CPU), else FFmpeg's choice (frame
-            threading). FFmpeg's threads decode without Python's GIL, so they also let
-            `workers` overlap.
+        threads: Most codec threads per decoder; ``1`` decodes in the calling thread
+            only; ``0`` or `None` (default): as many as CPUs. Chosen per request: runs
+            of a frame or two from a keyframe decode on one thread (no pipeline to fill
+            after the seek and drain at the end), and so does every request while each
+            CPU already has a decoder of this process at work; longer runs get one
+            thread per slice for pictures of several slices, else FFmpeg's choice
+            (frame threads; dav1d's tile and frame threads for AV1). FFmpeg's threads
+            decode without Python's GIL, so they also let `workers` overlap.
         workers: Decoders (each with its own container) that share a request's
             independent runs between them; default: the CPUs this process may use, at
             most 4.
@@ -136,11 +139,15 @@ class AVVideoDecoder:
         self.uri = source.uri
         self._stream_option = stream
         self._threads = threads
-        self._workers = workers if workers is not None else min(cpus(), 4)
+        self._cpus = cpus()
+        self._workers = workers if workers is not None else 1  # set with the index
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._shape_options = _check_shaping(size, max_size, layout)
         self._index_key: tuple[tuple[object, ...], int | None] = (content_key(source), stream)
+        self._file_key = (source.identity, stream)
+        self._parallel = ONE_THREAD
+        """The codec threading for long runs (`codec_threading`), known with the index."""
         self._handle: _pool.Handle | None = None
         self._lock = threading.RLock()
         self._closed = False
@@ -152,32 +159,60 @@ class AVVideoDecoder:
             self.close()
             raise
         # Containers are cached per file, stream and codec threading.
-        self._pool_key = self._key(self._index.data.slices)
+        self._parallel = codec_threading(threads, self._index.data.slices)
+        if workers is None:
+            self._workers = _threads.parallel_decoders(self._index.data.codec, self._cpus)
         self._metadata = self._make_metadata()
         self._out_size = _out_size(self._metadata, *self._shape_options[:2])
 
     # -- resources --------------------------------------------------------------------
 
-    def _acquire(self) -> _pool.Handle:
+    def _acquire(self, threading: Threading, first: Run) -> _pool.Handle:
+        """Return a container whose codec decodes with `threading`, keeping a live one.
+
+        The container held since the last call is kept when its decoder is live where
+        `first` goes on with a short run (stepping forward: no seek, whatever its
+        threading). Otherwise it goes back to the pool, where it stays warm for requests
+        of its shape.
+        """
         h = self._handle
         if h is not None:
             if h.pid == os.getpid():
-                return h
-            # Inherited through fork: never use it, and never free it here either (its
-            # codec and scaler would join threads that only exist in the parent).
-            _pool.orphan(h)
-            self._handle = None
+                if h.key == self._key(threading) or self._goes_on(h, first):
+                    return h
+                self._release()
+            else:
+                # Inherited through fork: never use it, and never free it here either (its
+                # codec and scaler would join threads that only exist in the parent).
+                _pool.orphan(h)
+                self._handle = None
         if self._closed:
             raise ValueError("this video decoder is closed")
-        h = _pool.checkout(self._pool_key)
-        if h is None:
-            h = _pool.open_handle(self._pool_key, self._source, self._stream_option)
-            self._configure(h)
-        self._handle = h
+        self._handle = h = self._checkout(self._key(threading))
         return h
 
-    def _key(self, slices: int) -> _PoolKey:
-        return (self._source.identity, self._stream_option, *codec_threading(self._threads, slices))
+    def _goes_on(self, h: _pool.Handle, first: Run) -> bool:
+        """Whether `h`'s decoder gets `first` with no seek (as `_stepping` decides).
+
+        Stepping forward, a decoder left live (or a demuxer standing at the run's start)
+        is kept whatever its threading: the other threading would decode the run again
+        from its keyframe after a seek, which costs more than any threading saves on the
+        packets left.
+        """
+        st = h.stepping
+        if st.next_dpos is None or not st.follows(self._index, first):
+            return False
+        return st.live or st.next_dpos == first.start
+
+    def _checkout(self, key: _PoolKey) -> _pool.Handle:
+        h = _pool.checkout(key)
+        if h is None:
+            h = _pool.open_handle(key, self._source, self._stream_option)
+            self._configure(h)
+        return h
+
+    def _key(self, threading: Threading) -> _PoolKey:
+        return (*self._file_key, *threading)
 
     @staticmethod
     def _configure(h: _pool.Handle) -> None:
@@ -278,7 +313,7 @@ class AVVideoDecoder:
         return data
 
     def _set_key(self, h: _pool.Handle, slices: int) -> None:
-        h.key = self._key(slices)
+        h.key = self._key(codec_threading(self._threads, slices))
         self._configure(h)
 
     @property
@@ -418,14 +453,33 @@ class AVVideoDecoder:
         self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
-        if len(parts) == 1:
-            self._decode(self._acquire(), parts[0], got, fmt)
+        if len(parts) > 1:
+            self._decode_parts(parts, got, fmt)
             return
+        runs = plan(self._index, parts[0])
+        running = _threads.running
+        others = running.enter()
+        try:
+            threading = _threads.request_threading(
+                self._parallel,
+                longest_run=max(r.packets for r in runs),
+                slices=self._index.data.slices,
+                longest_gop=self._index.longest_gop,
+                others=others,
+                cpus=self._cpus,
+            )
+            self._decode(self._acquire(threading, runs[0]), parts[0], got, fmt)
+        finally:
+            running.leave()
+
+    def _decode_parts(
+        self, parts: list[set[int]], got: dict[int, NDArray[np.uint8]], fmt: Output
+    ) -> None:
         # Independent runs decode in parallel, each on a single-threaded codec unless the
         # caller chose `threads`: the parallelism is then across runs, which measured
         # faster than FFmpeg's frame threads inside each decoder (2 cores, 640x360 H.264,
         # 64 random frames per call: +17% without B-frames, +18% with).
-        key = self._pool_key if self._threads else (*self._pool_key[:2], *codec_threading(1, 1))
+        key = self._key(self._parallel if self._threads else ONE_THREAD)
         pool = executor()
         futures = [pool.submit(self._decode_elsewhere, p, fmt, key) for p in parts[1:]]
         try:
@@ -435,19 +489,20 @@ class AVVideoDecoder:
                 got.update(fut.result())
 
     def _decode_elsewhere(
-        self, frames: set[int], fmt: Output, key: Hashable
+        self, frames: set[int], fmt: Output, key: _PoolKey
     ) -> dict[int, NDArray[np.uint8]]:
         """Decode `frames` with another container of the same file, cached under `key`."""
-        h = _pool.checkout(key)
-        if h is None:
-            h = _pool.open_handle(key, self._source, self._stream_option)
-            self._configure(h)
+        h = self._checkout(key)
         got: dict[int, NDArray[np.uint8]] = {}
+        running = _threads.running
+        running.enter()
         try:
             self._decode(h, frames, got, fmt)
         except BaseException:
             _pool.discard(h)
             raise
+        finally:
+            running.leave()
         _pool.checkin(h)
         return got
 

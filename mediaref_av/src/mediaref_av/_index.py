@@ -56,7 +56,7 @@ def _first_of_each(ticks: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray
 
 
 def _lookup(keys: NDArray[np.int64], values: NDArray[np.int64], t: int) -> int | None:
-    i = int(np.searchsorted(keys, t))
+    i = int(keys.searchsorted(t))  # the method: no dispatch through numpy.searchsorted
     return int(values[i]) if i < len(keys) and int(keys[i]) == t else None
 
 
@@ -147,6 +147,11 @@ class Index:
         self.good_keys: set[int] = {0}
         self.flagged_keys = np.flatnonzero(self.key)
         self.key_dpos = np.union1d(self.flagged_keys, [0]).astype(np.int64)
+        self.longest_gop = self._longest_gop()
+        """Packets of the longest group of pictures (keyframe to the next, decode order)."""
+
+    def _longest_gop(self) -> int:
+        return int(np.diff(self.key_dpos, append=self.num_packets).max())
 
     def _frames(self, discard: NDArray[np.bool_]) -> None:
         """Number the frames: packets with a pts, not discarded, in presentation order.
@@ -279,6 +284,7 @@ class Index:
             elif dpos not in self.bad_keys:
                 self.bad_keys.add(dpos)
                 self.key_dpos = self.key_dpos[self.key_dpos != dpos]
+                self.longest_gop = self._longest_gop()
                 _counters.add(bad_keyframes=1)
 
     def average_fps(self) -> float:

@@ -39,7 +39,7 @@ __all__ = [
 _SAMPLE = 64 * 1024
 """Bytes hashed at each end of a local file for its content key."""
 
-_local_keys: dict[tuple[int, int, int, int], tuple[object, ...]] = {}
+_local_keys: dict[tuple[object, ...], tuple[object, ...]] = {}
 _local_lock = threading.Lock()
 
 
@@ -47,28 +47,30 @@ def content_key(source: ByteSource) -> tuple[object, ...]:
     """Return what identifies `source`'s content, wherever it lies.
 
     A local file: ``("file", size, mtime_ns, hash of its first and last 64 KiB)``,
-    remembered per inode, size and mtime so that a file is hashed once per process.
+    remembered per source `identity` (which changes when the content may have: for a
+    file, its path, size and mtime as the source saw them when it opened), so that a file
+    is hashed, and stat'ed here, once per process: each call of ``MediaRef.to_ndarray``
+    opens a new source, which stat'ed the file already (bench/percall.py counts the
+    per-call cost).
     Another source: its `identity` (for HTTP and object stores: URI, size, ETag).
     """
+    identity = tuple(source.identity)
     path = source.local_path
     if path is None:
-        return tuple(source.identity)
+        return identity
+    with _local_lock:
+        key = _local_keys.get(identity)
+    if key is not None:
+        return key
     try:
         st = os.stat(path)
+        key = ("file", st.st_size, st.st_mtime_ns, _sample_hash(path, st.st_size))
     except OSError:
-        return tuple(source.identity)  # gone meanwhile: opening it will say so
-    memo = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return identity  # gone meanwhile: opening it will say so
     with _local_lock:
-        key = _local_keys.get(memo)
-    if key is None:
-        try:
-            key = ("file", st.st_size, st.st_mtime_ns, _sample_hash(path, st.st_size))
-        except OSError:
-            return tuple(source.identity)
-        with _local_lock:
-            if len(_local_keys) >= 4096:
-                _local_keys.clear()
-            _local_keys[memo] = key
+        if len(_local_keys) >= 4096:
+            _local_keys.clear()
+        _local_keys[identity] = key
     return key
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import NamedTuple
 
-import numpy as np
-
 from ._index import Index
 
 __all__ = ["Run", "groups", "minimal_frame_count", "plan", "split", "start_of"]
@@ -44,7 +42,7 @@ def start_of(index: Index, frame: int) -> int:
     """
     keys = index.key_dpos
     d = int(index.frame_dpos[frame])
-    p = int(np.searchsorted(keys, d, side="right")) - 1
+    p = int(keys.searchsorted(d, side="right")) - 1
     if p <= 0:
         return 0
     key_pts = index.pts_of(int(keys[p]))
@@ -92,7 +90,10 @@ def split(index: Index, frames: Iterable[int], parts: int, min_packets: int) -> 
     part gets about the same number of packets (a run goes to the part that holds its
     middle packet). Fewer than `min_packets` packets in all stay in one part.
     """
-    blocks = _merge(groups(index, frames), touching=False)
+    wanted = set(frames)
+    if parts <= 1 or len(wanted) < 2:
+        return [wanted]
+    blocks = _merge(groups(index, wanted), touching=False)
     total = sum(b.packets for b in blocks)
     if parts <= 1 or len(blocks) < 2 or total < min_packets:
         return [set().union(*(b.frames for b in blocks))]

@@ -1,4 +1,4 @@
-"""Threads: how many CPUs, the codec threading for a stream, and the decoders' worker pool."""
+"""Threads: how many CPUs, the codec threading per stream and request, the worker pool."""
 
 from __future__ import annotations
 
@@ -6,7 +6,23 @@ import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-__all__ = ["codec_threading", "cpus", "executor"]
+__all__ = [
+    "ONE_THREAD",
+    "Running",
+    "Threading",
+    "codec_threading",
+    "cpus",
+    "executor",
+    "parallel_decoders",
+    "request_threading",
+    "running",
+    "short_run",
+]
+
+Threading = tuple[str, int]
+"""FFmpeg thread type and codec thread count (0: FFmpeg's choice)."""
+ONE_THREAD: Threading = ("NONE", 1)
+"""Decode in the calling thread: no pipeline to fill on a seek or to drain at its end."""
 
 
 def cpus() -> int:
@@ -17,19 +33,101 @@ def cpus() -> int:
         return os.cpu_count() or 1
 
 
-def codec_threading(threads: int | None, slices: int) -> tuple[str, int]:
-    """The codec threading for a stream: FFmpeg thread type and thread count.
+def codec_threading(threads: int | None, slices: int) -> Threading:
+    """The codec threading for a stream's long runs: FFmpeg thread type and thread count.
 
     Pictures coded as several slices decode fastest with one thread per slice: on 2
     cores (640x360 H.264, 2 slices) slice threads decoded 1.5x faster than one thread
     both sequentially and in 10-frame runs from a keyframe, where frame threads gained
-    at most 1.15x (they pay a pipeline fill and drain on every seek).
+    at most 1.15x (they pay a pipeline fill and drain on every seek). Other streams
+    get FFmpeg's own choice (frame threads for H.264, HEVC and VP9; dav1d's tile and
+    frame threads for AV1, which take only a thread count).
     """
     if threads == 1:
-        return "NONE", 1
+        return ONE_THREAD
     if slices >= 2:
         return "SLICE", min(threads or cpus(), slices)
     return "AUTO", threads or 0
+
+
+SHORT_RUN = 2
+"""Runs of at most this many packets decode on one thread (see `short_run`)."""
+
+
+def short_run(packets: int, slices: int, longest_gop: int) -> bool:
+    """Whether a run of `packets` from its keyframe is short: decoded best on one thread.
+
+    Frame threads must fill their pipeline after every seek and drain it before the last
+    frame comes out, so a run of a frame or two gains nothing from them and pays the
+    handoffs. LeRobot's AV1 (SVT-AV1, a keyframe every 2 frames, 640x480), one random
+    frame per call, 2 cores at load ~13, 24 calls alternating (a first bench/floor.py
+    run): one thread 2.63 ms, dav1d's frame threads 3.28, FFmpeg's default 3.57; one
+    keyframe per call 1.67 / 1.98 / 1.93; issue 13 measured 2.7-3.0 against 3.0-3.4 ms
+    through ``threads=1``. (The run in bench/results/floor.md, under heavier load, is
+    too noisy on these short calls to tell.) Slice threads have no pipeline: pictures of
+    several slices keep them. Only in streams whose every group of pictures is that
+    short: in others, one frame per call read in order crosses runs of every length, and
+    its live decoder (`_stepping`) must not change threading at each keyframe.
+    """
+    return packets <= SHORT_RUN and slices < 2 and longest_gop <= SHORT_RUN
+
+
+def request_threading(
+    parallel: Threading, *, longest_run: int, slices: int, longest_gop: int, others: int, cpus: int
+) -> Threading:
+    """The codec threading for one request of one decoder.
+
+    Args:
+        parallel: The stream's threading for long runs (`codec_threading`).
+        longest_run: Packets of the request's longest decode run.
+        slices: Slices per picture of the stream.
+        longest_gop: Packets of the stream's longest group of pictures.
+        others: Decoders of this process decoding at the same time (not counting this one).
+        cpus: CPUs this process may run on.
+
+    One thread for short runs (`short_run`) and when every CPU already has a decoder of
+    this process at work (threads of one codec would then only take turns with the
+    others'), else `parallel`.
+    """
+    if parallel == ONE_THREAD or short_run(longest_run, slices, longest_gop) or others + 1 >= cpus:
+        return ONE_THREAD
+    return parallel
+
+
+def parallel_decoders(codec: str, cpus: int) -> int:
+    """How many decoders may share a request's independent runs, by default.
+
+    H.264: one per CPU (at most 4), each on one thread, measured faster than one
+    decoder's frame threads (2 cores, 640x360, 64 random frames per call: +17-18%).
+    AV1 decoded by dav1d: one, with dav1d's own tile and frame threads: 2 cores (load
+    ~13), 32 consecutive frames per call of LeRobot's AV1 (a run per 2 frames), medians
+    of 12 calls alternating: 109 ms with one decoder on dav1d's threads against 263 ms
+    with two one-thread decoders.
+    """
+    return 1 if codec == "libdav1d" else min(cpus, 4)
+
+
+class Running:
+    """How many decoders of this process are decoding now (a counter, thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def enter(self) -> int:
+        """Count one more decoder; return how many others were decoding."""
+        with self._lock:
+            self.count += 1
+            return self.count - 1
+
+    def leave(self) -> None:
+        """Count one decoder less."""
+        with self._lock:
+            self.count -= 1
+
+
+running = Running()
+"""This process's decoders at work (a forked child starts at zero)."""
 
 
 _executor_lock = threading.Lock()
@@ -52,8 +150,9 @@ def executor() -> ThreadPoolExecutor:
 
 
 def _after_fork_in_child() -> None:
-    global _executor_lock
+    global _executor_lock, running
     _executor_lock = threading.Lock()
+    running = Running()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -55,7 +55,7 @@ def _pseudo_filesystems() -> dict[int, str]:
     return _pseudo_devices
 
 
-def _check_regular(st: os.stat_result, path: str, uri: str) -> None:
+def _check_regular(st: os.stat_result, abspath: str, uri: str) -> None:
     """Refuse what is not a regular file, and files of kernel pseudo filesystems.
 
     Raises:
@@ -66,7 +66,7 @@ def _check_regular(st: os.stat_result, path: str, uri: str) -> None:
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file"
         raise SourceUnreadableError(f"cannot read the file: it is {kind}", uri=uri)
     fstype = _pseudo_filesystems().get(st.st_dev)
-    if fstype is None and os.path.abspath(path).startswith(_PSEUDO_PREFIXES):
+    if fstype is None and abspath.startswith(_PSEUDO_PREFIXES):
         fstype = "a filesystem under /proc or /sys"
     if fstype is not None:
         raise SourceUnreadableError(
@@ -96,8 +96,9 @@ class FileSource:
             raise _os_error(e, uri) from None
         except ValueError as e:  # a NUL byte, or a lone surrogate no filesystem name can hold
             raise InvalidReferenceError(f"not a usable path: {e}", uri=uri) from None
-        _check_regular(st, path, uri)
-        self._identity = (os.path.abspath(path), st.st_size, st.st_mtime_ns)
+        whole = os.path.abspath(path)  # once: it asks the OS for the working directory
+        _check_regular(st, whole, uri)
+        self._identity = (whole, st.st_size, st.st_mtime_ns)
 
     @property
     def local_path(self) -> str:
@@ -154,7 +155,7 @@ class FileSource:
         except OSError as e:
             raise _os_error(e, self.uri) from None
         try:
-            _check_regular(os.fstat(fd), self.path, self.uri)
+            _check_regular(os.fstat(fd), os.path.abspath(self.path), self.uri)
         except BaseException:
             os.close(fd)
             raise

@@ -1,0 +1,177 @@
+"""Codec threading chosen per request shape, codec and busy cores; frames exact under each."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import mediaref_av
+from mediaref_av import _decoder, _threads
+from mediaref_av._threads import ONE_THREAD, request_threading
+from tests.media import ClipFactory
+
+AUTO = ("AUTO", 0)
+
+
+@pytest.fixture(autouse=True)
+def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    mediaref_av.clear_caches()
+    mediaref_av.reset_counters()
+    # The rules below are the same on any machine: pretend it has 2 CPUs.
+    monkeypatch.setattr(_decoder, "cpus", lambda: 2)
+
+
+@pytest.mark.parametrize(
+    ("parallel", "longest_run", "slices", "longest_gop", "others", "cpus", "expected"),
+    [
+        (AUTO, 1, 1, 2, 0, 2, ONE_THREAD),
+        (AUTO, 2, 1, 2, 0, 2, ONE_THREAD),
+        (AUTO, 3, 1, 2, 0, 2, AUTO),
+        (AUTO, 1, 1, 250, 0, 2, AUTO),
+        (AUTO, 250, 1, 250, 0, 2, AUTO),
+        (("SLICE", 2), 1, 2, 2, 0, 2, ("SLICE", 2)),
+        (("SLICE", 4), 60, 4, 60, 0, 8, ("SLICE", 4)),
+        (AUTO, 250, 1, 250, 1, 2, ONE_THREAD),
+        (AUTO, 250, 1, 250, 1, 4, AUTO),
+        (AUTO, 250, 1, 250, 3, 4, ONE_THREAD),
+        (("SLICE", 2), 60, 2, 60, 1, 2, ONE_THREAD),
+        (ONE_THREAD, 250, 1, 250, 0, 2, ONE_THREAD),
+        (AUTO, 250, 1, 250, 0, 1, ONE_THREAD),
+    ],
+    ids=[
+        "keyframe every 2, one-packet run: one thread",
+        "keyframe every 2, two-packet run: one thread",
+        "keyframe every 2, runs merged to 3 packets: frame threads",
+        "long GOPs, one-packet run: frame threads (stepping keeps one threading)",
+        "a GOP: frame threads",
+        "short run of sliced pictures: slice threads",
+        "slice threads",
+        "the other CPU busy with a decoder: one thread",
+        "a CPU left: frame threads",
+        "every CPU busy: one thread",
+        "sliced, every CPU busy: one thread",
+        "threads=1 stays one thread",
+        "one CPU: one thread",
+    ],
+)
+def test_request_threading_per_shape_and_busy_cores(
+    parallel: tuple[str, int],
+    longest_run: int,
+    slices: int,
+    longest_gop: int,
+    others: int,
+    cpus: int,
+    expected: tuple[str, int],
+) -> None:
+    got = request_threading(
+        parallel,
+        longest_run=longest_run,
+        slices=slices,
+        longest_gop=longest_gop,
+        others=others,
+        cpus=cpus,
+    )
+    assert got == expected
+
+
+def _threading(video: mediaref_av.AVVideoDecoder) -> tuple[str, int] | None:
+    """The threading the decoder's codec was opened with (as set, and as FFmpeg kept it)."""
+    h = video._handle
+    assert h is not None
+    assert h.stream.codec_context.is_open
+    if h.threading == ONE_THREAD:
+        assert h.stream.codec_context.thread_count == 1
+    return h.threading
+
+
+@pytest.mark.parametrize(
+    ("kind", "short"),
+    [
+        ("av1_lerobot_mp4", ONE_THREAD),
+        ("hevc_ffmpeg_mp4", AUTO),
+        ("vp9_ffmpeg_webm", AUTO),
+        ("h264_bframes_mp4", AUTO),
+    ],
+)
+def test_short_runs_decode_on_one_thread_where_every_gop_is_short(
+    clip_factory: ClipFactory, kind: str, short: tuple[str, int]
+) -> None:
+    clip = clip_factory(kind)
+    with mediaref_av.open(clip.uri) as video:
+        idx = video.index
+        key = int(idx.key_dpos[-1])
+        first = int(np.flatnonzero(idx.frame_dpos == key)[0])  # the last keyframe's picture
+        np.testing.assert_array_equal(video.frames_at([first])[0], clip.frames[first])
+        assert _threading(video) == short
+        # Ten frames from the start: one run (runs that touch merge), fewer packets than
+        # a second decoder would take (`_MIN_PARALLEL_PACKETS`).
+        far = list(range(10))
+        frames = video.frames_at(far)
+        assert _threading(video) == AUTO
+        for f, arr in zip(far, frames, strict=True):
+            np.testing.assert_array_equal(arr, clip.frames[f])
+
+
+def test_switching_threading_keeps_both_containers_warm(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("av1_lerobot_mp4")  # a keyframe every 2 frames
+    far = list(range(10))
+    for _ in range(4):
+        with mediaref_av.open(clip.uri) as video:
+            np.testing.assert_array_equal(video.frames_at([20])[0], clip.frames[20])
+            assert _threading(video) == ONE_THREAD
+            for f, arr in zip(far, video.frames_at(far), strict=True):
+                np.testing.assert_array_equal(arr, clip.frames[f])
+            assert _threading(video) == AUTO
+    c = mediaref_av.counters()
+    # The index scan's container (frame threads) and one more for one thread, each
+    # opened once; every later switch found its container in the pool (1 + 3 * 2).
+    assert (c.containers_opened, c.index_builds, c.container_hits) == (2, 1, 7)
+
+
+def test_a_busy_cpu_makes_a_long_run_decode_on_one_thread(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("hevc_ffmpeg_mp4")
+    last = len(clip.frames) - 1
+    others = _threads.running.enter()  # another decoder of this process at work
+    try:
+        with mediaref_av.open(clip.uri) as video:
+            np.testing.assert_array_equal(video.frames_at([last])[0], clip.frames[last])
+            assert _threading(video) == ONE_THREAD
+    finally:
+        _threads.running.leave()
+    assert _threads.running.count == others
+    with mediaref_av.open(clip.uri) as video:
+        np.testing.assert_array_equal(video.frames_at([last])[0], clip.frames[last])
+        assert _threading(video) == AUTO
+
+
+def test_explicit_threads_cap_long_runs_and_short_runs_stay_on_one(
+    clip_factory: ClipFactory,
+) -> None:
+    clip = clip_factory("av1_lerobot_mp4")
+    far = list(range(10))
+    with mediaref_av.open(clip.uri, threads=2) as video:
+        for f, arr in zip(far, video.frames_at(far), strict=True):
+            np.testing.assert_array_equal(arr, clip.frames[f])
+        assert _threading(video) == ("AUTO", 2)
+        np.testing.assert_array_equal(video.frames_at([20])[0], clip.frames[20])
+        assert _threading(video) == ONE_THREAD
+
+
+def test_stepping_forward_keeps_a_live_decoder_of_another_threading(
+    clip_factory: ClipFactory,
+) -> None:
+    clip = clip_factory("hevc_ffmpeg_mp4")  # one GOP of 60 frames
+    with mediaref_av.open(clip.uri) as video:
+        _threads.running.enter()  # busy: the first steps decode on one thread
+        try:
+            for f in (40, 41):
+                np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
+        finally:
+            _threads.running.leave()
+        # Now a run from the keyframe would get frame threads, but the live decoder has
+        # the next frames a packet or two away: it goes on, on its one thread.
+        for f in (42, 43, 44):
+            np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
+            assert _threading(video) == ONE_THREAD
+    c = mediaref_av.counters()
+    assert (c.seeks, c.containers_opened) == (1, 2)  # the index scan's, then one thread
