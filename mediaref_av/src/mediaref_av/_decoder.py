@@ -161,7 +161,7 @@ class AVVideoDecoder:
         # Containers are cached per file, stream and codec threading.
         self._parallel = codec_threading(threads, self._index.data.slices)
         if workers is None:
-            self._workers = _threads.parallel_decoders(self._index.data.codec, self._cpus)
+            self._workers = _threads.parallel_decoders(self._cpus)
         self._metadata = self._make_metadata()
         self._out_size = _out_size(self._metadata, *self._shape_options[:2])
 

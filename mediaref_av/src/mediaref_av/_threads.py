@@ -94,17 +94,18 @@ def request_threading(
     return parallel
 
 
-def parallel_decoders(codec: str, cpus: int) -> int:
+def parallel_decoders(cpus: int) -> int:
     """How many decoders may share a request's independent runs, by default.
 
-    H.264: one per CPU (at most 4), each on one thread, measured faster than one
-    decoder's frame threads (2 cores, 640x360, 64 random frames per call: +17-18%).
-    AV1 decoded by dav1d: one, with dav1d's own tile and frame threads: 2 cores (load
-    ~13), 32 consecutive frames per call of LeRobot's AV1 (a run per 2 frames), medians
-    of 12 calls alternating: 109 ms with one decoder on dav1d's threads against 263 ms
-    with two one-thread decoders.
+    One per CPU (at most 4), each on one thread: H.264, 2 cores, 640x360, 64 random
+    frames per call: +17-18% against one decoder's frame threads. LeRobot's AV1 (dav1d,
+    a run per 2 frames), 2 cores at load ~5-6, 12 calls per process, medians of 6
+    processes alternating with one dav1d decoder on its own threads: 64 random frames
+    per call 1.93 s against 2.34 s; 32 consecutive frames per call 0.68 s both. (An
+    earlier run at load ~13, where more threads simply take more of a contended CPU,
+    had favoured the single dav1d decoder.)
     """
-    return 1 if codec == "libdav1d" else min(cpus, 4)
+    return min(cpus, 4)
 
 
 class Running:
