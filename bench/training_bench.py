@@ -257,21 +257,30 @@ def child(workload: str, loader: str, workers: int, reps: int) -> dict[str, Any]
         times = batch["pts_ns"].reshape(-1).tolist() if "pts_ns" in batch else [None] * len(frames)
         seen += [(t, digest(f.numpy())) for t, f in zip(times, frames, strict=True)]
     pids = [os.getpid()] + ([w.pid for w in dl._iterator._workers] if workers else [])
+
+    def one_pass() -> int:
+        return sum(b["frames"].reshape(-1, *b["frames"].shape[-3:]).shape[0] for b in dl)
+
+    return {**timed(pids, reps, one_pass), "seen": seen}
+
+
+def timed(pids: list[int], reps: int, one_pass: Any) -> dict[str, Any]:
+    """`reps` timed calls of `one_pass` (it returns the frames of a pass); the CPU seconds
+    and peak RSS of `pids` (this process first, then its workers)."""
     cpu0 = sum(proc_stats(p)[0] for p in pids)
-    times = []
+    times, frames = [], 0
     for _ in range(reps):
         t0 = time.perf_counter()
-        n = sum(batch["frames"].reshape(-1, *batch["frames"].shape[-3:]).shape[0] for batch in dl)
+        frames = one_pass()
         times.append(time.perf_counter() - t0)
     cpu = sum(proc_stats(p)[0] for p in pids) - cpu0
     rss = [proc_stats(p)[1] // 1024 for p in pids]
     return {
-        "frames": n,
+        "frames": frames,
         "seconds": times,
         "cpu_util": cpu / sum(times) / len(os.sched_getaffinity(0)),
         "rss_main_mb": rss[0],
-        "rss_worker_mb": max(rss[1:]) if workers else None,
-        "seen": seen,
+        "rss_worker_mb": max(rss[1:]) if len(rss) > 1 else None,
     }
 
 
@@ -445,20 +454,14 @@ def floor_child(workload: str, workers: int, reps: int) -> dict[str, Any]:
         jobs = [(part, *how) for part in parts]
         assert sum(pool.starmap(decode_plan, jobs)) == unique  # untimed: page cache, workers
         pids = [os.getpid()] + [w.pid for w in pool._pool]  # type: ignore[attr-defined]
-        cpu0 = sum(proc_stats(p)[0] for p in pids)
-        times = []
-        for _ in range(reps):
-            t0 = time.perf_counter()
+
+        def one_pass() -> int:
             assert sum(pool.starmap(decode_plan, jobs)) == unique
-            times.append(time.perf_counter() - t0)
-        cpu = sum(proc_stats(p)[0] for p in pids) - cpu0
-        rss = [proc_stats(p)[1] // 1024 for p in pids]
+            return returned
+
+        result = timed(pids, reps, one_pass)
     return {
-        "frames": returned,
-        "seconds": times,
-        "cpu_util": cpu / sum(times) / len(os.sched_getaffinity(0)),
-        "rss_main_mb": rss[0],
-        "rss_worker_mb": max(rss[1:]),
+        **result,
         "check": f"floor: {unique} unique frames decoded + converted",
     }
 
@@ -533,21 +536,26 @@ def main() -> None:
             print(json.dumps(child(w, loader, int(n), args.reps)))
         return
     all_media = media()
-    results: dict[str, Any] = {}
-    for workload in args.workloads.split(","):
-        expected = expected_frames(workload, all_media[workload])
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.rounds):  # every config once per round: load changes hit all
+    workloads = args.workloads.split(",")
+    expected = {w: expected_frames(w, all_media[w]) for w in workloads}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for done in range(1, args.rounds + 1):  # every config once per round: load changes hit all
+        for workload in workloads:
             for loader, workers in configs(args):
                 python = {"torchcodec": args.peers_python}.get(loader, sys.executable)
                 if loader.startswith("pypi-mediaref"):
                     python = args.pypi_python
                 r = run_child(python, workload, loader, workers, args.reps)
                 if "error" not in r and loader != "floor":
-                    r["check"] = check(r, expected, exact_times=loader != "torchcodec")
+                    r["check"] = check(r, expected[workload], exact_times=loader != "torchcodec")
                 runs.setdefault(f"{workload}/{loader}/{workers}", []).append(r)
                 print(workload, loader, workers, r, flush=True)
-        results.update({key: merge(rs) for key, rs in runs.items()})
+        report(runs, done)  # after every round: a run stopped early keeps its whole rounds
+
+
+def report(runs: dict[str, list[dict[str, Any]]], rounds: int) -> None:
+    """Merge the rounds so far, write results/training.json and print the table's rows."""
+    results = {key: merge(rs) for key, rs in runs.items()}
     lines = []
     for key, r in results.items():
         workload, loader, workers = key.split("/")
@@ -557,8 +565,8 @@ def main() -> None:
             base = statistics.median(one["frames"] / s for s in one["seconds"])
         lines.append(row(workload, loader, int(workers), r, base))
     out = Path(__file__).parent / "results"
-    (out / "training.json").write_text(json.dumps(results, indent=1))
-    print("\n".join(lines))
+    (out / "training.json").write_text(json.dumps({"rounds": rounds, **results}, indent=1))
+    print(f"after round {rounds}:", *lines, sep="\n", flush=True)
 
 
 if __name__ == "__main__":

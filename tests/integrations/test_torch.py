@@ -184,15 +184,8 @@ def test_dataloader_workers_return_exact_frames_and_stay_on_their_videos(
 def test_stream_decodes_ahead_in_workers_and_returns_exact_clips(
     clips: list[Clip], context: str
 ) -> None:
-    torch = need("torch")
-    from mediaref.torch import FrameDataset, FrameStream
-
-    samples = clip_samples(clips)
-    sampler = VideoBatchSampler(samples, batch_size=2, seed=1)
-    stream = FrameStream(FrameDataset(samples), sampler, ahead=2)
-    loader = torch.utils.data.DataLoader(
-        stream, batch_size=None, num_workers=2, multiprocessing_context=context, timeout=120
-    )
+    samples, sampler, stream = clip_stream(clips, seed=1, ahead=2)
+    loader = two_workers(stream, context)
     expected_batches = sampler.worker_batches(0, 2) + sampler.worker_batches(1, 2)
     batches = list(loader)
     assert len(batches) == len(expected_batches) == len(stream)
@@ -208,6 +201,30 @@ def test_stream_decodes_ahead_in_workers_and_returns_exact_clips(
             check_item(clips, samples[i], item)
             got.append(i)
     assert sorted(got) == list(range(len(samples)))
+
+
+def clip_stream(clips: list[Clip], seed: int, **options: Any) -> tuple[Any, Any, Any]:
+    """Clip samples, their `VideoBatchSampler` (batches of 2) and a `FrameStream` of them."""
+    need("torch")
+    from mediaref.torch import FrameDataset, FrameStream
+
+    samples = clip_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=2, seed=seed)
+    return samples, sampler, FrameStream(FrameDataset(samples), sampler, **options)
+
+
+def two_workers(stream: Any, context: str, **options: Any) -> Any:
+    """A DataLoader of a `FrameStream`'s batches with 2 workers (timeout: a hang guard)."""
+    import torch
+
+    return torch.utils.data.DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=2,
+        multiprocessing_context=context,
+        timeout=120,
+        **options,
+    )
 
 
 def _pts_of(samples: list[list[MediaRef]], indices: list[int]) -> list[list[int | None]]:
@@ -433,20 +450,8 @@ def probed_collate(items: list[Any]) -> Any:
 def test_stream_with_persistent_workers_follows_each_epoch_with_exact_frames(
     clips: list[Clip], context: str
 ) -> None:
-    torch = need("torch")
-    from mediaref.torch import FrameDataset, FrameStream
-
-    samples = clip_samples(clips)
-    sampler = VideoBatchSampler(samples, batch_size=2, seed=4)
-    stream = FrameStream(FrameDataset(samples), sampler, ahead=1, collate_fn=probed_collate)
-    loader = torch.utils.data.DataLoader(
-        stream,
-        batch_size=None,
-        num_workers=2,
-        persistent_workers=True,
-        multiprocessing_context=context,
-        timeout=120,
-    )
+    samples, sampler, stream = clip_stream(clips, seed=4, ahead=1, collate_fn=probed_collate)
+    loader = two_workers(stream, context, persistent_workers=True)
     probes: dict[int, list[tuple[int, str, int]]] = {}
     orders = []
     for epoch in range(5):
