@@ -1,6 +1,7 @@
 """Training loaders: frames/s through a torch DataLoader with 0, 1 and 2 workers.
 
-    python bench/training_bench.py [--reps 3] [--peers-python /path/to/venv/bin/python]
+    python bench/training_bench.py [--rounds 3] [--reps 1] [--peers-python TORCHCODEC_PYTHON]
+        [--pypi-python PYPI_MEDIAREF_PYTHON] [--loaders floor,ours-map,...]
 
 Workloads (media made once in bench/.cache/training with the ffmpeg command, testsrc2):
 
@@ -12,8 +13,14 @@ Workloads (media made once in bench/.cache/training with the ffmpeg command, tes
 
 Loaders: ours (`FrameDataset` + `VideoBatchSampler` + `collate`, and `FrameStream` ahead=1), a plain
 PyAV dataset (seek to the first time asked, decode forward; containers cached per worker),
-and TorchCodec (`VideoDecoder(seek_mode="exact")` cached per worker,
-`get_frames_played_at`) when `--peers-python` names a venv that has it. Each (loader,
+TorchCodec (`VideoDecoder(seek_mode="exact")` cached per worker, `get_frames_played_at`)
+when `--peers-python` names a venv that has it, and PyPI mediaref 2.1 (its `batch_decode`
+per sample, default decoder TensorCodec; `pypi-mediaref-pyav`: its PyAV decoder) when
+`--pypi-python` names a venv with bench/requirements/training_pypi_mediaref.txt.
+"floor" is no loader: the pass's minimal decode plan (`plan`: each frame some sample asks
+for decoded once, from its GOP's keyframe, and converted to RGB once) with plain PyAV in 1
+process (2 frame threads) or 2 processes (1 thread each), no DataLoader and no transfer
+to a main process: what 1 or 2 workers cannot beat on this machine. Each (loader,
 workers) runs in its own process: one untimed pass that checks every returned frame (its
 time against a sequential decode's frame starts, its pixels against that decode's bytes),
 then `--reps` timed passes with persistent workers; `--rounds` such processes per
@@ -26,6 +33,7 @@ the process and its workers / wall / cores.
 from __future__ import annotations
 
 import argparse
+import bisect
 import hashlib
 import json
 import os
@@ -180,14 +188,43 @@ class TorchCodecSamples(PyAVSamples):
         return {"frames": torch.stack(frames), "pts_ns": torch.tensor(pts)}
 
 
+class PyPIMediaRefSamples(PyAVSamples):
+    """PyPI mediaref 2.1: its `batch_decode` per sample (it has no Dataset); its decoders
+    return arrays without their times, so only the pixels are checked."""
+
+    decoder = "tensorcodec"  # its default
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        from mediaref import MediaRef, batch_decode
+
+        refs = [MediaRef(uri=u, pts_ns=t) for u, t in self.samples[i]]
+        frames = batch_decode(refs, decoder=self.decoder, allow_multi_video=True)
+        return {"frames": torch.from_numpy(np.stack(frames))}
+
+
+class PyPIMediaRefPyAVSamples(PyPIMediaRefSamples):
+    decoder = "pyav"
+
+
+PEERS = {
+    "pyav": PyAVSamples,
+    "torchcodec": TorchCodecSamples,
+    "pypi-mediaref": PyPIMediaRefSamples,
+    "pypi-mediaref-pyav": PyPIMediaRefPyAVSamples,
+}
+
+
 def build(loader: str, smp: list[list[tuple[str, int]]], workers: int, batch: int) -> Any:
     """A DataLoader of `loader` over the samples, persistent workers."""
     import torch
     from torch.utils.data import DataLoader
 
     common: dict[str, Any] = {"num_workers": workers, "persistent_workers": workers > 0}
-    if loader in ("pyav", "torchcodec"):
-        ds = PyAVSamples(smp) if loader == "pyav" else TorchCodecSamples(smp)
+    if loader in PEERS:
+        ds = PEERS[loader](smp)
         gen = torch.Generator().manual_seed(0)
         return DataLoader(ds, batch_size=batch, shuffle=True, generator=gen, **common)
     from mediaref import MediaRef
@@ -217,26 +254,33 @@ def child(workload: str, loader: str, workers: int, reps: int) -> dict[str, Any]
     seen = []
     for batch in dl:  # untimed: starts the workers, checks every frame
         frames = batch["frames"].reshape(-1, *batch["frames"].shape[-3:])
-        seen += [
-            (int(t), digest(f.numpy()))
-            for t, f in zip(batch["pts_ns"].reshape(-1), frames, strict=True)
-        ]
+        times = batch["pts_ns"].reshape(-1).tolist() if "pts_ns" in batch else [None] * len(frames)
+        seen += [(t, digest(f.numpy())) for t, f in zip(times, frames, strict=True)]
     pids = [os.getpid()] + ([w.pid for w in dl._iterator._workers] if workers else [])
+
+    def one_pass() -> int:
+        return sum(b["frames"].reshape(-1, *b["frames"].shape[-3:]).shape[0] for b in dl)
+
+    return {**timed(pids, reps, one_pass), "seen": seen}
+
+
+def timed(pids: list[int], reps: int, one_pass: Any) -> dict[str, Any]:
+    """`reps` timed calls of `one_pass` (it returns the frames of a pass); the CPU seconds
+    and peak RSS of `pids` (this process first, then its workers)."""
     cpu0 = sum(proc_stats(p)[0] for p in pids)
-    times = []
+    times, frames = [], 0
     for _ in range(reps):
         t0 = time.perf_counter()
-        n = sum(batch["frames"].reshape(-1, *batch["frames"].shape[-3:]).shape[0] for batch in dl)
+        frames = one_pass()
         times.append(time.perf_counter() - t0)
     cpu = sum(proc_stats(p)[0] for p in pids) - cpu0
     rss = [proc_stats(p)[1] // 1024 for p in pids]
     return {
-        "frames": n,
+        "frames": frames,
         "seconds": times,
         "cpu_util": cpu / sum(times) / len(os.sched_getaffinity(0)),
         "rss_main_mb": rss[0],
-        "rss_worker_mb": max(rss[1:]) if workers else None,
-        "seen": seen,
+        "rss_worker_mb": max(rss[1:]) if len(rss) > 1 else None,
     }
 
 
@@ -246,6 +290,8 @@ def check(result: dict[str, Any], expected: list[tuple[int, str]], exact_times: 
     bad_pixels = len(expected) - sum(
         min(a, b) for a, b in _both_counts([h for _, h in seen], [h for _, h in expected]).values()
     )
+    if any(t is None for t, _ in seen):
+        return f"{len(expected) - bad_pixels}/{len(expected)} pixel-exact, no times returned"
     got_t, want_t = sorted(t for t, _ in seen), sorted(t for t, _ in expected)
     tolerance = 0 if exact_times else 1000  # TorchCodec gives float seconds
     times_ok = len(got_t) == len(want_t) and all(
@@ -263,8 +309,6 @@ def _both_counts(a: list[str], b: list[str]) -> dict[str, tuple[int, int]]:
 
 
 def expected_frames(workload: str, uris: list[str]) -> list[tuple[int, str]]:
-    import bisect
-
     truth = oracle(uris)
     out = []
     for sample in samples(workload, uris):
@@ -285,14 +329,16 @@ def run_child(python: str, workload: str, loader: str, workers: int, reps: int) 
 
 def row(workload: str, loader: str, workers: int, r: dict[str, Any], base: float | None) -> str:
     if "error" in r:
-        return f"| {workload} | {loader} | {workers} | – | – | – | – | – | – | {r['error']} |"
+        return f"| {workload} | {loader} | {workers} | – | – | – | – | – | – | – | {r['error']} |"
     fps = [r["frames"] / s for s in r["seconds"]]
     med = statistics.median(fps)
     scale = f"{med / base:.2f}x" if base else "–"
     worker = r["rss_worker_mb"] if r["rss_worker_mb"] is not None else "–"
+    cpu_ms = r["cpu_util"] * len(os.sched_getaffinity(0)) * 1000 / med  # CPU ms per frame
     return (
         f"| {workload} | {loader} | {workers} | {med:,.0f} | {min(fps):,.0f}–{max(fps):,.0f} | "
-        f"{scale} | {r['cpu_util']:.0%} | {r['rss_main_mb']} | {worker} | {r['check']} |"
+        f"{scale} | {r['cpu_util']:.0%} | {cpu_ms:.2f} | {r['rss_main_mb']} | {worker} | "
+        f"{r['check']} |"
     )
 
 
@@ -336,13 +382,111 @@ def ray_bench(reps: int) -> dict[str, Any]:
     return out
 
 
+def plan(workload: str, uris: list[str]) -> dict[str, list[int]]:
+    """The minimal decode plan of a pass: per video, the stream pts of every frame on
+    screen at a time some sample asks for (each converted once)."""
+    import av
+
+    from mediaref import timeline
+
+    out: dict[str, list[int]] = {}
+    for uri in uris:
+        with av.open(uri) as c:
+            s = c.streams.video[0]
+            tb = s.time_base
+            pts = sorted(p.pts for p in c.demux(s) if p.pts is not None)
+        starts = timeline.starts_ns_of(pts, tb)
+        wanted = {
+            pts[bisect.bisect_right(starts, t) - 1]
+            for sample in samples(workload, uris)
+            for u, t in sample
+            if u == uri
+        }
+        out[uri] = sorted(wanted)
+    return out
+
+
+def decode_plan(todo: dict[str, list[int]], thread_type: str, threads: int) -> int:
+    """Decode `todo` with plain PyAV: per run of neighbouring GOPs holding wanted frames, one
+    seek to the first keyframe and decoding forward to the last wanted frame; each wanted
+    frame converted to RGB once (one reused swscale context). Returns frames converted."""
+    import av
+
+    converted = 0
+    for uri, wanted in todo.items():
+        with av.open(uri) as c:
+            s = c.streams.video[0]
+            s.codec_context.thread_type = thread_type
+            s.codec_context.thread_count = threads
+            keys = sorted(p.pts for p in c.demux(s) if p.is_keyframe and p.pts is not None)
+            runs: list[list[int]] = []  # wanted pts, split where a whole GOP lies between
+            for p in wanted:
+                gop = bisect.bisect_right(keys, p) - 1
+                if runs and gop - (bisect.bisect_right(keys, runs[-1][-1]) - 1) <= 1:
+                    runs[-1].append(p)
+                else:
+                    runs.append([p])
+            for run in runs:
+                c.seek(run[0], stream=s, backward=True)
+                need = set(run)
+                for frame in c.decode(s):
+                    if frame.pts in need:
+                        frame.to_ndarray(format="rgb24")
+                        converted += 1
+                    if frame.pts >= run[-1]:
+                        break
+    return converted
+
+
+def floor_child(workload: str, workers: int, reps: int) -> dict[str, Any]:
+    """The minimal plan of a pass (`plan`) decoded with plain PyAV, no loader, no transfer:
+    1 worker = one process with 2 frame threads; 2 workers = the videos split between two
+    processes, one thread each. Frames/s counts the pass's returned frames, as for loaders."""
+    import multiprocessing as mp
+
+    uris = media()[workload]
+    todo = plan(workload, uris)
+    returned = sum(len(sample) for sample in samples(workload, uris))
+    unique = sum(map(len, todo.values()))
+    parts = _halves(todo) if workers == 2 else [todo]
+    how = ("SLICE", 1) if workers == 2 else ("FRAME", 2)
+    with mp.get_context("fork").Pool(len(parts)) as pool:
+        jobs = [(part, *how) for part in parts]
+        assert sum(pool.starmap(decode_plan, jobs)) == unique  # untimed: page cache, workers
+        pids = [os.getpid()] + [w.pid for w in pool._pool]  # type: ignore[attr-defined]
+
+        def one_pass() -> int:
+            assert sum(pool.starmap(decode_plan, jobs)) == unique
+            return returned
+
+        result = timed(pids, reps, one_pass)
+    return {
+        **result,
+        "check": f"floor: {unique} unique frames decoded + converted",
+    }
+
+
+def _halves(todo: dict[str, list[int]]) -> list[dict[str, list[int]]]:
+    """The plan's videos split in two parts of about equal frame counts (the 2 workers)."""
+    parts: list[dict[str, list[int]]] = [{}, {}]
+    for uri, wanted in sorted(todo.items(), key=lambda kv: -len(kv[1])):
+        mine = min(parts, key=lambda p: sum(map(len, p.values())))
+        mine[uri] = wanted
+    if not parts[1]:  # one video: split its frames at a GOP-independent midpoint
+        ((uri, wanted),) = parts[0].items()
+        parts = [{uri: wanted[: len(wanted) // 2]}, {uri: wanted[len(wanted) // 2 :]}]
+    return parts
+
+
 def configs(args: argparse.Namespace) -> list[tuple[str, int]]:
     out = []
     for workers in (0, 1, 2):
         for loader in args.loaders.split(","):
             if loader == "torchcodec" and not args.peers_python:
                 continue
-            if loader == "ours-stream" and workers == 0:
+            if loader.startswith("pypi-mediaref") and not args.pypi_python:
+                continue
+            if loader in ("ours-stream", "floor") and workers == 0:
                 continue
             out.append((loader, workers))
     return out
@@ -370,7 +514,11 @@ def main() -> None:
     ap.add_argument("--reps", type=int, default=1, help="timed passes per process")
     ap.add_argument("--peers-python", help="a venv's python with torch and torchcodec")
     ap.add_argument("--workloads", default="d2e,lerobot")
-    ap.add_argument("--loaders", default="ours-map,ours-stream,pyav,torchcodec")
+    ap.add_argument("--pypi-python", help="a venv's python with PyPI mediaref 2.1 and torch")
+    ap.add_argument(
+        "--loaders",
+        default="floor,ours-map,ours-stream,pyav,torchcodec,pypi-mediaref",
+    )
     ap.add_argument("--child", nargs=3)
     ap.add_argument("--ray", action="store_true", help="only the Ray Data measurement")
     args = ap.parse_args()
@@ -382,22 +530,32 @@ def main() -> None:
         return
     if args.child:
         w, loader, n = args.child
-        print(json.dumps(child(w, loader, int(n), args.reps)))
+        if loader == "floor":
+            print(json.dumps(floor_child(w, int(n), args.reps)))
+        else:
+            print(json.dumps(child(w, loader, int(n), args.reps)))
         return
     all_media = media()
-    results: dict[str, Any] = {}
-    for workload in args.workloads.split(","):
-        expected = expected_frames(workload, all_media[workload])
-        runs: dict[str, list[dict[str, Any]]] = {}
-        for _ in range(args.rounds):  # every config once per round: load changes hit all
+    workloads = args.workloads.split(",")
+    expected = {w: expected_frames(w, all_media[w]) for w in workloads}
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for done in range(1, args.rounds + 1):  # every config once per round: load changes hit all
+        for workload in workloads:
             for loader, workers in configs(args):
-                python = args.peers_python if loader == "torchcodec" else sys.executable
+                python = {"torchcodec": args.peers_python}.get(loader, sys.executable)
+                if loader.startswith("pypi-mediaref"):
+                    python = args.pypi_python
                 r = run_child(python, workload, loader, workers, args.reps)
-                if "error" not in r:
-                    r["check"] = check(r, expected, exact_times=loader != "torchcodec")
+                if "error" not in r and loader != "floor":
+                    r["check"] = check(r, expected[workload], exact_times=loader != "torchcodec")
                 runs.setdefault(f"{workload}/{loader}/{workers}", []).append(r)
                 print(workload, loader, workers, r, flush=True)
-        results.update({key: merge(rs) for key, rs in runs.items()})
+        report(runs, done)  # after every round: a run stopped early keeps its whole rounds
+
+
+def report(runs: dict[str, list[dict[str, Any]]], rounds: int) -> None:
+    """Merge the rounds so far, write results/training.json and print the table's rows."""
+    results = {key: merge(rs) for key, rs in runs.items()}
     lines = []
     for key, r in results.items():
         workload, loader, workers = key.split("/")
@@ -407,8 +565,8 @@ def main() -> None:
             base = statistics.median(one["frames"] / s for s in one["seconds"])
         lines.append(row(workload, loader, int(workers), r, base))
     out = Path(__file__).parent / "results"
-    (out / "training.json").write_text(json.dumps(results, indent=1))
-    print("\n".join(lines))
+    (out / "training.json").write_text(json.dumps({"rounds": rounds, **results}, indent=1))
+    print(f"after round {rounds}:", *lines, sep="\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -184,15 +184,8 @@ def test_dataloader_workers_return_exact_frames_and_stay_on_their_videos(
 def test_stream_decodes_ahead_in_workers_and_returns_exact_clips(
     clips: list[Clip], context: str
 ) -> None:
-    torch = need("torch")
-    from mediaref.torch import FrameDataset, FrameStream
-
-    samples = clip_samples(clips)
-    sampler = VideoBatchSampler(samples, batch_size=2, seed=1)
-    stream = FrameStream(FrameDataset(samples), sampler, ahead=2)
-    loader = torch.utils.data.DataLoader(
-        stream, batch_size=None, num_workers=2, multiprocessing_context=context, timeout=120
-    )
+    samples, sampler, stream = clip_stream(clips, seed=1, ahead=2)
+    loader = two_workers(stream, context)
     expected_batches = sampler.worker_batches(0, 2) + sampler.worker_batches(1, 2)
     batches = list(loader)
     assert len(batches) == len(expected_batches) == len(stream)
@@ -208,6 +201,30 @@ def test_stream_decodes_ahead_in_workers_and_returns_exact_clips(
             check_item(clips, samples[i], item)
             got.append(i)
     assert sorted(got) == list(range(len(samples)))
+
+
+def clip_stream(clips: list[Clip], seed: int, **options: Any) -> tuple[Any, Any, Any]:
+    """Clip samples, their `VideoBatchSampler` (batches of 2) and a `FrameStream` of them."""
+    need("torch")
+    from mediaref.torch import FrameDataset, FrameStream
+
+    samples = clip_samples(clips)
+    sampler = VideoBatchSampler(samples, batch_size=2, seed=seed)
+    return samples, sampler, FrameStream(FrameDataset(samples), sampler, **options)
+
+
+def two_workers(stream: Any, context: str, **options: Any) -> Any:
+    """A DataLoader of a `FrameStream`'s batches with 2 workers (timeout: a hang guard)."""
+    import torch
+
+    return torch.utils.data.DataLoader(
+        stream,
+        batch_size=None,
+        num_workers=2,
+        multiprocessing_context=context,
+        timeout=120,
+        **options,
+    )
 
 
 def _pts_of(samples: list[list[MediaRef]], indices: list[int]) -> list[list[int | None]]:
@@ -331,3 +348,144 @@ def test_collate_returns_the_batch_tensor_of_clips_without_a_copy(clips: list[Cl
     # Items that are not views of one batch (a transform copied them) are stacked.
     copied = [{**item, "frames": item["frames"].clone()} for item in items]
     assert torch.equal(collate(copied)["frames"], expected["frames"])
+
+
+def _ddp_rank(rank: int, port: int, samples: list[list[MediaRef]], out: str) -> None:
+    """One rank of a 2-process gloo group: the batches and items it loads in 2 epochs."""
+    import pickle
+
+    import torch.distributed as dist
+    from torch.utils.data import DataLoader
+
+    from mediaref.torch import FrameDataset, FrameStream
+
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=2)
+    try:
+        sampler = VideoBatchSampler(samples, batch_size=2, seed=11)  # rank from the group
+        dataset = FrameDataset(samples)
+        loader = DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
+        stream = FrameStream(dataset, sampler)
+        epochs = []
+        for epoch in range(2):
+            sampler.set_epoch(epoch)
+            got = {"loader": [], "stream": []}
+            for name, batches in (("loader", loader), ("stream", stream)):
+                for indices, batch in zip(sampler, batches, strict=True):
+                    arrays = {k: batch[k].numpy().copy() for k in ("frames", "pts_ns")}
+                    got[name].append((indices, arrays, batch["frame_index"].numpy().copy()))
+            counts = [0, 0]
+            dist.all_gather_object(counts, len(got["loader"]))  # equal on both ranks
+            epochs.append({**got, "counts": counts})
+        result = {"rank": (sampler.rank, sampler.num_replicas), "epochs": epochs}
+        with open(f"{out}/rank{rank}.pickle", "wb") as f:
+            pickle.dump(result, f)
+    finally:
+        dist.destroy_process_group()
+
+
+def test_two_ddp_ranks_load_each_sample_once_per_epoch_with_exact_frames(
+    clips: list[Clip], tmp_path: Any
+) -> None:
+    """A real 2-process gloo group on loopback (torch.multiprocessing.spawn)."""
+    import pickle
+    import socket
+
+    need("torch")
+    import torch.multiprocessing as tmp
+
+    samples = clip_samples(clips, length=3)  # 24 samples of 3 frames, 3 videos
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    tmp.spawn(_ddp_rank, args=(port, samples, str(tmp_path)), nprocs=2, join=True)
+    ranks = [pickle.loads((tmp_path / f"rank{r}.pickle").read_bytes()) for r in (0, 1)]
+    assert [r["rank"] for r in ranks] == [(0, 2), (1, 2)]
+    orders = []
+    for epoch in range(2):
+        seen = []
+        for r, result in enumerate(ranks):
+            got = result["epochs"][epoch]
+            assert got["counts"] == [6, 6]
+            expected = VideoBatchSampler(samples, 2, seed=11, rank=r, num_replicas=2)
+            expected.set_epoch(epoch)
+            assert [b[0] for b in got["loader"]] == expected.batches()
+            assert [b[0] for b in got["stream"]] == expected.batches()
+            for indices, arrays, index in got["loader"] + got["stream"]:
+                for k, i in enumerate(indices):
+                    item = {"frames": torch_like(arrays["frames"][k])}
+                    item["pts_ns"] = torch_like(arrays["pts_ns"][k])
+                    item["frame_index"] = torch_like(index[k])
+                    check_item(clips, samples[i], item)
+            seen += [i for b in expected.batches() for i in b]
+        assert sorted(seen) == list(range(len(samples)))  # each sample on exactly one rank
+        orders.append(seen)
+    assert orders[0] != orders[1]  # set_epoch reshuffled
+
+
+def torch_like(array: np.ndarray) -> Any:
+    """A torch tensor of `array` (check_item reads ``.numpy()`` and ``.shape``)."""
+    import torch
+
+    return torch.from_numpy(array)
+
+
+def open_videos() -> int:
+    """How many .mp4 files this process holds open."""
+    import contextlib
+    import os
+
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # closed meanwhile (the listing's)
+            count += os.readlink(f"/proc/self/fd/{fd}").endswith(".mp4")
+    return count
+
+
+def probed_collate(items: list[Any]) -> Any:
+    """`collate`, plus what the worker holds: its pid, the names of its Python threads
+    other than the decode pool's, and its open video files."""
+    import os
+    import threading
+
+    batch = collate(items)
+    others = sorted(t.name for t in threading.enumerate() if not t.name.startswith("mediaref"))
+    batch["probe"] = (os.getpid(), ",".join(others), open_videos())
+    return batch
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_stream_with_persistent_workers_follows_each_epoch_with_exact_frames(
+    clips: list[Clip], context: str
+) -> None:
+    samples, sampler, stream = clip_stream(clips, seed=4, ahead=1, collate_fn=probed_collate)
+    loader = two_workers(stream, context, persistent_workers=True)
+    probes: dict[int, list[tuple[int, str, int]]] = {}
+    inherited = open_videos()  # a forked worker starts with this process's open files
+    orders = []
+    for epoch in range(5):
+        # Either call reaches the persistent workers (the epoch is in shared memory).
+        (stream.set_epoch if epoch % 2 else sampler.set_epoch)(epoch)
+        by_pts = {
+            str(_pts_of(samples, b)): b for w in range(2) for b in sampler.worker_batches(w, 2)
+        }
+        got = []
+        for k, batch in enumerate(loader):
+            if epoch == 2 and k == 1:
+                break  # an abandoned epoch: the next one must still be whole and exact
+            indices = by_pts[str(batch["pts_ns"].tolist())]  # a batch of this epoch
+            for j, i in enumerate(indices):
+                check_item(clips, samples[i], row(batch, j))
+            got.append(indices)
+            pid, threads, files = batch["probe"]
+            probes.setdefault(pid, []).append((epoch, threads, files))
+        if epoch != 2:
+            assert sorted(i for b in got for i in b) == list(range(len(samples)))
+            orders.append(sorted(map(tuple, got)))
+    assert len(probes) == 2  # the same two workers served every epoch
+    for seen in probes.values():
+        # Python's queue feeder and fd-sharing threads start while the first batch is
+        # handed over; from the second epoch on, no thread is added.
+        assert len({threads for epoch, threads, _ in seen if epoch > 0}) == 1
+        # Containers are cached: at most one per video and decode in flight (ahead + 1).
+        assert max(files for _, _, files in seen) <= inherited + 2 * len(clips)
+    assert len({str(o) for o in orders}) == len(orders)  # each epoch its own order

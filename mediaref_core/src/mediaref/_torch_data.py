@@ -155,8 +155,10 @@ class FrameStream(IterableDataset):  # type: ignore[misc]
     the next `ahead` batches decode on other threads (look-ahead bounded to `ahead`
     batches). Codec threads follow `threads_per_worker` with ``concurrent = ahead + 1``.
     Use it with ``DataLoader(stream, batch_size=None, num_workers=...)``: it yields
-    collated batches. Call ``batch_sampler.set_epoch(e)`` before each epoch (workers
-    get a copy of the sampler when they start: not with ``persistent_workers=True``).
+    collated batches. Call ``stream.set_epoch(e)`` (or ``batch_sampler.set_epoch(e)``)
+    before each epoch: the epoch is kept in shared memory, so workers see it with
+    ``persistent_workers=True`` too. Under distributed training the sampler gives this
+    rank's batches (see `VideoBatchSampler`'s ``rank``).
 
     Args:
         dataset: The samples and decode options.
@@ -180,6 +182,12 @@ class FrameStream(IterableDataset):  # type: ignore[misc]
         self.batch_sampler = batch_sampler
         self.ahead = ahead
         self.collate_fn = collate_fn
+        # Workers hold copies of the sampler; its epoch lives in memory they share.
+        batch_sampler.share_epoch(torch.zeros(1, dtype=torch.int64).share_memory_())
+
+    def set_epoch(self, epoch: int) -> None:
+        """Use `epoch`'s order for the next iteration, in every worker (see the class)."""
+        self.batch_sampler.set_epoch(epoch)
 
     def __len__(self) -> int:
         return len(self.batch_sampler)
