@@ -1,6 +1,6 @@
 """Draw a bench run's video suite as a PNG: ours against the peers, per codec and workload.
 
-    bench/.venvs/pyav/bin/python bench/chart.py bench/results/latest.json [out.png]
+    bench/.venvs/pyav/bin/python bench/chart.py bench/results/latest.json [out.png [floor.json]]
 
 One panel per workload; in each, one group of bars per media (codec), one bar per
 contestant: its frames per second divided by the best correct peer's (so the best peer
@@ -17,8 +17,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from report import PEER_ABBR, best_peer, busy_title, correct, describe, video_media
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from report import PEER_ABBR, best_peer, busy_title, correct, describe, video_media  # noqa: E402
 
 COLORS = {
     "ours": "#d62728",
@@ -84,12 +85,18 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", linewidth=0.3)
     names = res.get("contestant_names", {})
-    labels = [f"{m}\n{describe(m, mv)}" for m, mv in media.items()]
-    axes[-1].set_xticks(range(len(media)), labels, fontsize=8)
-    handles = [plt.Rectangle((0, 0), 1, 1, color=COLORS[c]) for c in cids]
+    ticks = [f"{m}\n{describe(m, mv)}" for m, mv in media.items()]
+    axes[-1].set_xticks(range(len(media)), ticks, fontsize=8)
+    handles: list[Any] = [plt.Rectangle((0, 0), 1, 1, color=COLORS[c]) for c in cids]
+    labels = [
+        names.get(c, c) if c == "ours" else f"{PEER_ABBR[c]}: {names.get(c, c)}" for c in cids
+    ]
+    if floor:
+        handles.append(plt.Line2D([0], [0], color="black", linewidth=1.5))
+        labels.append("floor (results/floor.json)")
     fig.legend(
         handles,
-        [names.get(c, c) if c == "ours" else f"{PEER_ABBR[c]}: {names.get(c, c)}" for c in cids],
+        labels,
         loc="upper center",
         ncol=4,
         fontsize=7,
@@ -114,7 +121,8 @@ def main() -> None:
     src = Path(sys.argv[1])
     out = Path(sys.argv[2]) if len(sys.argv) > 2 else src.with_suffix(".png")
     res = json.loads(src.read_text())
-    draw(res, out, floors(Path(__file__).resolve().parent / "results" / "floor.json"))
+    floor = Path(sys.argv[3]) if len(sys.argv) > 3 else BENCH / "results" / "floor.json"
+    draw(res, out, floors(floor))
     print(out)
 
 
