@@ -85,7 +85,7 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
         ax.tick_params(labelsize=8)
         ax.grid(axis="y", linewidth=0.3)
     names = res.get("contestant_names", {})
-    ticks = [f"{m}\n{describe(m, mv)}" for m, mv in media.items()]
+    ticks = [f"{m}\n{describe(m, mv)}" if mv.get("facts") else m for m, mv in media.items()]
     axes[-1].set_xticks(range(len(media)), ticks, fontsize=8)
     handles: list[Any] = [plt.Rectangle((0, 0), 1, 1, color=COLORS[c]) for c in cids]
     labels = [
