@@ -101,18 +101,18 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
         ncol=4,
         fontsize=7,
         frameon=False,
-        bbox_to_anchor=(0.5, 0.975),
+        bbox_to_anchor=(0.5, 0.962),
     )
     g = res.get("git", {})
     load = res.get("machine", {}).get("loadavg_start", [0])[0]
     fig.suptitle(
         f"mediaref vs peers: frames/s relative to the best correct peer (1.0; dashed: 1.5)"
-        f"{busy_title(res)} — {res.get('mode')} run {res.get('date_utc', '')[:16]}, "
+        f"{busy_title(res)}\n{res.get('mode')} run {res.get('date_utc', '')[:16]}, "
         f"commit {g.get('commit')}, load {load:.1f}",
         fontsize=9,
         y=0.998,
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.945))
+    fig.tight_layout(rect=(0, 0, 1, 0.93))
     fig.savefig(out, dpi=72)
     plt.close(fig)
 
