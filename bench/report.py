@@ -7,13 +7,18 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
-MEDIA_DESC = {
+BENCH = Path(__file__).resolve().parent
+
+MEDIA_DESC = {  # results written before the media table existed
     "A": "640x360, 20 fps, H.264 (libx264 preset fast), GOP 20, no B-frames",
     "B": "640x360, 20 fps, H.264 (libx264 preset fast), x264 default GOP (250) with B-frames",
 }
+CODEC_NAMES = {"h264": "H.264", "hevc": "HEVC", "av1": "AV1", "vp9": "VP9"}
 WORKLOAD_DESC = {
     "W1": "32 consecutive frames from a random start, one call per sample",
     "W2": "64 random timestamps over the whole video, one call",
@@ -112,12 +117,18 @@ def render(res: dict[str, Any]) -> str:
     L: list[str] = []
     m = res.get("machine", {})
     mode = res.get("mode", "?")
-    L.append(f"# mediaref benchmark — {mode.upper()} run")
+    L.append(f"# mediaref benchmark — {mode.upper()} run{busy_title(res)}")
     L.append("")
     if mode == "quick":
         L.append(
-            "> **QUICK RUN**: 30 s media, fewer repetitions and samples. For development; "
-            "not the published figures."
+            "> **QUICK RUN**: short media (10-30 s), fewer repetitions and samples. For "
+            "development; not the published figures."
+        )
+        L.append("")
+    if res.get("busy"):
+        L.append(
+            f"> **BUSY MACHINE**: {res['busy']} CPU-burning processes (a pure-Python spin "
+            "loop each) ran beside the contestants for the whole run."
         )
         L.append("")
     L.append(f"- Date (UTC): {res.get('date_utc')} → {res.get('finished_utc', 'unfinished')}")
@@ -163,7 +174,13 @@ def render(res: dict[str, Any]) -> str:
             L.append(f"- **{name(res, c)}**: " + ", ".join(f"{k} {x}" for k, x in vv.items()))
     L.append("")
     suites = res.get("suites", {})
+    if res.get("chart"):
+        L.append(f"![ours against the peers per codec and workload]({res['chart']})")
+        L.append("")
     L.extend(summary(res))
+    if "video" in suites and "error" not in suites["video"]:
+        L.extend(media_table(suites["video"]))
+        L.extend(codec_table(res, suites["video"]))
     if "video" in suites:
         L.extend(video_section(res, suites["video"]))
     if "multifile" in suites:
@@ -214,8 +231,8 @@ def summary(res: dict[str, Any]) -> list[str]:
     suites = res.get("suites", {})
     v = suites.get("video", {})
     rows = []
-    for mname in ("A", "B"):
-        for wl, w in v.get(mname, {}).get("workloads", {}).items():
+    for mname, mv in video_media(v).items():
+        for wl, w in mv["workloads"].items():
             cs = w["contestants"]
             ours = cs.get("ours", {})
             r, b = ratio(cs, "fps")
@@ -305,6 +322,149 @@ def summary(res: dict[str, Any]) -> list[str]:
     return L
 
 
+def busy_title(res: dict[str, Any]) -> str:
+    n = res.get("busy")
+    return f", busy machine ({n} CPU-burning processes)" if n else ""
+
+
+def video_media(v: dict[str, Any]) -> dict[str, Any]:
+    """The media of a video suite result, in run order."""
+    return {k: mv for k, mv in v.items() if isinstance(mv, dict) and "workloads" in mv}
+
+
+def describe(mname: str, mv: dict[str, Any]) -> str:
+    f = mv.get("facts")
+    if not f:
+        return MEDIA_DESC.get(mname, "")
+    codec = CODEC_NAMES.get(f["codec"], f["codec"])
+    return f"{codec} {f['width']}x{f['height']}"
+
+
+def media_table(v: dict[str, Any]) -> list[str]:
+    """What each video file is: encoder and options, and what its bitstream holds."""
+    rows = []
+    for mname, mv in video_media(v).items():
+        f = mv.get("facts")
+        if not f:
+            continue
+        fps = f["frames"] / mv["duration_s"] if mv.get("duration_s") else 0
+        sl = f.get("slices_per_picture")
+        rows.append(
+            f"| {mname} | {describe(mname, mv)}, {fps:.0f} fps, {mv['duration_s']:.0f} s "
+            f"({f['frames']} frames) | `{mv.get('encoder') or '?'}` "
+            f"| {', '.join(map(str, sl)) if sl else 'n/a'} "
+            f"| {f['gop_median']:g} (max {f['gop_max']}) "
+            f"| {f['reordered_frames']} of {f['frames']} |"
+        )
+    if not rows:
+        return []
+    return [
+        "## Media",
+        "",
+        "Made from the same deterministic frames (scrolling texture, moving box, frame "
+        "number as a barcode); A and B through PyAV, the others piped as raw RGB to the "
+        "ffmpeg command line. Slices, GOP and reordering are read from the files.",
+        "",
+        "| media | video | encoder and options | slices per picture | GOP, frames "
+        "(median) | frames shown before one decoded earlier (B-frames) |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+        "Slices: VCL NAL units per packet (H.264 / HEVC); n/a for AV1 / VP9 (tiles: the "
+        "encoders' defaults).",
+        "",
+    ]
+
+
+def leanest_rss(cs: dict[str, Any]) -> tuple[float | None, float | None]:
+    """(ours, the leanest correct peer's) peak RSS in MB."""
+    peers = [
+        d["peak_rss_mb"]
+        for c, d in cs.items()
+        if c != "ours" and d.get("peak_rss_mb") and correct(d) and d.get("fps")
+    ]
+    return cs.get("ours", {}).get("peak_rss_mb"), (min(peers) if peers else None)
+
+
+def codec_table(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
+    """Workloads x media: ours / best peer, frames decoded / minimal, peak RSS / leanest peer."""
+    media = video_media(v)
+    if not media:
+        return []
+    wls = list(dict.fromkeys(wl for mv in media.values() for wl in mv["workloads"]))
+    L = ["## Codec table", ""]
+
+    def speed(w: dict[str, Any]) -> str:
+        r, b = ratio(w["contestants"], "fps")
+        return f"**{r}** ({PEER_ABBR.get(b, b) if b else '–'})"
+
+    def rss(w: dict[str, Any]) -> str:
+        o, lean = leanest_rss(w["contestants"])
+        return f"{o / lean:.2f} ({o:.0f} / {lean:.0f})" if o and lean else "–"
+
+    for title, fn in (
+        (
+            "Ours / best correct peer at its default settings, frames per second, medians "
+            "(the best peer in parentheses):",
+            speed,
+        ),
+        ("Ours: frames decoded / minimal plan (median of repetitions):", decoded_ratio),
+        ("Peak RSS, ours / leanest correct peer (MB):", rss),
+    ):
+        L += [
+            title,
+            "",
+            "| workload | "
+            + " | ".join(f"{m} ({describe(m, mv)})" for m, mv in media.items())
+            + " |",
+        ]
+        L.append("|---|" + "---|" * len(media))
+        for wl in wls:
+            cells = [
+                fn(mv["workloads"][wl]) if wl in mv["workloads"] else "–" for mv in media.values()
+            ]
+            L.append(f"| {wl} | " + " | ".join(cells) + " |")
+        L.append("")
+    L.append("Peers: " + ", ".join(f"{a} = {name(res, c)}" for c, a in PEER_ABBR.items()) + ".")
+    L.append("")
+    L.extend(not_run(res, media))
+    return L
+
+
+PEER_ABBR = {
+    "pypi_tensorcodec": "PyPI-TC",
+    "pypi_pyav": "PyPI-av",
+    "torchcodec": "TC-1",
+    "torchcodec_auto": "TC-auto",
+    "decord": "decord",
+    "pyav_naive": "PyAV",
+}
+
+
+def decoded_ratio(w: dict[str, Any]) -> str:
+    dec = w["contestants"].get("ours", {}).get("frames_decoded")
+    mins = w.get("minimal_frames") or []
+    if not dec or not mins:
+        return "–"
+    return f"{statistics.median(dec) / statistics.median(mins):.2f}"
+
+
+def not_run(res: dict[str, Any], media: dict[str, Any]) -> list[str]:
+    """Contestants that returned nothing on a media, with their first error."""
+    L = []
+    for m, mv in media.items():
+        cids = dict.fromkeys(c for w in mv["workloads"].values() for c in w["contestants"])
+        for c in cids:
+            ds = [w["contestants"][c] for w in mv["workloads"].values() if c in w["contestants"]]
+            if any(d.get("fps") for d in ds):
+                continue
+            err = next((e for d in ds for e in d.get("errors", [])), "no result")
+            L.append(f"- {name(res, c)} on {m}: not run — {_short(err, 200)}")
+        if mv.get("skipped"):
+            L.append(f"- left out on {m} (long GOP, bounds the run): {', '.join(mv['skipped'])}")
+    return ["Not run:", "", *L, ""] if L else []
+
+
 def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
     L: list[str] = []
     if "error" in v:
@@ -313,7 +473,7 @@ def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
         if not isinstance(mv, dict) or "workloads" not in mv:
             continue
         L.append(
-            f"## Video, media {mname}: {MEDIA_DESC.get(mname, '')}, "
+            f"## Video, media {mname}: {describe(mname, mv)}, "
             f"{mv['duration_s']:.0f} s ({mv['frames']} frames, `{mv['file']}`)"
         )
         L.append("")
@@ -509,8 +669,21 @@ def import_section(imp: dict[str, Any]) -> list[str]:
     return L
 
 
+def chart(json_path: Path) -> str | None:
+    """Draw the run's PNG beside its JSON (`chart.py`, in the pyav venv, which has
+    matplotlib); return its file name, or None when there is nothing to draw or no venv."""
+    res = json.loads(json_path.read_text())
+    py = BENCH / ".venvs" / "pyav" / "bin" / "python"
+    if not video_media(res.get("suites", {}).get("video", {})) or not py.exists():
+        return None
+    png = json_path.with_suffix(".png")
+    r = subprocess.run([str(py), str(BENCH / "chart.py"), str(json_path), str(png)])
+    return png.name if r.returncode == 0 else None
+
+
 if __name__ == "__main__":
-    data = json.load(open(sys.argv[1]))
-    out = sys.argv[2] if len(sys.argv) > 2 else sys.argv[1].rsplit(".", 1)[0] + ".md"
-    with open(out, "w") as f:
-        f.write(render(data))
+    src = Path(sys.argv[1])
+    data = json.loads(src.read_text())
+    data["chart"] = chart(src)
+    out = Path(sys.argv[2]) if len(sys.argv) > 2 else src.with_suffix(".md")
+    out.write_text(render(data))

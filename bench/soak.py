@@ -58,15 +58,9 @@ def threads() -> int:
 
 
 def barcode(frame) -> int:  # type: ignore[no-untyped-def]
-    from _sig import BARCODE_BITS, BARCODE_TOP
+    from _sig import read_code
 
-    h, w = frame.shape[:2]
-    cell, cy, code = w // BARCODE_BITS, BARCODE_TOP + (h - BARCODE_TOP) // 2, 0
-    for b in range(BARCODE_BITS):
-        cx = b * cell + cell // 2
-        if frame[cy - 5 : cy + 5, cx - 5 : cx + 5].mean() > 127:
-            code |= 1 << b
-    return code
+    return int(read_code(frame))
 
 
 def main() -> int:

@@ -15,8 +15,26 @@ import hashlib
 from typing import Any
 
 BARCODE_BITS = 16
-BARCODE_TOP = 320  # rows [320, 360) of a 640x360 frame
+BARCODE_ROWS = 40  # the barcode fills the bottom 40 rows: [320, 360) of a 640x360 frame
 SIG_VERSION = 2  # bump when the signature changes: oracles are recomputed
+
+
+def barcode_top(height: int) -> int:
+    """First row of the barcode in a frame `height` rows tall."""
+    return height - BARCODE_ROWS
+
+
+def read_code(a: Any) -> int:
+    """The frame number painted as a barcode in the RGB array `a` (H x W x 3)."""
+    h, w = a.shape[:2]
+    cell = w // BARCODE_BITS
+    cy = h - BARCODE_ROWS // 2 if h > BARCODE_ROWS else h // 2
+    code = 0
+    for b in range(BARCODE_BITS):
+        cx = b * cell + cell // 2
+        if a[cy - 5 : cy + 5, cx - 5 : cx + 5].mean() > 127:
+            code |= 1 << b
+    return code
 
 
 def signature(frame: Any) -> dict[str, Any]:
@@ -26,14 +44,7 @@ def signature(frame: Any) -> dict[str, Any]:
     if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[2] not in (1, 3, 4):
         a = np.transpose(a, (1, 2, 0))  # CHW (torch) -> HWC
     a = np.ascontiguousarray(a[..., :3]).astype(np.uint8, copy=False)
-    h, w = a.shape[:2]
-    cell = w // BARCODE_BITS
-    cy = BARCODE_TOP + (h - BARCODE_TOP) // 2 if h > BARCODE_TOP else h // 2
-    code = 0
-    for b in range(BARCODE_BITS):
-        cx = b * cell + cell // 2
-        if a[cy - 5 : cy + 5, cx - 5 : cx + 5].mean() > 127:
-            code |= 1 << b
+    code = read_code(a)
     gh, gw = 9, 16
     sub = a[::4, ::4].astype(np.float32).mean(axis=2)  # every 4th pixel: 10x10 samples a block
     sh, sw = sub.shape
