@@ -140,7 +140,7 @@ class AVVideoDecoder:
         self._stream_option = stream
         self._threads = threads
         self._cpus = cpus()
-        self._workers = workers if workers is not None else 1  # set with the index
+        self._workers = workers if workers is not None else _threads.parallel_decoders(self._cpus)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
         self._shape_options = _check_shaping(size, max_size, layout)
@@ -160,8 +160,6 @@ class AVVideoDecoder:
             raise
         # Containers are cached per file, stream and codec threading.
         self._parallel = codec_threading(threads, self._index.data.slices)
-        if workers is None:
-            self._workers = _threads.parallel_decoders(self._cpus)
         self._metadata = self._make_metadata()
         self._out_size = _out_size(self._metadata, *self._shape_options[:2])
 
