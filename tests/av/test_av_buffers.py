@@ -231,7 +231,8 @@ def test_containers_idle_for_long_are_closed_at_the_next_call(
     assert len(_pool._idle) == 2
     clock.now += _pool._IDLE_S / 2 + 1
     _decode(other, other.starts_ns[3:4])
-    assert [h.key[0] for h in _pool._idle.values()] == [_pool_identity(other)]
+    # Only `other`'s containers are left (one per codec threading its calls took).
+    assert {h.key[0] for h in _pool._idle.values()} == {_pool_identity(other)}
     mediaref_av.reset_counters()
     _decode(clip, clip.starts_ns[:1])
     assert mediaref_av.counters().containers_opened == 1  # reopened

@@ -19,30 +19,31 @@ def fresh(monkeypatch: pytest.MonkeyPatch) -> None:
     mediaref_av.reset_counters()
     # The rules below are the same on any machine: pretend it has 2 CPUs.
     monkeypatch.setattr(_decoder, "cpus", lambda: 2)
+    # Each request on a container of its own threading from the first on (the lending of
+    # a file's container to its first one-thread requests has its own test).
+    monkeypatch.setattr(_decoder, "_OPEN_FOR_SHORT", 0)
 
 
 @pytest.mark.parametrize(
-    ("parallel", "longest_run", "slices", "longest_gop", "others", "cpus", "expected"),
+    ("parallel", "longest_run", "slices", "others", "cpus", "expected"),
     [
-        (AUTO, 1, 1, 2, 0, 2, ONE_THREAD),
-        (AUTO, 2, 1, 2, 0, 2, ONE_THREAD),
-        (AUTO, 3, 1, 2, 0, 2, AUTO),
-        (AUTO, 1, 1, 250, 0, 2, AUTO),
-        (AUTO, 250, 1, 250, 0, 2, AUTO),
-        (("SLICE", 2), 1, 2, 2, 0, 2, ("SLICE", 2)),
-        (("SLICE", 4), 60, 4, 60, 0, 8, ("SLICE", 4)),
-        (AUTO, 250, 1, 250, 1, 2, ONE_THREAD),
-        (AUTO, 250, 1, 250, 1, 4, AUTO),
-        (AUTO, 250, 1, 250, 3, 4, ONE_THREAD),
-        (("SLICE", 2), 60, 2, 60, 1, 2, ONE_THREAD),
-        (ONE_THREAD, 250, 1, 250, 0, 2, ONE_THREAD),
-        (AUTO, 250, 1, 250, 0, 1, ONE_THREAD),
+        (AUTO, 1, 1, 0, 2, ONE_THREAD),
+        (AUTO, 2, 1, 0, 2, ONE_THREAD),
+        (AUTO, 3, 1, 0, 2, AUTO),
+        (AUTO, 250, 1, 0, 2, AUTO),
+        (("SLICE", 2), 1, 2, 0, 2, ("SLICE", 2)),
+        (("SLICE", 4), 60, 4, 0, 8, ("SLICE", 4)),
+        (AUTO, 250, 1, 1, 2, ONE_THREAD),
+        (AUTO, 250, 1, 1, 4, AUTO),
+        (AUTO, 250, 1, 3, 4, ONE_THREAD),
+        (("SLICE", 2), 60, 2, 1, 2, ONE_THREAD),
+        (ONE_THREAD, 250, 1, 0, 2, ONE_THREAD),
+        (AUTO, 250, 1, 0, 1, ONE_THREAD),
     ],
     ids=[
-        "keyframe every 2, one-packet run: one thread",
-        "keyframe every 2, two-packet run: one thread",
-        "keyframe every 2, runs merged to 3 packets: frame threads",
-        "long GOPs, one-packet run: frame threads (stepping keeps one threading)",
+        "one-packet run (a keyframe): one thread",
+        "two-packet run: one thread",
+        "three-packet run: frame threads",
         "a GOP: frame threads",
         "short run of sliced pictures: slice threads",
         "slice threads",
@@ -58,7 +59,6 @@ def test_request_threading_per_shape_and_busy_cores(
     parallel: tuple[str, int],
     longest_run: int,
     slices: int,
-    longest_gop: int,
     others: int,
     cpus: int,
     expected: tuple[str, int],
@@ -67,7 +67,6 @@ def test_request_threading_per_shape_and_busy_cores(
         parallel,
         longest_run=longest_run,
         slices=slices,
-        longest_gop=longest_gop,
         others=others,
         cpus=cpus,
     )
@@ -85,16 +84,10 @@ def _threading(video: mediaref_av.AVVideoDecoder) -> tuple[str, int] | None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "short"),
-    [
-        ("av1_lerobot_mp4", ONE_THREAD),
-        ("hevc_ffmpeg_mp4", AUTO),
-        ("vp9_ffmpeg_webm", AUTO),
-        ("h264_bframes_mp4", AUTO),
-    ],
+    "kind", ["av1_lerobot_mp4", "hevc_ffmpeg_mp4", "vp9_ffmpeg_webm", "h264_bframes_mp4"]
 )
-def test_short_runs_decode_on_one_thread_where_every_gop_is_short(
-    clip_factory: ClipFactory, kind: str, short: tuple[str, int]
+def test_a_keyframe_alone_decodes_on_one_thread_and_a_long_run_on_frame_threads(
+    clip_factory: ClipFactory, kind: str
 ) -> None:
     clip = clip_factory(kind)
     with mediaref_av.open(clip.uri) as video:
@@ -102,7 +95,7 @@ def test_short_runs_decode_on_one_thread_where_every_gop_is_short(
         key = int(idx.key_dpos[-1])
         first = int(np.flatnonzero(idx.frame_dpos == key)[0])  # the last keyframe's picture
         np.testing.assert_array_equal(video.frames_at([first])[0], clip.frames[first])
-        assert _threading(video) == short
+        assert _threading(video) == ONE_THREAD
         # Ten frames from the start: one run (runs that touch merge), fewer packets than
         # a second decoder would take (`_MIN_PARALLEL_PACKETS`).
         far = list(range(10))
@@ -110,6 +103,25 @@ def test_short_runs_decode_on_one_thread_where_every_gop_is_short(
         assert _threading(video) == AUTO
         for f, arr in zip(far, frames, strict=True):
             np.testing.assert_array_equal(arr, clip.frames[f])
+
+
+def test_one_frame_per_call_in_order_keeps_its_live_decoder_across_keyframes(
+    clip_factory: ClipFactory,
+) -> None:
+    clip = clip_factory("h264_bframes_mp4")  # a keyframe every 12 frames, B-frames
+    with mediaref_av.open(clip.uri) as video:
+        keys = {int(video.index.frame_dpos.tolist().index(k)) for k in video.index.key_dpos}
+        assert {12, 24, 36} <= keys  # picture indices of keyframes the steps cross
+        for f in range(4, 40):
+            np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
+            # Frame 4 is a run of several packets: frame threads. The steps after it go
+            # on from that live decoder, also where the frame wanted is a keyframe's,
+            # which alone would decode on one thread.
+            assert _threading(video) == AUTO
+    c = mediaref_av.counters()
+    # Frames 4, 5 and 6 seek to the keyframe (a decoder is kept live from the second step
+    # in a row on); then one live decoder, the index scan's container, goes to the end.
+    assert (c.seeks, c.containers_opened) == (3, 1)
 
 
 def test_switching_threading_keeps_both_containers_warm(clip_factory: ClipFactory) -> None:
@@ -175,3 +187,35 @@ def test_stepping_forward_keeps_a_live_decoder_of_another_threading(
             assert _threading(video) == ONE_THREAD
     c = mediaref_av.counters()
     assert (c.seeks, c.containers_opened) == (1, 2)  # the index scan's, then one thread
+
+
+def test_first_one_thread_requests_of_a_file_borrow_its_open_container(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_decoder, "_OPEN_FOR_SHORT", 4)
+    clip = clip_factory("hevc_ffmpeg_mp4")  # one long GOP: a keyframe alone is one packet
+    with mediaref_av.open(clip.uri) as video:
+        video.frames_at([len(clip.frames) - 1])  # a long run: frame threads
+        assert _threading(video) == AUTO
+    seen = []
+    for _ in range(6):  # the keyframe alone: a one-packet run, one thread's request
+        with mediaref_av.open(clip.uri) as video:
+            np.testing.assert_array_equal(video.frames_at([0])[0], clip.frames[0])
+            seen.append(_threading(video))
+    # Opening a container costs more than a few one-packet requests save on one thread:
+    # the first four take the file's open one, then a one-thread container opens.
+    assert seen == [AUTO] * 4 + [ONE_THREAD] * 2
+    assert mediaref_av.counters().containers_opened == 2
+
+
+def test_one_thread_asked_for_never_borrows_a_threaded_container(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_decoder, "_OPEN_FOR_SHORT", 4)
+    clip = clip_factory("hevc_ffmpeg_mp4")
+    with mediaref_av.open(clip.uri) as video:
+        video.frames_at([len(clip.frames) - 1])
+        assert _threading(video) == AUTO
+    with mediaref_av.open(clip.uri, threads=1) as video:
+        np.testing.assert_array_equal(video.frames_at([0])[0], clip.frames[0])
+        assert _threading(video) == ONE_THREAD

@@ -55,6 +55,16 @@ _MIN_PARALLEL_PACKETS = 12
 
 _PoolKey = tuple[Hashable, int | None, str, int]
 """(file identity, stream option, FFmpeg thread type, codec threads: 0 = FFmpeg's choice)."""
+_OPEN_FOR_SHORT = 4
+"""One-thread requests of a file served by its container of another threading before a
+one-thread container opens: opening one (container and codec) cost 0.5-1.4 ms on 2 cores
+(640x360 H.264/HEVC, 640x480 AV1; open and first decode 1.8-2.7 ms against a decode of
+1.3 ms), a one-packet request on one thread saves ~0.25 ms against frame threads."""
+
+
+def _file_of(h: _pool.Handle) -> object:
+    key: _PoolKey = h.key  # type: ignore[assignment]  # our handles' keys
+    return key[:2]
 
 
 def _forget_frames(error: BaseException) -> None:
@@ -178,6 +188,9 @@ class AVVideoDecoder:
             if h.pid == os.getpid():
                 if h.key == self._key(threading) or self._goes_on(h, first):
                     return h
+                if self._lends(threading):
+                    self._index.short_elsewhere += 1
+                    return h
                 self._release()
             else:
                 # Inherited through fork: never use it, and never free it here either (its
@@ -186,28 +199,64 @@ class AVVideoDecoder:
                 self._handle = None
         if self._closed:
             raise ValueError("this video decoder is closed")
-        self._handle = h = self._checkout(self._key(threading))
+        self._handle = h = self._checkout(self._key(threading), first)
         return h
 
     def _goes_on(self, h: _pool.Handle, first: Run) -> bool:
         """Whether `h`'s decoder gets `first` with no seek (as `_stepping` decides).
 
-        Stepping forward, a decoder left live (or a demuxer standing at the run's start)
-        is kept whatever its threading: the other threading would decode the run again
-        from its keyframe after a seek, which costs more than any threading saves on the
-        packets left.
+        Stepping forward, a decoder left live (or holding frames decoded ahead, or a
+        demuxer standing at the run's start) is kept whatever its threading: the other
+        threading would decode the run again from its keyframe after a seek, which costs
+        more than any threading saves on the packets left.
         """
         st = h.stepping
         if st.next_dpos is None or not st.follows(self._index, first):
             return False
-        return st.live or st.next_dpos == first.start
+        return st.live or bool(st.ready) or st.next_dpos == first.start
 
-    def _checkout(self, key: _PoolKey) -> _pool.Handle:
-        h = _pool.checkout(key)
+    def _checkout(self, key: _PoolKey, first: Run | None = None) -> _pool.Handle:
+        """An idle container for `key`, or one of this file that serves `first` as well.
+
+        With `first` (the request's first run): a container of this file left live where
+        `first` goes on is taken before any (a reference decoded per call,
+        `MediaRef.to_ndarray` in a loop, opens a decoder per call: stepping forward goes
+        on from the container the last call left live). A one-thread request takes a
+        container of this file under another threading rather than open one, for its
+        first `_OPEN_FOR_SHORT` requests.
+        """
+        file_key = self._file_key
+        prefer = fallback = None
+        if first is not None:
+
+            def prefer(h: _pool.Handle) -> bool:
+                # A container decoding ahead (in a worker: its state is settled only when
+                # a call takes it) was left stepping forward: where a next call goes on.
+                st = h.stepping
+                return _file_of(h) == file_key and (st.ahead is not None or self._goes_on(h, first))
+
+            if self._lends(key[2:]):
+
+                def fallback(h: _pool.Handle) -> bool:
+                    return _file_of(h) == file_key
+
+        h = _pool.checkout(key, prefer, fallback)
         if h is None:
             h = _pool.open_handle(key, self._source, self._stream_option)
             self._configure(h)
+        elif fallback is not None and h.key != key:
+            self._index.short_elsewhere += 1
         return h
+
+    def _lends(self, threading: Threading) -> bool:
+        """Whether a one-thread request may take this file's container of another threading.
+
+        Not when the caller asked for one thread (``threads=1``).
+        """
+        return (
+            threading == ONE_THREAD != self._parallel
+            and self._index.short_elsewhere < _OPEN_FOR_SHORT
+        )
 
     def _key(self, threading: Threading) -> _PoolKey:
         return (*self._file_key, *threading)
@@ -462,7 +511,6 @@ class AVVideoDecoder:
                 self._parallel,
                 longest_run=max(r.packets for r in runs),
                 slices=self._index.data.slices,
-                longest_gop=self._index.longest_gop,
                 others=others,
                 cpus=self._cpus,
             )

@@ -147,11 +147,8 @@ class Index:
         self.good_keys: set[int] = {0}
         self.flagged_keys = np.flatnonzero(self.key)
         self.key_dpos = np.union1d(self.flagged_keys, [0]).astype(np.int64)
-        self.longest_gop = self._longest_gop()
-        """Packets of the longest group of pictures (keyframe to the next, decode order)."""
-
-    def _longest_gop(self) -> int:
-        return int(np.diff(self.key_dpos, append=self.num_packets).max())
+        self.short_elsewhere = 0
+        """One-thread requests served by a container of another threading (`_decoder`)."""
 
     def _frames(self, discard: NDArray[np.bool_]) -> None:
         """Number the frames: packets with a pts, not discarded, in presentation order.
@@ -284,7 +281,6 @@ class Index:
             elif dpos not in self.bad_keys:
                 self.bad_keys.add(dpos)
                 self.key_dpos = self.key_dpos[self.key_dpos != dpos]
-                self.longest_gop = self._longest_gop()
                 _counters.add(bad_keyframes=1)
 
     def average_fps(self) -> float:

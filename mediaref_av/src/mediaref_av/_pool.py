@@ -14,7 +14,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from mediaref import ByteSource, SourceUnreadableError, UndecodableMediaError
@@ -275,19 +275,26 @@ def _stale(now: float) -> list[Handle]:
     return out
 
 
-def checkout(key: Hashable) -> Handle | None:
-    """Take the idle handle for `key`, if any; the caller owns it until `checkin`.
+def checkout(
+    key: Hashable,
+    prefer: Callable[[Handle], bool] | None = None,
+    fallback: Callable[[Handle], bool] | None = None,
+) -> Handle | None:
+    """Take an idle handle for `key`, if any; the caller owns it until `checkin`.
 
-    Closes the containers that have been idle for more than `_IDLE_S` first.
+    An idle handle that `prefer` accepts is taken first, whatever its key (a decoder left
+    live where the caller goes on, under another codec threading); then one for `key`;
+    then one that `fallback` accepts. Closes the containers that have been idle for more
+    than `_IDLE_S` first.
     """
     handle = None
     with _lock:
         _check_pid()
         stale = _stale(_clock())
-        for hid in reversed(_idle):  # the most recently used first: its pages are warm
-            if _idle[hid].key == key:
-                handle = _idle.pop(hid)
-                break
+        order = list(reversed(_idle))  # the most recently used first: its pages are warm
+        for accept in (prefer, lambda h: h.key == key, fallback):
+            if accept is not None and handle is None:
+                handle = next((_idle.pop(i) for i in order if accept(_idle[i])), None)
     for h in stale:
         h.close()
     if handle is not None:
