@@ -17,21 +17,24 @@ from mediaref import (
     ImageFormat,
     MediaRefError,
     SourceUnreadableError,
+    TimestampOutOfRangeError,
     UndecodableMediaError,
     VideoMetadata,
     open_source,
 )
-from mediaref.timeline import indices_played_at, indices_shown_between
+from mediaref.timeline import indices_played_at, indices_shown_between, out_of_range
 
 from . import _buffers, _counters, _pool, _threads
 from ._bounds import check_picture, check_request
 from ._convert import FORMATS, Layout, Output, fit_size, orientation
+from ._cues import CueIndex, CuesUnusable, cue_indexes, open_cues
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
 from ._matroska import matroska_cues
 from ._plan import Run, plan, split
 from ._runs import RunDecoder
+from ._stepping import Stepping
 from ._tables import SCAN_READAHEAD, is_mov, table_index
 from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor
 from ._trim import note_returned
@@ -153,19 +156,24 @@ class AVVideoDecoder:
         self._closed = False
         self._served = False
         """Whether a request was served: later ones check that a remote source is unchanged."""
+        self._full: Index | None = None
+        """The index of every packet; `None` while a lazy Matroska index serves (`_cues`)."""
+        self._cues: CueIndex | None = None
+        """Remote Matroska/WebM with cues: GOPs are indexed when a request needs them."""
         try:
-            self._index = self._load_index()
+            self._full = self._load_index(lazy=True)
         except BaseException:
             self.close()
             raise
+        desc = self._description()
         # Containers are cached per file, stream and codec threading.
-        self._parallel = codec_threading(threads, self._index.data.slices)
-        self._metadata = self._make_metadata()
-        self._out_size = _out_size(self._metadata, *self._shape_options[:2])
+        self._parallel = codec_threading(threads, desc.slices)
+        self._metadata: VideoMetadata | None = None
+        self._out_size = _out_size(_shown_size(desc), *self._shape_options[:2])
 
     # -- resources --------------------------------------------------------------------
 
-    def _acquire(self, threading: Threading, first: Run) -> _pool.Handle:
+    def _acquire(self, threading: Threading, first: Run | None, idx: Index | None) -> _pool.Handle:
         """Return a container whose codec decodes with `threading`, keeping a live one.
 
         The container held since the last call is kept when its decoder is live where
@@ -176,7 +184,9 @@ class AVVideoDecoder:
         h = self._handle
         if h is not None:
             if h.pid == os.getpid():
-                if h.key == self._key(threading) or self._goes_on(h, first):
+                if h.key == self._key(threading) or (
+                    first is not None and idx is not None and self._goes_on(h, first, idx)
+                ):
                     return h
                 self._release()
             else:
@@ -189,7 +199,7 @@ class AVVideoDecoder:
         self._handle = h = self._checkout(self._key(threading))
         return h
 
-    def _goes_on(self, h: _pool.Handle, first: Run) -> bool:
+    def _goes_on(self, h: _pool.Handle, first: Run, idx: Index) -> bool:
         """Whether `h`'s decoder gets `first` with no seek (as `_stepping` decides).
 
         Stepping forward, a decoder left live (or a demuxer standing at the run's start)
@@ -198,7 +208,7 @@ class AVVideoDecoder:
         packets left.
         """
         st = h.stepping
-        if st.next_dpos is None or not st.follows(self._index, first):
+        if st.index is not idx or st.next_dpos is None or not st.follows(idx, first):
             return False
         return st.live or st.next_dpos == first.start
 
@@ -245,7 +255,12 @@ class AVVideoDecoder:
 
     # -- index and metadata -----------------------------------------------------------
 
-    def _load_index(self) -> Index:
+    def _load_index(self, *, lazy: bool) -> Index | None:
+        """Return the index of every packet, or `None` with `_cues` set (`lazy` allows it).
+
+        From the memory cache, the disk cache, the cues of a remote Matroska/WebM file
+        (`lazy`), MP4 sample tables, or a full scan, in that order.
+        """
         idx = index_cache.get(self._index_key)
         if idx is not None:
             _counters.add(index_hits=1)
@@ -256,10 +271,17 @@ class AVVideoDecoder:
             if idx is not None:
                 _counters.add(index_hits=1, index_disk_hits=1)
                 return index_cache.put(self._index_key, idx)
+        if lazy and self._source.local_path is None:
+            self._cues = cue_indexes.get(self._index_key)
+            if self._cues is not None:
+                return None
         # A fresh container: demuxing starts at the first packet.
         h = self._handle = _pool.open_handle(None, self._source, self._stream_option)
         try:
-            data = self._scan(h)
+            data = self._scan(h, lazy=lazy)
+            if isinstance(data, CueIndex):
+                self._cues = cue_indexes.put(self._index_key, data)
+                return None
         except MediaRefError as e:
             del h
             self._release(broken=True)
@@ -281,7 +303,7 @@ class AVVideoDecoder:
             index_cache.save(disk, self._index_key, data)
         return index_cache.put(self._index_key, idx)
 
-    def _scan(self, h: _pool.Handle) -> IndexData:
+    def _scan(self, h: _pool.Handle, *, lazy: bool) -> IndexData | CueIndex:
         f = h.fileobj
         cues = None
         if f is not None:  # remote: the container's own tables, where it has usable ones
@@ -293,6 +315,13 @@ class AVVideoDecoder:
             f = h.fileobj
             assert f is not None
             cues = matroska_cues(h.container, f)
+            if lazy and cues:
+                lazy_index = open_cues(h, cues, lambda n: self._set_key(h, n))
+                if lazy_index is not None:
+                    return lazy_index
+                h.reopen(self._source)  # the attempt demuxed: start again at the first packet
+                f = h.fileobj
+                assert f is not None
             f.readahead = SCAN_READAHEAD
         scan = IndexScan(h.container, h.stream)
         # The container's key (codec threading, set before the codec opens) is known once
@@ -317,17 +346,40 @@ class AVVideoDecoder:
     @property
     def index_origin(self) -> str:
         """How the packet index was made (``mediaref probe`` prints it)."""
-        return self._index.data.origin
+        return self._description().origin
+
+    def _description(self) -> IndexData:
+        """The stream's description, from whichever index serves."""
+        if self._full is not None:
+            return self._full.data
+        assert self._cues is not None
+        return self._cues.desc
+
+    @property
+    def _index(self) -> Index:
+        """The index of every packet: a lazy Matroska index scans the file for it here."""
+        full = self._full
+        return full if full is not None else self._scan_all()
+
+    def _scan_all(self) -> Index:
+        """Replace the lazy index by a full scan's (what needs every packet asks for it)."""
+        with self._lock:
+            if self._full is None:
+                self._release()  # its demuxer stands wherever the lazy index left it
+                full = self._load_index(lazy=False)
+                assert full is not None
+                self._full = full
+        return self._full
 
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index
         d = idx.data
         rotation, _ = orientation(d.display_matrix, d.rotation)
-        turned = rotation in (90, 270)
+        height, width = _shown_size(d)
         return VideoMetadata(
             codec=d.codec,
-            width=d.height if turned else d.width,
-            height=d.width if turned else d.height,
+            width=width,
+            height=height,
             num_frames=idx.num_frames,
             begin_ns=idx.begin_ns,
             end_ns=idx.end_ns,
@@ -341,7 +393,13 @@ class AVVideoDecoder:
 
     @property
     def metadata(self) -> VideoMetadata:
-        """The stream's metadata; `width` and `height` are those of the returned frames."""
+        """The stream's metadata; `width` and `height` are those of the returned frames.
+
+        A remote Matroska/WebM file indexed from its cues is scanned in full here (the
+        frame count needs every packet); `out_of_range` does not need it.
+        """
+        if self._metadata is None:
+            self._metadata = self._make_metadata()
         return self._metadata
 
     @property
@@ -350,6 +408,23 @@ class AVVideoDecoder:
         return self._index
 
     # -- public decoding --------------------------------------------------------------
+
+    def out_of_range(self, pts_ns: Sequence[int]) -> list[TimestampOutOfRangeError | None]:
+        """Return, per timestamp, the error it raises if outside the stream, else `None`.
+
+        Implements `mediaref.TimeRange`. A lazy Matroska index reads the last GOP (for the
+        exact end) only when a timestamp lies before the first frame or after the last
+        keyframe.
+        """
+        c = self._cues if self._full is None else None
+        if c is None:
+            idx = self._index
+            begin, end = idx.begin_ns, idx.end_ns
+        else:
+            begin, end = c.begin_ns, c.end_ns if c.end_ns is not None else 1 << 63
+            if c.end_ns is None and any(t < begin or t >= int(c.cue_ns[-1]) for t in pts_ns):
+                end = self._lazy_end(c)
+        return [out_of_range(t, begin, end, uri=self.uri) for t in pts_ns]
 
     def frame_indices(self, pts_ns: Sequence[int]) -> list[int]:
         """Return the frame (presentation order) on screen at each timestamp.
@@ -395,6 +470,15 @@ class AVVideoDecoder:
             TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
             UndecodableMediaError: The stream cannot be decoded.
         """
+        c = self._cues if self._full is None else None
+        if c is not None:
+            for err in self.out_of_range(pts_ns):
+                if err is not None:
+                    raise err
+            try:
+                return self._lazy_frames(c, list(pts_ns), format)
+            except CuesUnusable:
+                self._scan_all()
         return self.frames_at(self.frame_indices(pts_ns), format=format)
 
     def frames_at(
@@ -412,30 +496,13 @@ class AVVideoDecoder:
         for f in indices:
             if not 0 <= f < n:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
-        if not indices:
-            return []
-        if self._served and self._source.local_path is None:
-            self._check_unchanged()
-        self._served = True
-        md = self._metadata
-        spec = Output(format, self._out_size, self._shape_options[2])
-        shape = spec.shape(md.height, md.width)
-        # The index may come from a cache filled under other limits.
-        check_picture(self._index.data.width, self._index.data.height, self.uri)
-        check_request(len(indices), shape, self.uri)
-        _buffers.reserve(shape, len(set(indices)))
-        got: dict[int, NDArray[np.uint8]] = {}
-        with self._lock:
-            if self._closed:
-                raise ValueError("this video decoder is closed")
-            try:
-                self._decode_all(indices, got, spec)
-            except BaseException as e:
-                self._release(broken=True)
-                _forget_frames(e)
-                if isinstance(e, MediaRefError) or not isinstance(e, Exception):
-                    raise
-                raise self._wrap(e) from e
+        got = self._frames_of(self._index, indices, format)
+        return self._in_order(indices, got)
+
+    @staticmethod
+    def _in_order(
+        indices: Sequence[int], got: dict[int, NDArray[np.uint8]]
+    ) -> list[NDArray[np.uint8]]:
         out: list[NDArray[np.uint8]] = []
         seen: set[int] = set()
         for f in indices:
@@ -445,33 +512,135 @@ class AVVideoDecoder:
         note_returned(len(out), sum(a.nbytes for a in out))
         return out
 
+    def _frames_of(
+        self, idx: Index, indices: Sequence[int], format: ImageFormat
+    ) -> dict[int, NDArray[np.uint8]]:
+        """Decode frames `indices` of `idx` (valid ones); return them by index."""
+        if not indices:
+            return {}
+        self._check_served()
+        spec = Output(format, self._out_size, self._shape_options[2])
+        shape = spec.shape(*_shown_size(idx.data))
+        # The index may come from a cache filled under other limits.
+        check_picture(idx.data.width, idx.data.height, self.uri)
+        check_request(len(indices), shape, self.uri)
+        _buffers.reserve(shape, len(set(indices)))
+        got: dict[int, NDArray[np.uint8]] = {}
+        with self._lock:
+            if self._closed:
+                raise ValueError("this video decoder is closed")
+            try:
+                self._decode_all(idx, indices, got, spec)
+            except BaseException as e:
+                self._failed(e)
+                raise self._wrap(e) from e
+        return got
+
+    def _check_served(self) -> None:
+        if self._served and self._source.local_path is None:
+            self._check_unchanged()
+        self._served = True
+
+    def _failed(self, e: BaseException) -> None:
+        """Discard the container after an error; re-raise `e` unless it is to be wrapped."""
+        self._release(broken=True)
+        _forget_frames(e)
+        if isinstance(e, MediaRefError) or not isinstance(e, Exception):
+            raise e
+
+    # -- a lazy Matroska index ----------------------------------------------------------
+
+    def _lazy_handle(self) -> _pool.Handle:
+        return self._acquire(self._parallel, None, None)
+
+    def _lazy_end(self, c: CueIndex) -> int:
+        """Read the last GOP, for the stream's exact end; return it."""
+        with self._lock:
+            if c.end_ns is None:
+                self._load_gops(c, {c.count - 1: False})
+        assert c.end_ns is not None
+        return c.end_ns
+
+    def _load_gops(self, c: CueIndex, gops: dict[int, bool]) -> None:
+        """Demux the GOPs not yet known (value: also the next GOP's leading packets)."""
+        todo = [(g, False) for g in sorted(gops) if g not in c.gops]
+        todo += [(g + 1, True) for g, head in sorted(gops.items()) if head]
+        todo = [(g, head) for g, head in todo if g not in c.gops and not (head and g in c.heads)]
+        if not todo:
+            return
+        if self._closed:
+            raise ValueError("this video decoder is closed")
+        h = self._lazy_handle()
+        try:
+            for g, head in todo:
+                c.load(h, g, head=head)
+        except CuesUnusable:
+            self._release(broken=True)
+            raise
+        except BaseException as e:
+            self._failed(e)
+            raise self._wrap(e) from e
+        # Its demuxer moved: the next request seeks.
+        h.stepping.close()
+        h.stepping = Stepping()
+
+    def _lazy_frames(
+        self, c: CueIndex, pts_ns: list[int], format: ImageFormat
+    ) -> list[NDArray[np.uint8]]:
+        """Decode the frames on screen at `pts_ns` (in range) from the GOPs they need.
+
+        Raises:
+            CuesUnusable: The cues do not describe the stream: scan it instead.
+        """
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {sorted(FORMATS)}, got {format!r}")
+        if not pts_ns:
+            return []
+        gop_of = {t: c.gop_at(t) for t in set(pts_ns)}
+        with self._lock:
+            self._load_gops(c, dict.fromkeys(gop_of.values(), False))
+            # After a GOP's last picture, the next GOP's leading pictures may be shown.
+            heads: dict[int, bool] = {}
+            for t, g in gop_of.items():
+                if g + 1 < c.count and t >= c.last_shown_ns(g):
+                    heads[g] = True
+            self._load_gops(c, heads)
+        out: dict[int, NDArray[np.uint8]] = {}
+        for g0, g1 in _stretches(sorted(set(gop_of.values()))):
+            win = c.window(g0, g1, g1 in heads)
+            times = [t for t, g in gop_of.items() if g0 <= g <= g1]
+            frames = indices_played_at(win.frame_ns, win.end_ns, times, uri=self.uri)
+            got = self._frames_of(win, frames, format)
+            out.update({t: got[f] for t, f in zip(times, frames, strict=True)})
+        return self._in_order(pts_ns, out)  # type: ignore[arg-type]
+
     # -- the work ---------------------------------------------------------------------
 
     def _decode_all(
-        self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self, idx: Index, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
-        parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
+        parts = split(idx, indices, self._workers, _MIN_PARALLEL_PACKETS)
         if len(parts) > 1:
-            self._decode_parts(parts, got, fmt)
+            self._decode_parts(idx, parts, got, fmt)
             return
-        runs = plan(self._index, parts[0])
+        runs = plan(idx, parts[0])
         running = _threads.running
         others = running.enter()
         try:
             threading = _threads.request_threading(
                 self._parallel,
                 longest_run=max(r.packets for r in runs),
-                slices=self._index.data.slices,
-                longest_gop=self._index.longest_gop,
+                slices=idx.data.slices,
+                longest_gop=idx.longest_gop,
                 others=others,
                 cpus=self._cpus,
             )
-            self._decode(self._acquire(threading, runs[0]), parts[0], got, fmt)
+            self._decode(self._acquire(threading, runs[0], idx), idx, parts[0], got, fmt)
         finally:
             running.leave()
 
     def _decode_parts(
-        self, parts: list[set[int]], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self, idx: Index, parts: list[set[int]], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         # Independent runs decode in parallel, each on a single-threaded codec unless the
         # caller chose `threads`: the parallelism is then across runs, which measured
@@ -479,15 +648,15 @@ class AVVideoDecoder:
         # 64 random frames per call: +17% without B-frames, +18% with).
         key = self._key(self._parallel if self._threads else ONE_THREAD)
         pool = executor()
-        futures = [pool.submit(self._decode_elsewhere, p, fmt, key) for p in parts[1:]]
+        futures = [pool.submit(self._decode_elsewhere, idx, p, fmt, key) for p in parts[1:]]
         try:
-            got.update(self._decode_elsewhere(parts[0], fmt, key))
+            got.update(self._decode_elsewhere(idx, parts[0], fmt, key))
         finally:
             for fut in futures:
                 got.update(fut.result())
 
     def _decode_elsewhere(
-        self, frames: set[int], fmt: Output, key: _PoolKey
+        self, idx: Index, frames: set[int], fmt: Output, key: _PoolKey
     ) -> dict[int, NDArray[np.uint8]]:
         """Decode `frames` with another container of the same file, cached under `key`."""
         h = self._checkout(key)
@@ -495,7 +664,7 @@ class AVVideoDecoder:
         running = _threads.running
         running.enter()
         try:
-            self._decode(h, frames, got, fmt)
+            self._decode(h, idx, frames, got, fmt)
         except BaseException:
             _pool.discard(h)
             raise
@@ -524,12 +693,28 @@ class AVVideoDecoder:
         return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)
 
     def _decode(
-        self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self,
+        h: _pool.Handle,
+        idx: Index,
+        wanted: set[int],
+        got: dict[int, NDArray[np.uint8]],
+        fmt: Output,
     ) -> None:
         if h.fileobj is not None:
             # Remote: fetch the byte ranges of the runs, coalesced, before the demuxer reads.
-            h.fileobj.prefetch(self._index.byte_ranges(plan(self._index, wanted)))
-        RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
+            h.fileobj.prefetch(idx.byte_ranges(plan(idx, wanted)))
+        RunDecoder(idx, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
+
+
+def _stretches(gops: list[int]) -> list[tuple[int, int]]:
+    """Group sorted GOP numbers into runs of consecutive ones, as ``(first, last)``."""
+    out: list[tuple[int, int]] = []
+    for g in gops:
+        if out and out[-1][1] == g - 1:
+            out[-1] = (out[-1][0], g)
+        else:
+            out.append((g, g))
+    return out
 
 
 def open(uri_or_path: str | os.PathLike[str], **options: Any) -> AVVideoDecoder:
@@ -589,11 +774,17 @@ def _pair(value: Any) -> tuple[int, int] | None:
     return None if value is None else (int(value[0]), int(value[1]))
 
 
+def _shown_size(d: IndexData) -> tuple[int, int]:
+    """``(height, width)`` of the pictures as shown (after rotation)."""
+    rotation, _ = orientation(d.display_matrix, d.rotation)
+    return (d.width, d.height) if rotation in (90, 270) else (d.height, d.width)
+
+
 def _out_size(
-    meta: VideoMetadata, size: tuple[int, int] | None, max_size: tuple[int, int] | None
+    shown: tuple[int, int], size: tuple[int, int] | None, max_size: tuple[int, int] | None
 ) -> tuple[int, int] | None:
     if size is not None:
         return size
     if max_size is not None:
-        return fit_size(meta.height, meta.width, max_size)
+        return fit_size(*shown, max_size)
     return None
