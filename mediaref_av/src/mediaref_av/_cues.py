@@ -144,26 +144,36 @@ class CueIndex:
         f = h.fileobj
         assert f is not None
         start = self.cue_pos[g]
-        stop = self.cue_pos[g + 1] if g + 1 < self.count else f.size
+        # Several small GOPs may share a cluster (FFmpeg starts a cluster at a keyframe
+        # once the last one holds 4 KiB): the next cue's keyframe then ends the GOP.
+        nxt = g + 1 if g + 1 < self.count else None
+        after = [x for x in self.cue_pos[g + 1 :] if x > start]
+        own = nxt is not None and self.cue_pos[nxt] > start
+        """Whether the next GOP starts a cluster of its own (its bytes end this GOP's)."""
         if not head:
-            f.prefetch([(start, stop)])
+            f.prefetch([(start, after[0] if after else f.size)])
         h.container.seek(self.cue_pts[g], stream=h.stream, backward=True, any_frame=False)
         h.stream.codec_context.flush_buffers()
         got = _Packets()
         codec = self.desc.codec
         length_size = _nal_length_size(codec, h.stream.codec_context.extradata or b"")
         for pkt in h.packets():
-            if pkt.pos is not None and pkt.pos >= stop and g + 1 < self.count:
-                break  # the next GOP's keyframe
             p = pkt.pts if pkt.pts is not None else pkt.dts
+            if nxt is not None and (
+                (p == self.cue_pts[nxt] and pkt.is_keyframe)
+                or (own and pkt.pos is not None and pkt.pos >= self.cue_pos[nxt])
+            ):
+                break  # the next GOP's keyframe
             if not got.pts:
                 if p != self.cue_pts[g] or not pkt.is_keyframe:
                     raise CuesUnusable(f"cue {g} does not lead to its keyframe")
             elif head and p is not None and p > self.cue_pts[g]:
                 break  # the first trailing picture: no leading picture comes after it
             _record(got, pkt, codec, length_size, p)
-            if not head and g + 1 < self.count and pkt.pos is not None:
+            if not head and own and nxt is not None and pkt.pos is not None:
+                # Stop at the GOP's last packet rather than read the next keyframe whole.
                 end = block_end(f, int(pkt.pos), int(pkt.size))
+                stop = self.cue_pos[nxt]
                 if end is not None and rest_has_track(f, end, stop, self.track) is False:
                     break
         if not got.pts:
@@ -285,6 +295,10 @@ class _CueIndexes:
         with self._lock:
             self._lru.clear()
 
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._lru.pop(key, None)
+
     def after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
         for c in self._lru.values():
@@ -337,7 +351,7 @@ def open_cues(
     cue_pts = [int(e.timestamp) for e in entries]
     cue_pos = [int(e.pos) for e in entries]
     ordered = all(a < b for a, b in itertools.pairwise(cue_pts)) and all(
-        a < b for a, b in itertools.pairwise(cue_pos)
+        a <= b for a, b in itertools.pairwise(cue_pos)
     )
     if not entries or not ordered or track is None or cue_pts[0] > first.pts:
         return None

@@ -417,13 +417,18 @@ class AVVideoDecoder:
         keyframe.
         """
         c = self._cues if self._full is None else None
+        if c is not None and c.end_ns is None:
+            if any(t < c.begin_ns or t >= int(c.cue_ns[-1]) for t in pts_ns):
+                try:
+                    self._lazy_end(c)
+                except CuesUnusable:
+                    self._give_up_cues()
+                    c = None
         if c is None:
             idx = self._index
             begin, end = idx.begin_ns, idx.end_ns
         else:
             begin, end = c.begin_ns, c.end_ns if c.end_ns is not None else 1 << 63
-            if c.end_ns is None and any(t < begin or t >= int(c.cue_ns[-1]) for t in pts_ns):
-                end = self._lazy_end(c)
         return [out_of_range(t, begin, end, uri=self.uri) for t in pts_ns]
 
     def frame_indices(self, pts_ns: Sequence[int]) -> list[int]:
@@ -478,7 +483,7 @@ class AVVideoDecoder:
             try:
                 return self._lazy_frames(c, list(pts_ns), format)
             except CuesUnusable:
-                self._scan_all()
+                self._give_up_cues()
         return self.frames_at(self.frame_indices(pts_ns), format=format)
 
     def frames_at(
@@ -549,6 +554,11 @@ class AVVideoDecoder:
             raise e
 
     # -- a lazy Matroska index ----------------------------------------------------------
+
+    def _give_up_cues(self) -> None:
+        """The cues do not describe the stream (`CuesUnusable`): scan it, for good."""
+        cue_indexes.forget(self._index_key)
+        self._scan_all()
 
     def _lazy_handle(self) -> _pool.Handle:
         return self._acquire(self._parallel, None, None)
