@@ -212,6 +212,7 @@ class CueIndex:
             if win is not None:
                 self._windows.move_to_end(k)
                 return win
+        self._check_order(g0, g1, head)
         packets = _Packets()
         for g in range(g0, g1 + 1):
             packets.add(self.gops[g])
@@ -235,20 +236,29 @@ class CueIndex:
             size=packets.size,
         )
         win = Index(data)
-        self._check_order(win, g0, g1)
         with self.lock:
             self._windows[k] = win
             while len(self._windows) > _WINDOWS:
                 self._windows.popitem(last=False)
         return win
 
-    def _check_order(self, win: Index, g0: int, g1: int) -> None:
-        """Refuse a window whose trailing pictures are shown before their GOP's keyframe."""
+    def _check_order(self, g0: int, g1: int, head: bool) -> None:
+        """Refuse GOPs whose pictures are not shown in GOP order (see the module's doc).
+
+        Each GOP's pictures are shown before the next keyframe, and the next GOP's leading
+        pictures (when read) after every picture of the GOP before them.
+        """
         for g in range(g0, g1 + 1):
             ahead = self.cue_pts[g + 1] if g + 1 < self.count else None
             pts = [p for p in self.gops[g].pts if p is not None]
             if ahead is not None and pts and max(pts) >= ahead:
                 raise CuesUnusable(f"GOP {g} shows a picture after the next keyframe")
+        nxt = self.heads.get(g1 + 1) or self.gops.get(g1 + 1) if head else None
+        if nxt is not None:
+            lead = [p for p in nxt.pts if p is not None and p < self.cue_pts[g1 + 1]]
+            last = [p for p in self.gops[g1].pts if p is not None]
+            if lead and last and min(lead) <= max(last):
+                raise CuesUnusable(f"GOP {g1 + 1} shows a leading picture inside GOP {g1}")
 
 
 def _record(got: _Packets, pkt: _Packet, codec: str, length_size: int, p: int | None) -> None:
@@ -267,9 +277,14 @@ def _record(got: _Packets, pkt: _Packet, codec: str, length_size: int, p: int | 
 
 
 class _CueIndexes:
-    """Cue indexes by content key: a small LRU shared by the decoders of a process."""
+    """Cue indexes by content key: a small LRU shared by the decoders of a process.
 
-    def __init__(self, entries: int = 64) -> None:
+    Bounded in entries (16 files), not bytes: a cue index holds the GOPs requests read
+    (about 100 bytes a packet, as Python lists), so a file read whole holds what its full
+    index would. `mediaref.cleanup_cache` and the idle release drop them all.
+    """
+
+    def __init__(self, entries: int = 16) -> None:
         self.entries = entries
         self._lock = threading.Lock()
         self._lru: OrderedDict[Hashable, CueIndex] = OrderedDict()

@@ -417,13 +417,16 @@ class AVVideoDecoder:
         keyframe.
         """
         c = self._cues if self._full is None else None
-        if c is not None and c.end_ns is None:
-            if any(t < c.begin_ns or t >= int(c.cue_ns[-1]) for t in pts_ns):
-                try:
-                    self._lazy_end(c)
-                except CuesUnusable:
-                    self._give_up_cues()
-                    c = None
+        if (
+            c is not None
+            and c.end_ns is None
+            and any(t < c.begin_ns or t >= int(c.cue_ns[-1]) for t in pts_ns)
+        ):
+            try:
+                self._lazy_end(c)
+            except CuesUnusable:
+                self._give_up_cues()
+                c = None
         if c is None:
             idx = self._index
             begin, end = idx.begin_ns, idx.end_ns
