@@ -115,6 +115,9 @@ class BlockFile(io.RawIOBase):
         """Bytes read from the source's file."""
         self.readahead = 0
         """Bytes fetched at least per missing read: large while a full scan reads it all."""
+        self.fences: list[int] = []
+        """Offsets a read is cut short at (`readinto` returns the bytes before it): where
+        planned bytes end, so that the demuxer's buffer does not fetch past them."""
 
     def readable(self) -> bool:
         return True
@@ -131,6 +134,10 @@ class BlockFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        for fence in self.fences:
+            if self._pos < fence < self._pos + len(b):
+                b = memoryview(b)[: fence - self._pos]  # a short read: FFmpeg reads on later
+                break
         done = self._copy_into(self._pos, b)
         self._pos += done
         return done

@@ -151,7 +151,9 @@ class CueIndex:
         own = nxt is not None and self.cue_pos[nxt] > start
         """Whether the next GOP starts a cluster of its own (its bytes end this GOP's)."""
         if not head:
-            f.prefetch([(start, after[0] if after else f.size)])
+            stop = after[0] if after else f.size
+            f.prefetch([(start, stop)])
+        f.fences = [] if head else [stop]  # the demuxer's buffer stops at the GOP's end
         h.container.seek(self.cue_pts[g], stream=h.stream, backward=True, any_frame=False)
         h.stream.codec_context.flush_buffers()
         got = _Packets()

@@ -504,6 +504,8 @@ class AVVideoDecoder:
         for f in indices:
             if not 0 <= f < n:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
+        if indices:
+            self._check_served()
         got = self._frames_of(self._index, indices, format)
         return self._in_order(indices, got)
 
@@ -526,7 +528,6 @@ class AVVideoDecoder:
         """Decode frames `indices` of `idx` (valid ones); return them by index."""
         if not indices:
             return {}
-        self._check_served()
         spec = Output(format, self._out_size, self._shape_options[2])
         shape = spec.shape(*_shown_size(idx.data))
         # The index may come from a cache filled under other limits.
@@ -609,6 +610,7 @@ class AVVideoDecoder:
             raise ValueError(f"format must be one of {sorted(FORMATS)}, got {format!r}")
         if not pts_ns:
             return []
+        self._check_served()
         gop_of = {t: c.gop_at(t) for t in set(pts_ns)}
         with self._lock:
             self._load_gops(c, dict.fromkeys(gop_of.values(), False))
@@ -624,7 +626,10 @@ class AVVideoDecoder:
             times = [t for t, g in gop_of.items() if g0 <= g <= g1]
             frames = indices_played_at(win.frame_ns, win.end_ns, times, uri=self.uri)
             got = self._frames_of(win, frames, format)
-            out.update({t: got[f] for t, f in zip(times, frames, strict=True)})
+            handed: set[int] = set()
+            for t, f in zip(times, frames, strict=True):  # each time's own array
+                out[t] = got[f].copy() if f in handed else got[f]
+                handed.add(f)
         return self._in_order(pts_ns, out)  # type: ignore[arg-type]
 
     # -- the work ---------------------------------------------------------------------
@@ -713,9 +718,16 @@ class AVVideoDecoder:
         got: dict[int, NDArray[np.uint8]],
         fmt: Output,
     ) -> None:
-        if h.fileobj is not None:
+        f = h.fileobj
+        if f is not None:
             # Remote: fetch the byte ranges of the runs, coalesced, before the demuxer reads.
-            h.fileobj.prefetch(idx.byte_ranges(plan(idx, wanted)))
+            if idx is self._full:
+                f.fences = []
+                f.prefetch(idx.byte_ranges(plan(idx, wanted)))
+            else:  # a lazy index's window: the demuxer's buffer stops where the runs end
+                ranges = idx.byte_ranges(plan(idx, wanted), slack=0)
+                f.fences = sorted(end for _, end in ranges)
+                f.prefetch(ranges)
         RunDecoder(idx, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
 
