@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ORIGIN", "CueIndex", "CuesUnusable", "cue_indexes", "open_cues"]
 
-ORIGIN = "matroska cues ({} keyframes): each GOP demuxed when a request first needs it"
+ORIGIN = "matroska cues ({}): each GOP demuxed when a request first needs it"
 _FIRST_PICTURE_PACKETS = 64
 """Most packets decoded at open for the first picture (B-frame reordering delays it)."""
 _WINDOWS = 8
@@ -152,7 +152,7 @@ class CueIndex:
         """Whether the next GOP starts a cluster of its own (its bytes end this GOP's)."""
         if not head:
             stop = after[0] if after else f.size
-            f.prefetch([(start, stop)])
+            f.prefetch([(start, stop)], exact=True)
         f.fences = [] if head else [stop]  # the demuxer's buffer stops at the GOP's end
         h.container.seek(self.cue_pts[g], stream=h.stream, backward=True, any_frame=False)
         h.stream.codec_context.flush_buffers()
@@ -370,11 +370,16 @@ def open_cues(
     ordered = all(a < b for a, b in itertools.pairwise(cue_pts)) and all(
         a <= b for a, b in itertools.pairwise(cue_pos)
     )
-    if not entries or not ordered or track is None or cue_pts[0] > first.pts:
+    starts_at_cue = head[0].pts == cue_pts[0] and head[0].is_keyframe if entries else False
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    if not (ordered and starts_at_cue and track is not None and rate and rate > 0):
+        # The stream must start with the first cue's keyframe (a stream cut mid-GOP has
+        # packets before it), and the frame rate must not depend on every packet's pts
+        # (`_default_duration`): else the full scan.
         return None
     slices = h264_slices(bytes(head[0]), length_size) if codec == "h264" else 1
     rotation, matrix = _display(first)
-    default = _default_duration(stream, [p.pts for p in head], Fraction(tb))
+    default = _default_duration(stream, [], Fraction(tb))  # from the rate: no pts needed
     desc = IndexData(
         stream_index=stream.index,
         time_base=(tb.numerator, tb.denominator),
@@ -392,6 +397,6 @@ def open_cues(
         skip_nonref_safe=skip_nonref_safe(codec, cc.extradata),
         display_matrix=matrix,
         slices=max(slices, 1),
-        origin=ORIGIN.format(len(entries)),
+        origin=ORIGIN.format(f"{len(entries)} keyframe" + ("s" if len(entries) > 1 else "")),
     )
     return CueIndex(desc, cue_pts, cue_pos, int(first.pts), track, f.size)

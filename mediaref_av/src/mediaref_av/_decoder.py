@@ -52,6 +52,10 @@ OPTIONS = (
     "max_size",
     "layout",
 )
+_BLOCK_HEAD = 64
+"""Bytes past a Matroska packet's ``pos + size`` that its block still holds: FFmpeg's
+``pos`` is the block's payload, whose header (track, time, flags; 4 bytes for one
+unlaced frame) precedes the frame's ``size`` bytes."""
 _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
@@ -725,9 +729,9 @@ class AVVideoDecoder:
                 f.fences = []
                 f.prefetch(idx.byte_ranges(plan(idx, wanted)))
             else:  # a lazy index's window: the demuxer's buffer stops where the runs end
-                ranges = idx.byte_ranges(plan(idx, wanted), slack=0)
+                ranges = idx.byte_ranges(plan(idx, wanted), slack=_BLOCK_HEAD)
                 f.fences = sorted(end for _, end in ranges)
-                f.prefetch(ranges)
+                f.prefetch(ranges, exact=True)
         RunDecoder(idx, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
 
 
