@@ -175,8 +175,8 @@ class CueIndex:
             if not head and own and nxt is not None and pkt.pos is not None:
                 # Stop at the GOP's last packet rather than read the next keyframe whole.
                 end = block_end(f, int(pkt.pos), int(pkt.size))
-                stop = self.cue_pos[nxt]
-                if end is not None and rest_has_track(f, end, stop, self.track) is False:
+                cluster = self.cue_pos[nxt]
+                if end is not None and rest_has_track(f, end, cluster, self.track) is False:
                     break
         if not got.pts:
             raise CuesUnusable(f"GOP {g} has no packets")
@@ -188,14 +188,17 @@ class CueIndex:
                 self.end_ns = self._end_ns(got)
 
     def _end_ns(self, last: _Packets) -> int:
-        shown = [
-            (p, d)
-            for p, d, x in zip(last.pts, last.duration, last.discard, strict=True)
-            if p is not None and not x
-        ]
-        if not shown:
+        """The stream's end, as `Index` finds it: the last frame's pts plus its duration.
+
+        The last frame is the latest pts shown; of two packets with it, the later one.
+        """
+        best: tuple[int, int] | None = None
+        for p, d, x in zip(last.pts, last.duration, last.discard, strict=True):
+            if p is not None and not x and p >= self.first_pts and (best is None or p >= best[0]):
+                best = (p, d)
+        if best is None:
             raise CuesUnusable("the last GOP shows no picture")
-        p, d = max(shown)
+        p, d = best
         return end_ns_of(
             p, d, self.time_base, default_duration=Fraction(*self.desc.default_duration)
         )
@@ -370,12 +373,13 @@ def open_cues(
     ordered = all(a < b for a, b in itertools.pairwise(cue_pts)) and all(
         a <= b for a, b in itertools.pairwise(cue_pos)
     )
-    starts_at_cue = head[0].pts == cue_pts[0] and head[0].is_keyframe if entries else False
+    starts_at_cue = bool(entries) and head[0].pts == cue_pts[0] and head[0].is_keyframe
+    starts_at_cue = starts_at_cue and first.pts >= cue_pts[0]  # no picture before it shown
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     if not (ordered and starts_at_cue and track is not None and rate and rate > 0):
-        # The stream must start with the first cue's keyframe (a stream cut mid-GOP has
-        # packets before it), and the frame rate must not depend on every packet's pts
-        # (`_default_duration`): else the full scan.
+        # The stream must start with the first cue's keyframe, shown first (a stream cut
+        # mid-GOP has packets before it), and the frame rate must not depend on every
+        # packet's pts (`_default_duration`): else the full scan.
         return None
     slices = h264_slices(bytes(head[0]), length_size) if codec == "h264" else 1
     rotation, matrix = _display(first)
