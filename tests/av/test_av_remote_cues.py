@@ -240,3 +240,28 @@ def test_probe_says_the_cues_index_it_and_a_cueless_file_is_scanned(
         got = video.frames_played_at(times)
     for t, want, frame in zip(times, local.frames(times), got, strict=True):
         np.testing.assert_array_equal(frame, want, err_msg=f"pts_ns={t}")
+
+
+def test_the_disk_cache_holds_complete_indexes_only(
+    cued: dict[str, Path], http_server: LoopbackServer, tmp_path: Path
+) -> None:
+    local = Local(cued["h264.mkv"])
+    url = _url(http_server, cued["h264.mkv"])
+    cache = tmp_path / "indexes"
+    t = local.starts[75]
+    want = local.frames([t])[0]
+    # Read lazily, the GOPs read stay in memory: nothing is written.
+    with mediaref_av.open(url, index_cache=cache) as video:
+        np.testing.assert_array_equal(video.frames_played_at([t])[0], want)
+        assert video.index_origin == ORIGIN
+    assert not cache.exists() or not list(cache.iterdir())
+    # `mediaref index` asks for the metadata: a full scan, written for other readers.
+    mediaref_av.clear_caches()
+    assert main(["index", url, "--out", str(cache)]) == 0
+    assert len(list(cache.iterdir())) == 1
+    mediaref_av.clear_caches()
+    http_server.counters.reset()
+    with mediaref_av.open(url, index_cache=cache) as video:
+        assert video.index_origin.startswith("full scan (no sample tables in matroska;")
+        assert http_server.counters.requests == 1  # the object's identity only
+        np.testing.assert_array_equal(video.frames_played_at([t])[0], want)
