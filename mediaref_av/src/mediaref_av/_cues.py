@@ -131,6 +131,12 @@ class CueIndex:
 
     # -- loading ------------------------------------------------------------------------
 
+    def gop_range(self, g: int) -> tuple[int, int]:
+        """Return the bytes ``[start, end)`` that hold GOP `g`: its cluster to the next one."""
+        start = self.cue_pos[g]
+        after = [x for x in self.cue_pos[g + 1 :] if x > start]
+        return start, after[0] if after else self.size
+
     def load(self, h: Handle, g: int, *, head: bool = False) -> None:
         """Demux GOP `g` (all of it, or with `head` its leading packets only) on `h`.
 
@@ -143,15 +149,13 @@ class CueIndex:
             return
         f = h.fileobj
         assert f is not None
-        start = self.cue_pos[g]
+        start, stop = self.gop_range(g)
         # Several small GOPs may share a cluster (FFmpeg starts a cluster at a keyframe
         # once the last one holds 4 KiB): the next cue's keyframe then ends the GOP.
         nxt = g + 1 if g + 1 < self.count else None
-        after = [x for x in self.cue_pos[g + 1 :] if x > start]
         own = nxt is not None and self.cue_pos[nxt] > start
         """Whether the next GOP starts a cluster of its own (its bytes end this GOP's)."""
         if not head:
-            stop = after[0] if after else f.size
             f.prefetch([(start, stop)], exact=True)
         f.fences = [] if head else [stop]  # the demuxer's buffer stops at the GOP's end
         h.container.seek(self.cue_pts[g], stream=h.stream, backward=True, any_frame=False)

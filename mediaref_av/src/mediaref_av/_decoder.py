@@ -590,6 +590,9 @@ class AVVideoDecoder:
             raise ValueError("this video decoder is closed")
         h = self._lazy_handle()
         try:
+            if h.fileobj is not None:  # the GOPs' bytes in as few reads as they allow
+                whole = [c.gop_range(g) for g, head in todo if not head]
+                h.fileobj.prefetch(whole, exact=True)
             for g, head in todo:
                 c.load(h, g, head=head)
         except CuesUnusable:
