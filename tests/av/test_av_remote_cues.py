@@ -191,6 +191,7 @@ def test_32_consecutive_frames_cost_at_most_a_tenth_more_than_their_groups(
     for t, want, frame in zip(times, local.frames(times), frames, strict=True):
         np.testing.assert_array_equal(frame, want, err_msg=f"pts_ns={t}")
     assert http_server.counters.bytes - header <= 1.1 * spanned
+    assert header < local.size / 4  # opening did not read the file either
 
 
 @pytest.mark.parametrize("name", ["hevc.mkv"])
