@@ -23,6 +23,7 @@ from report import PEER_ABBR, best_peer, busy_title, correct, describe, video_me
 
 COLORS = {
     "ours": "#d62728",
+    "ours_iter": "#ff9896",
     "pypi_tensorcodec": "#9ecae1",
     "pypi_pyav": "#c6dbef",
     "torchcodec": "#2ca02c",
@@ -67,8 +68,9 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
                     continue
                 x = mi - 0.4 + width * (ci + 0.5)
                 r = d["fps"]["median"] / best
-                ax.bar(x, r, width, color=COLORS[c], edgecolor="black" if c == "ours" else "none")
-                if c == "ours":
+                mine = c.startswith("ours")
+                ax.bar(x, r, width, color=COLORS[c], edgecolor="black" if mine else "none")
+                if mine:
                     ax.annotate(f"{r:.2f}", (x, r), ha="center", va="bottom", fontsize=7)
             f = mv.get("facts") or {}
             fl = floor.get((f.get("codec"), f.get("width"), f.get("height"), wl))
@@ -89,7 +91,8 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
     axes[-1].set_xticks(range(len(media)), ticks, fontsize=8)
     handles: list[Any] = [plt.Rectangle((0, 0), 1, 1, color=COLORS[c]) for c in cids]
     labels = [
-        names.get(c, c) if c == "ours" else f"{PEER_ABBR[c]}: {names.get(c, c)}" for c in cids
+        names.get(c, c) if c.startswith("ours") else f"{PEER_ABBR[c]}: {names.get(c, c)}"
+        for c in cids
     ]
     if floor:
         handles.append(plt.Line2D([0], [0], color="black", linewidth=1.5))

@@ -25,8 +25,9 @@ torchcodec_approx`` adds approximate; venv bench/.venvs/torchcodec), each call i
 process (bench/remote_peers.py), counted by the same server, their frames compared with the
 local decode too.
 
-Run: python bench/remote_bench.py [--s3] [--peers[=A,B]] [--json OUT]. To measure another tree's
-code, put its sources first on PYTHONPATH (the server and media come from this directory).
+Run: python bench/remote_bench.py [--s3] [--peers[=A,B]] [--media MKV] [--json OUT]. To
+measure another tree's code, put its sources first on PYTHONPATH (the server and media
+come from this directory).
 """
 
 from __future__ import annotations
@@ -72,19 +73,28 @@ def _encode(path: Path, codec: str, options: dict[str, str]) -> None:
     tmp.replace(path)
 
 
-def media() -> dict[str, Path]:
+def media(only: str = "") -> dict[str, Path]:
+    """The media, made once; `only`: just those whose label contains it (e.g. ``MKV``)."""
     CACHE.mkdir(parents=True, exist_ok=True)
     tail, fast, hevc = CACHE / "h264_tail.mp4", CACHE / "h264_faststart.mp4", CACHE / "hevc.mkv"
+    labels = {"H.264 MP4, faststart": fast, "H.264 MP4, moov at end": tail, "HEVC MKV": hevc}
+    if only:
+        labels = {k: v for k, v in labels.items() if only in k}
+    if tail in labels.values() or fast in labels.values():
+        _make_h264(tail, fast)
+    if hevc in labels.values() and not hevc.exists():
+        x265 = {"preset": "ultrafast", "x265-params": "keyint=40:min-keyint=40:log-level=error"}
+        _encode(hevc, "libx265", x265)
+    return labels
+
+
+def _make_h264(tail: Path, fast: Path) -> None:
     if not tail.exists():
         x264 = {"preset": "fast", "x264-params": "keyint=40:min-keyint=40:scenecut=0"}
         _encode(tail, "libx264", x264)
     if not fast.exists():
         cmd = ["ffmpeg", "-loglevel", "error", "-y", "-i", str(tail), "-c", "copy"]
         subprocess.run([*cmd, "-movflags", "+faststart", str(fast)], check=True)
-    if not hevc.exists():
-        x265 = {"preset": "ultrafast", "x265-params": "keyint=40:min-keyint=40:log-level=error"}
-        _encode(hevc, "libx265", x265)
-    return {"H.264 MP4, faststart": fast, "H.264 MP4, moov at end": tail, "HEVC MKV": hevc}
 
 
 def workloads(begin_ns: int, end_ns: int, frame_ns: int) -> dict[str, list[int]]:
@@ -336,6 +346,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json")
     parser.add_argument("--s3", action="store_true")
+    parser.add_argument("--media", default="", help="only the media whose label has this")
     parser.add_argument(
         "--peers",
         nargs="?",
@@ -351,11 +362,11 @@ def main() -> None:
     args = parser.parse_args()
     peers = [p for p in args.peers.split(",") if p]
     if args.prebuilt:
-        rows = run_prebuilt(media())
+        rows = run_prebuilt(media(args.media))
         if args.json:
             Path(args.json).write_text(json.dumps(rows, indent=1))
         return
-    files = media()
+    files = media(args.media)
     rows = []
     if args.s3:
         rows = run_s3(files, peers)

@@ -70,16 +70,16 @@ def _short(s: str, n: int = 70) -> str:
 def best_peer(cs: dict[str, Any], key: str) -> tuple[str | None, float | None]:
     best, val = None, None
     for c, d in cs.items():
-        if c == "ours" or not d.get(key) or not correct(d):
+        if c.startswith("ours") or not d.get(key) or not correct(d):
             continue
         if val is None or d[key]["median"] > val:
             best, val = c, d[key]["median"]
     return best, val
 
 
-def ratio(cs: dict[str, Any], key: str) -> tuple[str, str | None]:
+def ratio(cs: dict[str, Any], key: str, who: str = "ours") -> tuple[str, str | None]:
     b, v = best_peer(cs, key)
-    ours = cs.get("ours", {})
+    ours = cs.get(who, {})
     if not ours.get(key) or v is None:
         return "–", b
     r = ours[key]["median"] / v
@@ -87,9 +87,9 @@ def ratio(cs: dict[str, Any], key: str) -> tuple[str, str | None]:
     return f"{r:.2f}x{mark}", b
 
 
-def target(cs: dict[str, Any], key: str, goal: float = 1.5) -> str:
+def target(cs: dict[str, Any], key: str, goal: float = 1.5, who: str = "ours") -> str:
     _, v = best_peer(cs, key)
-    ours = cs.get("ours", {})
+    ours = cs.get(who, {})
     if not ours.get(key) or v is None:
         return "–"
     return "✓" if ours[key]["median"] >= goal * v and correct(ours) else "✗"
@@ -234,15 +234,20 @@ def summary(res: dict[str, Any]) -> list[str]:
     for mname, mv in video_media(v).items():
         for wl, w in mv["workloads"].items():
             cs = w["contestants"]
-            ours = cs.get("ours", {})
-            r, b = ratio(cs, "fps")
-            of = ours.get("fps", {}).get("median") if ours.get("fps") else None
-            bf = cs[b]["fps"]["median"] if b else None
-            ok = "✓" if correct(ours) else ("✗" if ours.get("fps") else "error")
-            rows.append(
-                f"| {wl} on {mname} | {fmt(of)} {ok} | {fmt(bf)} ({name(res, b) if b else '–'}) "
-                f"| {r} | {target(cs, 'fps')} | {decoded_vs_min(w)} |"
-            )
+            for who, how in (("ours", ""), ("ours_iter", ", `iter_decode(ahead=1)`")):
+                ours = cs.get(who, {})
+                if who != "ours" and not ours:
+                    continue
+                r, b = ratio(cs, "fps", who)
+                of = ours.get("fps", {}).get("median") if ours.get("fps") else None
+                bf = cs[b]["fps"]["median"] if b else None
+                ok = "✓" if correct(ours) else ("✗" if ours.get("fps") else "error")
+                work = decoded_vs_min(w) if who == "ours" else "–"
+                rows.append(
+                    f"| {wl} on {mname}{how} | {fmt(of)} {ok} | {fmt(bf)} "
+                    f"({name(res, b) if b else '–'}) | {r} | {target(cs, 'fps', who=who)} "
+                    f"| {work} |"
+                )
     mf = suites.get("multifile")
     if mf and "contestants" in mf:
         cs = mf["contestants"]
@@ -381,7 +386,7 @@ def leanest_rss(cs: dict[str, Any]) -> tuple[float | None, float | None]:
     peers = [
         d["peak_rss_mb"]
         for c, d in cs.items()
-        if c != "ours" and d.get("peak_rss_mb") and correct(d) and d.get("fps")
+        if not c.startswith("ours") and d.get("peak_rss_mb") and correct(d) and d.get("fps")
     ]
     return cs.get("ours", {}).get("peak_rss_mb"), (min(peers) if peers else None)
 
@@ -395,8 +400,10 @@ def codec_table(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
     L = ["## Codec table", ""]
 
     def speed(w: dict[str, Any]) -> str:
-        r, b = ratio(w["contestants"], "fps")
-        return f"**{r}** ({PEER_ABBR.get(b, b) if b else '–'})"
+        cs = w["contestants"]
+        r, b = ratio(cs, "fps")
+        it = f"; `iter_decode` {ratio(cs, 'fps', 'ours_iter')[0]}" if "ours_iter" in cs else ""
+        return f"**{r}** ({PEER_ABBR.get(b, b) if b else '–'}{it})"
 
     def rss(w: dict[str, Any]) -> str:
         o, lean = leanest_rss(w["contestants"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from _common import Item, msgspec_serialization, versions
@@ -40,10 +41,16 @@ def _as_dict(snap: Any) -> dict[str, Any]:
 
 
 class Adapter:
+    """``Adapter("iter")``: the calls of a job as one stream through ``iter_decode``."""
+
     label = "mediaref (ours)"
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str | None = None) -> None:
         import mediaref
+
+        if mode == "iter":
+            self.label = "mediaref (ours), iter_decode(ahead=1)"
+            self.video_stream = self._stream
 
         self.mr = mediaref
         try:
@@ -97,6 +104,12 @@ class Adapter:
             fi, t, _ = items[0]
             return [MediaRef(uri=files[fi], pts_ns=t).to_ndarray()]
         return self.mr.batch_decode([MediaRef(uri=files[fi], pts_ns=t) for fi, t, _ in items])
+
+    def _stream(self, files: list[str], calls: list[list[Item]]) -> Iterator[list[Any]]:
+        """One result per call, in order; the next call decodes while this one is checked."""
+        MediaRef = self.mr.MediaRef
+        requests = ([MediaRef(uri=files[fi], pts_ns=t) for fi, t, _ in c] for c in calls)
+        return self.mr.iter_decode(requests, ahead=1)
 
     def images(self, paths: list[str]) -> list[Any]:
         MediaRef = self.mr.MediaRef

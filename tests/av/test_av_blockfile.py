@@ -98,3 +98,41 @@ def test_coalesce_merges_ranges_within_a_block() -> None:
         (0, 30 + BLOCK),
         (10**6, 10**6 + 1),
     ]
+
+
+def test_an_exact_prefetch_reads_the_range_only_and_serves_reads_inside_it() -> None:
+    raw = CountingFile(DATA)
+    store = BlockStore()
+    f = BlockFile(raw, "x", "k", store)
+    start, end = 3 * BLOCK + 100, 6 * BLOCK + 7
+    f.prefetch([(start, end)], exact=True)
+    assert raw.reads == [(start, end - start)]
+    assert store.nbytes == end - start  # two parts and two whole blocks
+    f.seek(start)
+    assert f.read(end - start) == DATA[start:end]
+    assert f.read_at(start + 5, 10) == DATA[start + 5 : start + 15]
+    assert len(raw.reads) == 1
+    # A byte before the range is in no part: its whole block is fetched then.
+    assert f.read_at(start - 1, 2) == DATA[start - 1 : start + 1]
+    assert raw.reads[1:] == [(3 * BLOCK, BLOCK)]
+
+
+def test_parts_of_a_block_fetched_by_two_exact_ranges_make_the_block() -> None:
+    raw = CountingFile(DATA)
+    store = BlockStore()
+    f = BlockFile(raw, "x", "k", store)
+    cut = 5 * BLOCK + 999  # where one GOP ends and the next begins
+    f.prefetch([(4 * BLOCK + 1, cut)], exact=True)
+    f.prefetch([(cut, 7 * BLOCK - 1)], exact=True)
+    assert store.get("k", 5 * BLOCK) == DATA[5 * BLOCK : 6 * BLOCK]  # merged, now whole
+    assert store.nbytes == 7 * BLOCK - 1 - (4 * BLOCK + 1)
+    assert f.read_at(4 * BLOCK + 1, 3 * BLOCK - 2) == DATA[4 * BLOCK + 1 : 7 * BLOCK - 1]
+    assert len(raw.reads) == 2
+
+
+def test_fences_cut_the_reads_that_cross_them() -> None:
+    f = BlockFile(CountingFile(DATA), "x", "k", BlockStore())
+    f.fences = [BLOCK + 10]
+    f.seek(BLOCK)
+    assert f.read(100) == DATA[BLOCK : BLOCK + 10]  # short: FFmpeg asks again
+    assert f.read(100) == DATA[BLOCK + 10 : BLOCK + 110]

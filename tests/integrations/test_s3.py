@@ -6,6 +6,7 @@ Every frame is compared with the local decode of the same file.
 from __future__ import annotations
 
 import pickle
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,13 @@ import numpy as np
 import pytest
 
 import mediaref_av
-from mediaref import MediaRef, SourceNotFoundError, SourceUnreadableError, batch_decode
+from mediaref import (
+    MediaRef,
+    SourceNotFoundError,
+    SourceUnreadableError,
+    TimestampOutOfRangeError,
+    batch_decode,
+)
 from mediaref.testing import Clip
 from mediaref_fsspec import _source
 from tests.av.conftest import big_mp4s, clip_factory
@@ -170,3 +177,40 @@ def test_an_object_replaced_after_the_index_read_fails_the_range_read_then_reads
     t_new = new.probe_times()[-1]
     got = MediaRef(uri, t_new).to_ndarray(storage_options=s3["options"])
     np.testing.assert_array_equal(got, new.frame_on_screen_at(t_new))
+
+
+def test_matroska_from_s3_is_indexed_from_its_cues_and_matches_the_local_decode(
+    s3: dict[str, Any], tmp_path: Path
+) -> None:
+    from mediaref import open_source
+    from tests.media import need_encoder, need_ffmpeg
+
+    need_encoder("libx265")
+    path = tmp_path / "cues.mkv"
+    source = ["-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30:duration=6"]
+    x265 = ["-c:v", "libx265", "-preset", "ultrafast", "-x265-params", "log-level=error"]
+    cmd = [need_ffmpeg(), "-loglevel", "error", *source, *x265, "-g", "45", str(path)]
+    subprocess.run(cmd, check=True)
+    s3["fs"].put_file(str(path), f"{BUCKET}/cues.mkv")
+    uri = f"s3://{BUCKET}/cues.mkv"
+    with mediaref_av.open(str(path)) as local:
+        starts = [int(t) for t in local.index.frame_ns]
+        begin, end = local.index.begin_ns, local.index.end_ns
+        times = [begin, *(t - 1 for t in starts[44:50]), starts[100] + 5, end - 1]
+        expected = local.frames_played_at(times)
+        expected_60 = local.frames_played_at([starts[60]])[0]
+    with mediaref_av.open(open_source(uri, storage_options=s3["options"])) as video:
+        assert video.index_origin.startswith("matroska cues (4 keyframes)")
+        got = video.frames_played_at(times)
+        assert video.index_origin.startswith("matroska cues")
+    for t, want, frame in zip(times, expected, got, strict=True):
+        np.testing.assert_array_equal(frame, want, err_msg=f"pts_ns={t}")
+    mediaref_av.clear_caches()
+    out = batch_decode(
+        [MediaRef(uri, t) for t in (starts[60], end)],
+        storage_options=s3["options"],
+        on_error="return",
+    )
+    np.testing.assert_array_equal(out[0], expected_60)
+    assert isinstance(out[1], TimestampOutOfRangeError)
+    assert (out[1].begin_ns, out[1].end_ns) == (begin, end)

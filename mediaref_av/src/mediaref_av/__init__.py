@@ -51,9 +51,10 @@ def clear_caches() -> None:
 
     Also drops the blocks kept of remote files. Only this process's caches are cleared.
     """
-    from . import _blockfile, _buffers, _index_cache, _pool
+    from . import _blockfile, _buffers, _cues, _index_cache, _pool
 
     _pool.close_all()
     _index_cache.index_cache.clear()
+    _cues.cue_indexes.clear()
     _blockfile.store.clear()
     _buffers.clear()

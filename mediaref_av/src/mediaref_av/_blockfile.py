@@ -48,6 +48,8 @@ class BlockStore:
         self.nbytes = 0
         self._lock = threading.Lock()
         self._blocks: OrderedDict[tuple[Hashable, int], bytes] = OrderedDict()
+        self._parts: OrderedDict[tuple[Hashable, int], list[tuple[int, bytes]]] = OrderedDict()
+        """Blocks fetched in part (by `BlockFile.prefetch(exact=True)`): their pieces."""
 
     def get(self, key: Hashable, offset: int) -> bytes | None:
         """Return a block (marking it used), or `None`."""
@@ -63,13 +65,55 @@ class BlockStore:
             old = self._blocks.pop((key, offset), None)
             self.nbytes += len(block) - (len(old) if old is not None else 0)
             self._blocks[(key, offset)] = block
-            while self.nbytes > self.max_bytes and len(self._blocks) > 1:
+            self._shrink()
+
+    def get_part(self, key: Hashable, offset: int, lo: int, hi: int) -> bytes | None:
+        """Return bytes ``[lo, hi)`` of a block that is only partly here, if they are."""
+        with self._lock:
+            for start, data in self._parts.get((key, offset), ()):
+                if start <= lo and hi <= start + len(data):
+                    return data[lo - start : hi - start]
+            return None
+
+    def put_part(self, key: Hashable, offset: int, lo: int, data: bytes) -> None:
+        """Keep the bytes of a block from `lo` (the ends of an exact prefetch).
+
+        They are merged with the parts already here; parts that make the whole block
+        become the block.
+        """
+        with self._lock:
+            old = self._parts.pop((key, offset), [])
+            self.nbytes -= sum(len(d) for _, d in old)
+            merged: list[tuple[int, bytes]] = []
+            for start, d in sorted([*old, (lo, data)], key=lambda piece: piece[0]):
+                if merged and start <= merged[-1][0] + len(merged[-1][1]):
+                    m0, md = merged[-1]
+                    merged[-1] = (m0, md + d[m0 + len(md) - start :])
+                else:
+                    merged.append((start, d))
+            block = None
+            if len(merged) == 1 and merged[0][0] == offset and len(merged[0][1]) >= BLOCK:
+                block = merged[0][1][:BLOCK]
+            else:
+                self._parts[(key, offset)] = merged
+                self.nbytes += sum(len(d) for _, d in merged)
+                self._shrink()
+        if block is not None:
+            self.put(key, offset, block)
+
+    def _shrink(self) -> None:
+        """Drop the least recently used parts, then blocks, beyond the bound (not the last)."""
+        while self.nbytes > self.max_bytes and len(self._blocks) + len(self._parts) > 1:
+            if self._parts:
+                self.nbytes -= sum(len(d) for _, d in self._parts.popitem(last=False)[1])
+            else:
                 self.nbytes -= len(self._blocks.popitem(last=False)[1])
 
     def clear(self) -> None:
         """Drop every block."""
         with self._lock:
             self._blocks.clear()
+            self._parts.clear()
             self.nbytes = 0
 
     def after_fork_in_child(self) -> None:
@@ -115,6 +159,9 @@ class BlockFile(io.RawIOBase):
         """Bytes read from the source's file."""
         self.readahead = 0
         """Bytes fetched at least per missing read: large while a full scan reads it all."""
+        self.fences: list[int] = []
+        """Offsets a read is cut short at (`readinto` returns the bytes before it): where
+        planned bytes end, so that the demuxer's buffer does not fetch past them."""
 
     def readable(self) -> bool:
         return True
@@ -131,6 +178,10 @@ class BlockFile(io.RawIOBase):
         return self._pos
 
     def readinto(self, b: memoryview | bytearray) -> int:  # type: ignore[override]
+        for fence in self.fences:
+            if self._pos < fence < self._pos + len(b):
+                b = memoryview(b)[: fence - self._pos]  # a short read: FFmpeg reads on later
+                break
         done = self._copy_into(self._pos, b)
         self._pos += done
         return done
@@ -158,6 +209,11 @@ class BlockFile(io.RawIOBase):
             done = 0
             for first in range(start // BLOCK * BLOCK, end, BLOCK):
                 block = fresh.get(first) or self.store.get(self.key, first)
+                part = self._edge(first, max(start, first), min(end, first + BLOCK))
+                if block is None and part is not None:
+                    b[done : done + len(part)] = part
+                    done += len(part)
+                    continue
                 if block is None:  # dropped meanwhile by other readers: fetch it again
                     block = self._read_blocks(first, min(first + BLOCK, self.size))[first]
                 lo, hi = max(start, first) - first, min(end, first + len(block)) - first
@@ -165,20 +221,36 @@ class BlockFile(io.RawIOBase):
                 done += hi - lo
         return done
 
-    def prefetch(self, ranges: Iterable[tuple[int, int]]) -> None:
-        """Fetch the blocks of byte ranges ``[start, end)`` a plan will read, coalesced."""
+    def prefetch(self, ranges: Iterable[tuple[int, int]], *, exact: bool = False) -> None:
+        """Fetch the blocks of byte ranges ``[start, end)`` a plan will read, coalesced.
+
+        With `exact`, the bytes of each range only, not the whole blocks at its ends: the
+        parts of those blocks are kept by this file (`_edges`) for the reads inside them.
+        """
         with self._lock:
             for start, end in coalesce(ranges):
-                self._fetch(max(start, 0), min(end, self.size))
+                self._fetch(max(start, 0), min(end, self.size), exact=exact)
 
-    def _fetch(self, start: int, end: int) -> dict[int, bytes]:
+    def _edge(self, first: int, lo: int, hi: int) -> bytes | None:
+        """Return bytes ``[lo, hi)`` of block `first` from its fetched parts, if there."""
+        return self.store.get_part(self.key, first, lo, hi)
+
+    def _fetch(self, start: int, end: int, *, exact: bool = False) -> dict[int, bytes]:
         """Fetch the missing blocks covering ``[start, end)``: one read per missing stretch.
 
+        With `exact`, a stretch starts and ends at `start` and `end` where they fall inside
+        a block (see `prefetch`).
+
         Returns:
-            The blocks fetched, by offset (they stay usable even if the store drops them).
+            The blocks fetched whole, by offset (they stay usable even if the store drops
+            them).
         """
         first, last = start // BLOCK, (end - 1) // BLOCK
-        missing = self._missing(first, last)
+        missing = [
+            i
+            for i in self._missing(first, last)
+            if self._edge(i * BLOCK, max(start, i * BLOCK), min(end, (i + 1) * BLOCK)) is None
+        ]
         if missing and self.readahead:
             # A miss while reading on: fetch a long stretch from there, not 32 KiB at a time.
             ahead = (min(self.size, missing[0] * BLOCK + self.readahead) - 1) // BLOCK
@@ -191,7 +263,10 @@ class BlockFile(io.RawIOBase):
                 stretches.append([i])
         fresh: dict[int, bytes] = {}
         for s in stretches:
-            fresh.update(self._read_blocks(s[0] * BLOCK, min((s[-1] + 1) * BLOCK, self.size)))
+            lo, hi = s[0] * BLOCK, min((s[-1] + 1) * BLOCK, self.size)
+            if exact:
+                lo, hi = max(lo, start), min(hi, end)
+            fresh.update(self._read_blocks(lo, hi))
         return fresh
 
     def _missing(self, first: int, last: int) -> list[int]:
@@ -199,12 +274,18 @@ class BlockFile(io.RawIOBase):
         return [i for i in range(first, last + 1) if self.store.get(self.key, i * BLOCK) is None]
 
     def _read_blocks(self, start: int, end: int) -> dict[int, bytes]:
+        """Read ``[start, end)``; keep its whole blocks in the store, its partial ones here."""
         view = self._read(start, end)
         self.fetches += 1
         self.fetched += len(view)
-        blocks = {at: view[at - start : at - start + BLOCK] for at in range(start, end, BLOCK)}
-        for at, block in blocks.items():
-            self.store.put(self.key, at, block)
+        blocks = {}
+        for at in range(start // BLOCK * BLOCK, end, BLOCK):
+            lo, hi = max(at, start), min(at + BLOCK, end)
+            if lo == at and (hi == at + BLOCK or hi == self.size):
+                blocks[at] = block = view[lo - start : hi - start]
+                self.store.put(self.key, at, block)
+            else:
+                self.store.put_part(self.key, at, lo, view[lo - start : hi - start])
         return blocks
 
     def _read(self, start: int, end: int) -> bytes:

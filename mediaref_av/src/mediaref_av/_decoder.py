@@ -17,21 +17,24 @@ from mediaref import (
     ImageFormat,
     MediaRefError,
     SourceUnreadableError,
+    TimestampOutOfRangeError,
     UndecodableMediaError,
     VideoMetadata,
     open_source,
 )
-from mediaref.timeline import indices_played_at, indices_shown_between
+from mediaref.timeline import indices_played_at, indices_shown_between, out_of_range
 
 from . import _buffers, _counters, _pool, _threads
 from ._bounds import check_picture, check_request
 from ._convert import FORMATS, Layout, Output, fit_size, orientation
+from ._cues import CueIndex, CuesUnusable, cue_indexes, open_cues
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
 from ._matroska import matroska_cues
 from ._plan import Run, plan, split
 from ._runs import RunDecoder
+from ._stepping import Stepping
 from ._tables import SCAN_READAHEAD, is_mov, table_index
 from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor
 from ._trim import note_returned
@@ -49,6 +52,10 @@ OPTIONS = (
     "max_size",
     "layout",
 )
+_BLOCK_HEAD = 64
+"""Bytes past a Matroska packet's ``pos + size`` that its block still holds: FFmpeg's
+``pos`` is the block's payload, whose header (track, time, flags; 4 bytes for one
+unlaced frame) precedes the frame's ``size`` bytes."""
 _MIN_PARALLEL_PACKETS = 12
 """Below this many packets a request is not worth handing to a second decoder."""
 
@@ -163,19 +170,24 @@ class AVVideoDecoder:
         self._closed = False
         self._served = False
         """Whether a request was served: later ones check that a remote source is unchanged."""
+        self._full: Index | None = None
+        """The index of every packet; `None` while a lazy Matroska index serves (`_cues`)."""
+        self._cues: CueIndex | None = None
+        """Remote Matroska/WebM with cues: GOPs are indexed when a request needs them."""
         try:
-            self._index = self._load_index()
+            self._full = self._load_index(lazy=True)
         except BaseException:
             self.close()
             raise
+        desc = self._description()
         # Containers are cached per file, stream and codec threading.
-        self._parallel = codec_threading(threads, self._index.data.slices)
-        self._metadata = self._make_metadata()
-        self._out_size = _out_size(self._metadata, *self._shape_options[:2])
+        self._parallel = codec_threading(threads, desc.slices)
+        self._metadata: VideoMetadata | None = None
+        self._out_size = _out_size(_shown_size(desc), *self._shape_options[:2])
 
     # -- resources --------------------------------------------------------------------
 
-    def _acquire(self, threading: Threading, first: Run) -> _pool.Handle:
+    def _acquire(self, threading: Threading, first: Run | None, idx: Index | None) -> _pool.Handle:
         """Return a container whose codec decodes with `threading`, keeping a live one.
 
         The container held since the last call is kept when its decoder is live where
@@ -186,10 +198,12 @@ class AVVideoDecoder:
         h = self._handle
         if h is not None:
             if h.pid == os.getpid():
-                if h.key == self._key(threading) or self._goes_on(h, first):
+                if h.key == self._key(threading) or (
+                    first is not None and idx is not None and self._goes_on(h, first, idx)
+                ):
                     return h
-                if self._lends(threading):
-                    self._index.short_elsewhere += 1
+                if idx is not None and self._lends(threading, idx):
+                    idx.short_elsewhere += 1
                     return h
                 self._release()
             else:
@@ -199,26 +213,29 @@ class AVVideoDecoder:
                 self._handle = None
         if self._closed:
             raise ValueError("this video decoder is closed")
-        self._handle = h = self._checkout(self._key(threading), first)
+        self._handle = h = self._checkout(self._key(threading), first, idx)
         return h
 
-    def _goes_on(self, h: _pool.Handle, first: Run) -> bool:
+    def _goes_on(self, h: _pool.Handle, first: Run, idx: Index) -> bool:
         """Whether `h`'s decoder gets `first` with no seek (as `_stepping` decides).
 
-        Stepping forward, a decoder left live (or holding frames decoded ahead, or a
-        demuxer standing at the run's start) is kept whatever its threading: the other
-        threading would decode the run again from its keyframe after a seek, which costs
-        more than any threading saves on the packets left.
+        Stepping forward, a decoder left live (or holding frames decoded ahead, or
+        decoding ahead in a worker, or a demuxer standing at the run's start) is kept
+        whatever its threading: the other threading would decode the run again from its
+        keyframe after a seek, which costs more than any threading saves on the packets
+        left. (While a worker decodes ahead, `next_dpos` only grows: the answer holds.)
         """
         st = h.stepping
-        if st.next_dpos is None or not st.follows(self._index, first):
+        if st.index is not idx or st.next_dpos is None or not st.follows(idx, first):
             return False
-        return st.live or bool(st.ready) or st.next_dpos == first.start
+        return st.live or bool(st.ready) or st.ahead is not None or st.next_dpos == first.start
 
-    def _checkout(self, key: _PoolKey, first: Run | None = None) -> _pool.Handle:
+    def _checkout(
+        self, key: _PoolKey, first: Run | None = None, idx: Index | None = None
+    ) -> _pool.Handle:
         """An idle container for `key`, or one of this file that serves `first` as well.
 
-        With `first` (the request's first run): a container of this file left live where
+        With `first` (the request's first run, in `idx`): a container of this file left live where
         `first` goes on is taken before any (a reference decoded per call,
         `MediaRef.to_ndarray` in a loop, opens a decoder per call: stepping forward goes
         on from the container the last call left live). A one-thread request takes a
@@ -227,15 +244,13 @@ class AVVideoDecoder:
         """
         file_key = self._file_key
         prefer = fallback = None
-        if first is not None:
+        if first is not None and idx is not None:
+            run, index = first, idx
 
             def prefer(h: _pool.Handle) -> bool:
-                # A container decoding ahead (in a worker: its state is settled only when
-                # a call takes it) was left stepping forward: where a next call goes on.
-                st = h.stepping
-                return _file_of(h) == file_key and (st.ahead is not None or self._goes_on(h, first))
+                return _file_of(h) == file_key and self._goes_on(h, run, index)
 
-            if self._lends(key[2:]):
+            if self._lends(key[2:], idx):
 
                 def fallback(h: _pool.Handle) -> bool:
                     return _file_of(h) == file_key
@@ -244,19 +259,16 @@ class AVVideoDecoder:
         if h is None:
             h = _pool.open_handle(key, self._source, self._stream_option)
             self._configure(h)
-        elif fallback is not None and h.key != key:
-            self._index.short_elsewhere += 1
+        elif fallback is not None and idx is not None and h.key != key:
+            idx.short_elsewhere += 1
         return h
 
-    def _lends(self, threading: Threading) -> bool:
+    def _lends(self, threading: Threading, idx: Index) -> bool:
         """Whether a one-thread request may take this file's container of another threading.
 
         Not when the caller asked for one thread (``threads=1``).
         """
-        return (
-            threading == ONE_THREAD != self._parallel
-            and self._index.short_elsewhere < _OPEN_FOR_SHORT
-        )
+        return threading == ONE_THREAD != self._parallel and idx.short_elsewhere < _OPEN_FOR_SHORT
 
     def _key(self, threading: Threading) -> _PoolKey:
         return (*self._file_key, *threading)
@@ -294,7 +306,12 @@ class AVVideoDecoder:
 
     # -- index and metadata -----------------------------------------------------------
 
-    def _load_index(self) -> Index:
+    def _load_index(self, *, lazy: bool) -> Index | None:
+        """Return the index of every packet, or `None` with `_cues` set (`lazy` allows it).
+
+        From the memory cache, the disk cache, the cues of a remote Matroska/WebM file
+        (`lazy`), MP4 sample tables, or a full scan, in that order.
+        """
         idx = index_cache.get(self._index_key)
         if idx is not None:
             _counters.add(index_hits=1)
@@ -305,10 +322,17 @@ class AVVideoDecoder:
             if idx is not None:
                 _counters.add(index_hits=1, index_disk_hits=1)
                 return index_cache.put(self._index_key, idx)
+        if lazy and self._source.local_path is None:
+            self._cues = cue_indexes.get(self._index_key)
+            if self._cues is not None:
+                return None
         # A fresh container: demuxing starts at the first packet.
         h = self._handle = _pool.open_handle(None, self._source, self._stream_option)
         try:
-            data = self._scan(h)
+            data = self._scan(h, lazy=lazy)
+            if isinstance(data, CueIndex):
+                self._cues = cue_indexes.put(self._index_key, data)
+                return None
         except MediaRefError as e:
             del h
             self._release(broken=True)
@@ -330,7 +354,7 @@ class AVVideoDecoder:
             index_cache.save(disk, self._index_key, data)
         return index_cache.put(self._index_key, idx)
 
-    def _scan(self, h: _pool.Handle) -> IndexData:
+    def _scan(self, h: _pool.Handle, *, lazy: bool) -> IndexData | CueIndex:
         f = h.fileobj
         cues = None
         if f is not None:  # remote: the container's own tables, where it has usable ones
@@ -342,6 +366,13 @@ class AVVideoDecoder:
             f = h.fileobj
             assert f is not None
             cues = matroska_cues(h.container, f)
+            if lazy and cues:
+                lazy_index = open_cues(h, cues, lambda n: self._set_key(h, n))
+                if lazy_index is not None:
+                    return lazy_index
+                h.reopen(self._source)  # the attempt demuxed: start again at the first packet
+                f = h.fileobj
+                assert f is not None
             f.readahead = SCAN_READAHEAD
         scan = IndexScan(h.container, h.stream)
         # The container's key (codec threading, set before the codec opens) is known once
@@ -366,17 +397,40 @@ class AVVideoDecoder:
     @property
     def index_origin(self) -> str:
         """How the packet index was made (``mediaref probe`` prints it)."""
-        return self._index.data.origin
+        return self._description().origin
+
+    def _description(self) -> IndexData:
+        """The stream's description, from whichever index serves."""
+        if self._full is not None:
+            return self._full.data
+        assert self._cues is not None
+        return self._cues.desc
+
+    @property
+    def _index(self) -> Index:
+        """The index of every packet: a lazy Matroska index scans the file for it here."""
+        full = self._full
+        return full if full is not None else self._scan_all()
+
+    def _scan_all(self) -> Index:
+        """Replace the lazy index by a full scan's (what needs every packet asks for it)."""
+        with self._lock:
+            if self._full is None:
+                self._release()  # its demuxer stands wherever the lazy index left it
+                full = self._load_index(lazy=False)
+                assert full is not None
+                self._full = full
+        return self._full
 
     def _make_metadata(self) -> VideoMetadata:
         idx = self._index
         d = idx.data
         rotation, _ = orientation(d.display_matrix, d.rotation)
-        turned = rotation in (90, 270)
+        height, width = _shown_size(d)
         return VideoMetadata(
             codec=d.codec,
-            width=d.height if turned else d.width,
-            height=d.width if turned else d.height,
+            width=width,
+            height=height,
             num_frames=idx.num_frames,
             begin_ns=idx.begin_ns,
             end_ns=idx.end_ns,
@@ -390,7 +444,13 @@ class AVVideoDecoder:
 
     @property
     def metadata(self) -> VideoMetadata:
-        """The stream's metadata; `width` and `height` are those of the returned frames."""
+        """The stream's metadata; `width` and `height` are those of the returned frames.
+
+        A remote Matroska/WebM file indexed from its cues is scanned in full here (the
+        frame count needs every packet); `out_of_range` does not need it.
+        """
+        if self._metadata is None:
+            self._metadata = self._make_metadata()
         return self._metadata
 
     @property
@@ -399,6 +459,31 @@ class AVVideoDecoder:
         return self._index
 
     # -- public decoding --------------------------------------------------------------
+
+    def out_of_range(self, pts_ns: Sequence[int]) -> list[TimestampOutOfRangeError | None]:
+        """Return, per timestamp, the error it raises if outside the stream, else `None`.
+
+        Implements `mediaref.TimeRange`. A lazy Matroska index reads the last GOP (for the
+        exact end) only when a timestamp lies before the first frame or after the last
+        keyframe.
+        """
+        c = self._cues if self._full is None else None
+        if (
+            c is not None
+            and c.end_ns is None
+            and any(t < c.begin_ns or t >= int(c.cue_ns[-1]) for t in pts_ns)
+        ):
+            try:
+                self._lazy_end(c)
+            except CuesUnusable:
+                self._give_up_cues()
+                c = None
+        if c is None:
+            idx = self._index
+            begin, end = idx.begin_ns, idx.end_ns
+        else:
+            begin, end = c.begin_ns, c.end_ns if c.end_ns is not None else 1 << 63
+        return [out_of_range(t, begin, end, uri=self.uri) for t in pts_ns]
 
     def frame_indices(self, pts_ns: Sequence[int]) -> list[int]:
         """Return the frame (presentation order) on screen at each timestamp.
@@ -444,6 +529,15 @@ class AVVideoDecoder:
             TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
             UndecodableMediaError: The stream cannot be decoded.
         """
+        c = self._cues if self._full is None else None
+        if c is not None:
+            for err in self.out_of_range(pts_ns):
+                if err is not None:
+                    raise err
+            try:
+                return self._lazy_frames(c, list(pts_ns), format)
+            except CuesUnusable:
+                self._give_up_cues()
         return self.frames_at(self.frame_indices(pts_ns), format=format)
 
     def frames_at(
@@ -461,30 +555,15 @@ class AVVideoDecoder:
         for f in indices:
             if not 0 <= f < n:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
-        if not indices:
-            return []
-        if self._served and self._source.local_path is None:
-            self._check_unchanged()
-        self._served = True
-        md = self._metadata
-        spec = Output(format, self._out_size, self._shape_options[2])
-        shape = spec.shape(md.height, md.width)
-        # The index may come from a cache filled under other limits.
-        check_picture(self._index.data.width, self._index.data.height, self.uri)
-        check_request(len(indices), shape, self.uri)
-        _buffers.reserve(shape, len(set(indices)))
-        got: dict[int, NDArray[np.uint8]] = {}
-        with self._lock:
-            if self._closed:
-                raise ValueError("this video decoder is closed")
-            try:
-                self._decode_all(indices, got, spec)
-            except BaseException as e:
-                self._release(broken=True)
-                _forget_frames(e)
-                if isinstance(e, MediaRefError) or not isinstance(e, Exception):
-                    raise
-                raise self._wrap(e) from e
+        if indices:
+            self._check_served()
+        got = self._frames_of(self._index, indices, format)
+        return self._in_order(indices, got)
+
+    @staticmethod
+    def _in_order(
+        indices: Sequence[int], got: dict[int, NDArray[np.uint8]]
+    ) -> list[NDArray[np.uint8]]:
         out: list[NDArray[np.uint8]] = []
         seen: set[int] = set()
         for f in indices:
@@ -494,32 +573,145 @@ class AVVideoDecoder:
         note_returned(len(out), sum(a.nbytes for a in out))
         return out
 
+    def _frames_of(
+        self, idx: Index, indices: Sequence[int], format: ImageFormat
+    ) -> dict[int, NDArray[np.uint8]]:
+        """Decode frames `indices` of `idx` (valid ones); return them by index."""
+        if not indices:
+            return {}
+        spec = Output(format, self._out_size, self._shape_options[2])
+        shape = spec.shape(*_shown_size(idx.data))
+        # The index may come from a cache filled under other limits.
+        check_picture(idx.data.width, idx.data.height, self.uri)
+        check_request(len(indices), shape, self.uri)
+        _buffers.reserve(shape, len(set(indices)))
+        got: dict[int, NDArray[np.uint8]] = {}
+        with self._lock:
+            if self._closed:
+                raise ValueError("this video decoder is closed")
+            try:
+                self._decode_all(idx, indices, got, spec)
+            except BaseException as e:
+                self._failed(e)
+                raise self._wrap(e) from e
+        return got
+
+    def _check_served(self) -> None:
+        if self._served and self._source.local_path is None:
+            self._check_unchanged()
+        self._served = True
+
+    def _failed(self, e: BaseException) -> None:
+        """Discard the container after an error; re-raise `e` unless it is to be wrapped."""
+        self._release(broken=True)
+        _forget_frames(e)
+        if isinstance(e, MediaRefError) or not isinstance(e, Exception):
+            raise e
+
+    # -- a lazy Matroska index ----------------------------------------------------------
+
+    def _give_up_cues(self) -> None:
+        """The cues do not describe the stream (`CuesUnusable`): scan it, for good."""
+        cue_indexes.forget(self._index_key)
+        self._scan_all()
+
+    def _lazy_handle(self) -> _pool.Handle:
+        return self._acquire(self._parallel, None, None)
+
+    def _lazy_end(self, c: CueIndex) -> int:
+        """Read the last GOP, for the stream's exact end; return it."""
+        with self._lock:
+            if c.end_ns is None:
+                self._load_gops(c, {c.count - 1: False})
+        assert c.end_ns is not None
+        return c.end_ns
+
+    def _load_gops(self, c: CueIndex, gops: dict[int, bool]) -> None:
+        """Demux the GOPs not yet known (value: also the next GOP's leading packets)."""
+        todo = [(g, False) for g in sorted(gops) if g not in c.gops]
+        todo += [(g + 1, True) for g, head in sorted(gops.items()) if head]
+        todo = [(g, head) for g, head in todo if g not in c.gops and not (head and g in c.heads)]
+        if not todo:
+            return
+        if self._closed:
+            raise ValueError("this video decoder is closed")
+        h = self._lazy_handle()
+        try:
+            if h.fileobj is not None:  # the GOPs' bytes in as few reads as they allow
+                whole = [c.gop_range(g) for g, head in todo if not head]
+                h.fileobj.prefetch(whole, exact=True)
+            for g, head in todo:
+                c.load(h, g, head=head)
+        except CuesUnusable:
+            self._release(broken=True)
+            raise
+        except BaseException as e:
+            self._failed(e)
+            raise self._wrap(e) from e
+        # Its demuxer moved: the next request seeks.
+        h.stepping.close()
+        h.stepping = Stepping()
+
+    def _lazy_frames(
+        self, c: CueIndex, pts_ns: list[int], format: ImageFormat
+    ) -> list[NDArray[np.uint8]]:
+        """Decode the frames on screen at `pts_ns` (in range) from the GOPs they need.
+
+        Raises:
+            CuesUnusable: The cues do not describe the stream: scan it instead.
+        """
+        if format not in FORMATS:
+            raise ValueError(f"format must be one of {sorted(FORMATS)}, got {format!r}")
+        if not pts_ns:
+            return []
+        self._check_served()
+        gop_of = {t: c.gop_at(t) for t in set(pts_ns)}
+        with self._lock:
+            self._load_gops(c, dict.fromkeys(gop_of.values(), False))
+            # After a GOP's last picture, the next GOP's leading pictures may be shown.
+            heads: dict[int, bool] = {}
+            for t, g in gop_of.items():
+                if g + 1 < c.count and t >= c.last_shown_ns(g):
+                    heads[g] = True
+            self._load_gops(c, heads)
+        out: dict[int, NDArray[np.uint8]] = {}
+        for g0, g1 in _stretches(sorted(set(gop_of.values()))):
+            win = c.window(g0, g1, g1 in heads)
+            times = [t for t, g in gop_of.items() if g0 <= g <= g1]
+            frames = indices_played_at(win.frame_ns, win.end_ns, times, uri=self.uri)
+            got = self._frames_of(win, frames, format)
+            handed: set[int] = set()
+            for t, f in zip(times, frames, strict=True):  # each time's own array
+                out[t] = got[f].copy() if f in handed else got[f]
+                handed.add(f)
+        return self._in_order(pts_ns, out)  # type: ignore[arg-type]
+
     # -- the work ---------------------------------------------------------------------
 
     def _decode_all(
-        self, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self, idx: Index, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
-        parts = split(self._index, indices, self._workers, _MIN_PARALLEL_PACKETS)
+        parts = split(idx, indices, self._workers, _MIN_PARALLEL_PACKETS)
         if len(parts) > 1:
-            self._decode_parts(parts, got, fmt)
+            self._decode_parts(idx, parts, got, fmt)
             return
-        runs = plan(self._index, parts[0])
+        runs = plan(idx, parts[0])
         running = _threads.running
         others = running.enter()
         try:
             threading = _threads.request_threading(
                 self._parallel,
                 longest_run=max(r.packets for r in runs),
-                slices=self._index.data.slices,
+                slices=idx.data.slices,
                 others=others,
                 cpus=self._cpus,
             )
-            self._decode(self._acquire(threading, runs[0]), parts[0], got, fmt)
+            self._decode(self._acquire(threading, runs[0], idx), idx, parts[0], got, fmt)
         finally:
             running.leave()
 
     def _decode_parts(
-        self, parts: list[set[int]], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self, idx: Index, parts: list[set[int]], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         # Independent runs decode in parallel, each on a single-threaded codec unless the
         # caller chose `threads`: the parallelism is then across runs, which measured
@@ -527,15 +719,15 @@ class AVVideoDecoder:
         # 64 random frames per call: +17% without B-frames, +18% with).
         key = self._key(self._parallel if self._threads else ONE_THREAD)
         pool = executor()
-        futures = [pool.submit(self._decode_elsewhere, p, fmt, key) for p in parts[1:]]
+        futures = [pool.submit(self._decode_elsewhere, idx, p, fmt, key) for p in parts[1:]]
         try:
-            got.update(self._decode_elsewhere(parts[0], fmt, key))
+            got.update(self._decode_elsewhere(idx, parts[0], fmt, key))
         finally:
             for fut in futures:
                 got.update(fut.result())
 
     def _decode_elsewhere(
-        self, frames: set[int], fmt: Output, key: _PoolKey
+        self, idx: Index, frames: set[int], fmt: Output, key: _PoolKey
     ) -> dict[int, NDArray[np.uint8]]:
         """Decode `frames` with another container of the same file, cached under `key`."""
         h = self._checkout(key)
@@ -543,7 +735,7 @@ class AVVideoDecoder:
         running = _threads.running
         running.enter()
         try:
-            self._decode(h, frames, got, fmt)
+            self._decode(h, idx, frames, got, fmt)
         except BaseException:
             _pool.discard(h)
             raise
@@ -572,12 +764,35 @@ class AVVideoDecoder:
         return UndecodableMediaError(f"decoding failed: {type(e).__name__}: {e}", uri=self.uri)
 
     def _decode(
-        self, h: _pool.Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self,
+        h: _pool.Handle,
+        idx: Index,
+        wanted: set[int],
+        got: dict[int, NDArray[np.uint8]],
+        fmt: Output,
     ) -> None:
-        if h.fileobj is not None:
+        f = h.fileobj
+        if f is not None:
             # Remote: fetch the byte ranges of the runs, coalesced, before the demuxer reads.
-            h.fileobj.prefetch(self._index.byte_ranges(plan(self._index, wanted)))
-        RunDecoder(self._index, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
+            if idx is self._full:
+                f.fences = []
+                f.prefetch(idx.byte_ranges(plan(idx, wanted)))
+            else:  # a lazy index's window: the demuxer's buffer stops where the runs end
+                ranges = idx.byte_ranges(plan(idx, wanted), slack=_BLOCK_HEAD)
+                f.fences = sorted(end for _, end in ranges)
+                f.prefetch(ranges, exact=True)
+        RunDecoder(idx, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
+
+
+def _stretches(gops: list[int]) -> list[tuple[int, int]]:
+    """Group sorted GOP numbers into runs of consecutive ones, as ``(first, last)``."""
+    out: list[tuple[int, int]] = []
+    for g in gops:
+        if out and out[-1][1] == g - 1:
+            out[-1] = (out[-1][0], g)
+        else:
+            out.append((g, g))
+    return out
 
 
 def open(uri_or_path: str | os.PathLike[str], **options: Any) -> AVVideoDecoder:
@@ -637,11 +852,17 @@ def _pair(value: Any) -> tuple[int, int] | None:
     return None if value is None else (int(value[0]), int(value[1]))
 
 
+def _shown_size(d: IndexData) -> tuple[int, int]:
+    """``(height, width)`` of the pictures as shown (after rotation)."""
+    rotation, _ = orientation(d.display_matrix, d.rotation)
+    return (d.width, d.height) if rotation in (90, 270) else (d.height, d.width)
+
+
 def _out_size(
-    meta: VideoMetadata, size: tuple[int, int] | None, max_size: tuple[int, int] | None
+    shown: tuple[int, int], size: tuple[int, int] | None, max_size: tuple[int, int] | None
 ) -> tuple[int, int] | None:
     if size is not None:
         return size
     if max_size is not None:
-        return fit_size(meta.height, meta.width, max_size)
+        return fit_size(*shown, max_size)
     return None

@@ -217,10 +217,11 @@ class Index:
         arrays = [v for v in vars(self).values() if isinstance(v, np.ndarray)]
         return sum(a.nbytes + _ARRAY_OVERHEAD for a in arrays) + _OBJECT_OVERHEAD
 
-    def byte_ranges(self, runs: Iterable[Run]) -> list[tuple[int, int]]:
+    def byte_ranges(self, runs: Iterable[Run], slack: int = _DEMUX_BUFFER) -> list[tuple[int, int]]:
         """Return the ``[start, end)`` bytes that demuxing each run reads (where known).
 
-        The end takes in what the demuxer reads past a run's last packet (its buffer).
+        The end takes in `slack`: what the demuxer reads past a run's last packet (its
+        buffer), unless reads are cut short there (`BlockFile.fences`).
         """
         if self.pos is None or self.size is None:
             return []
@@ -230,7 +231,7 @@ class Index:
             ends = pos + self.size[run.start : run.stop + 1]
             known = pos >= 0
             if known.any():
-                out.append((int(pos[known].min()), int(ends[known].max()) + _DEMUX_BUFFER))
+                out.append((int(pos[known].min()), int(ends[known].max()) + slack))
         return out
 
     @property

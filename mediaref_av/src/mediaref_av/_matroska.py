@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from ._blockfile import BlockFile
 
-__all__ = ["has_cues", "matroska_cues"]
+__all__ = ["block_end", "block_track", "has_cues", "matroska_cues", "rest_has_track"]
 
 _HEAD = 64 * 1024
 """Bytes of the file's start read for its SeekHead (what opening the file fetched)."""
@@ -100,3 +100,65 @@ def matroska_cues(container: av.container.InputContainer, f: BlockFile) -> bool 
     if container.format.name.split(",")[0] != "matroska":
         return None
     return has_cues(f.read_at(0, _HEAD))
+
+
+_SIMPLE_BLOCK = 0xA3
+_BLOCK_GROUP = 0xA0
+_BLOCK = 0xA1
+_GAP = 64 * 1024
+"""Most bytes after a block that `rest_has_track` reads (they are in the cache already)."""
+
+
+def block_track(f: BlockFile, pos: int) -> int | None:
+    """Return the track number of the block whose payload starts at `pos` (FFmpeg's pos)."""
+    v = _vint(f.read_at(pos, 8), 0, keep_marker=False)
+    return None if v is None else v[0]
+
+
+def block_end(f: BlockFile, pos: int, size: int) -> int | None:
+    """Return the end of a block whose payload starts at `pos` holding one `size`-byte frame.
+
+    `None` for a laced block (several frames: its end is not the frame's).
+    """
+    head = f.read_at(pos, 12)
+    v = _vint(head, 0, keep_marker=False)
+    if v is None or v[1] + 3 > len(head) or head[v[1] + 2] & 0x06:
+        return None
+    return pos + v[1] + 3 + size
+
+
+def rest_has_track(f: BlockFile, pos: int, stop: int, track: int) -> bool | None:
+    """Whether a block of `track` lies in the file's bytes ``[pos, stop)``.
+
+    The bytes are the rest of a cluster and whole clusters after it, up to the cluster at
+    `stop`. `None` when they do not parse as that, or are over 64 KiB (read on instead).
+    """
+    if not 0 <= stop - pos <= _GAP:
+        return None
+    buf = f.read_at(pos, stop - pos)
+    at = 0
+    while at < len(buf):
+        el = _element(buf, at)
+        if el is None:
+            return None
+        kind, start, end = el
+        if kind == _CLUSTER:
+            at = start  # its children follow
+            continue
+        if end > len(buf):
+            return None
+        if kind == _SIMPLE_BLOCK and _track_at(buf, start) in (track, None):
+            return True
+        if kind == _BLOCK_GROUP:
+            inner = start
+            while (child := _element(buf, inner)) is not None and child[1] <= end:
+                if child[0] == _BLOCK and _track_at(buf, child[1]) in (track, None):
+                    return True
+                inner = child[2]
+        at = end
+    return False if at == len(buf) else None
+
+
+def _track_at(buf: bytes, pos: int) -> int | None:
+    v = _vint(buf, pos, keep_marker=False)
+    return None if v is None else v[0]

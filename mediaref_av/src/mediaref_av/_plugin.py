@@ -105,11 +105,12 @@ def mediaref_clear_caches() -> None:
 
 @hookimpl
 def mediaref_release_idle() -> None:
-    """Close idle containers, free pooled frames and remote blocks, trim the index cache."""
+    """Close idle containers, free pooled frames and remote blocks, trim the index caches."""
     if "mediaref_av._pool" in sys.modules:
-        from . import _blockfile, _buffers, _index_cache, _pool
+        from . import _blockfile, _buffers, _cues, _index_cache, _pool
 
         _pool.close_all()
         _buffers.clear()
         _blockfile.store.clear()
         _index_cache.index_cache.trim(_index_cache.IDLE_BYTES)
+        _cues.cue_indexes.clear()

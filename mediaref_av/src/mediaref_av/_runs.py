@@ -19,7 +19,7 @@ from ._convert import Converter, Output
 from ._index import Index
 from ._plan import Run, plan
 from ._pool import Handle
-from ._stepping import READ_AHEAD
+from ._stepping import READ_AHEAD, Stepping
 
 if TYPE_CHECKING:
     import av
@@ -62,6 +62,11 @@ class RunDecoder:
         self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
     ) -> None:
         """Decode the frames `wanted` into `got` on `h` (the caller's until it returns)."""
+        if h.stepping.index is not self.index:
+            # Its state counts packets of another index (a lazy Matroska index's other
+            # window, or a rebuilt index): start afresh, with a seek.
+            h.stepping.close()
+            h.stepping = Stepping(self.index)
         idle = h.stepping.begin_call()
         self._decode(h, wanted, got, fmt)
         h.stepping.end_call(idle, self.index, h.stream.codec_context, fmt)

@@ -69,7 +69,9 @@ class Stepping:
     decoding ahead: every call waits for that job first (`begin_call`).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, index: Index | None = None) -> None:
+        self.index = index
+        """The index whose decode positions this state counts in (`None`: not yet used)."""
         self.converter: Converter | None = None
         """One reused reformatter for the container's frames (see `converter_for`)."""
         self.demux: Iterator[_Packet] | None = None

@@ -105,8 +105,10 @@ def _cmd_probe(args: argparse.Namespace) -> int:
         print(f"shape: {opened.shape}, dtype: {opened.dtype}")
         return 0
     with opened as video:
+        # Optional: how a backend indexes it for decoding (asked first: the metadata may
+        # need more, e.g. a full scan of a Matroska file that decodes from its cues).
+        origin = getattr(video, "index_origin", None)
         meta = video.metadata
-        origin = getattr(video, "index_origin", None)  # optional: how a backend indexed it
     for field in meta.__struct_fields__:
         print(f"{field}: {getattr(meta, field)}")
     if origin is not None:

@@ -12,6 +12,7 @@ from typing import Any, Literal, cast, get_args
 from ._errors import (
     BackendNotInstalledError,
     MediaRefError,
+    TimestampOutOfRangeError,
     UndecodableMediaError,
     UnsupportedSourceError,
     install_hint,
@@ -24,6 +25,7 @@ from ._protocols import (
     FrameTimes,
     ImageBackend,
     ImageFormat,
+    TimeRange,
     VideoBackend,
     VideoDecoder,
     check_image_format,
@@ -126,11 +128,9 @@ def decode_video(
     """
     backend, video = _open_video(uri, decoder, options)
     with video:
-        meta = video.metadata
         out: list[Any] = [None] * len(pts_ns)
         valid: list[int] = []
-        for i, t in enumerate(pts_ns):
-            err = out_of_range(t, meta.begin_ns, meta.end_ns, uri=uri)
+        for i, err in enumerate(_range_errors(video, uri, pts_ns)):
             if err is None:
                 valid.append(i)
             else:
@@ -155,6 +155,16 @@ def decode_video(
         for i, frame in zip(valid, frames, strict=True):
             out[i] = frame
         return out
+
+
+def _range_errors(
+    video: VideoDecoder, uri: str, pts_ns: Sequence[int]
+) -> list[TimestampOutOfRangeError | None]:
+    """Check each timestamp against the stream (`TimeRange` if the decoder has it)."""
+    if isinstance(video, TimeRange):
+        return video.out_of_range(pts_ns)
+    meta = video.metadata
+    return [out_of_range(t, meta.begin_ns, meta.end_ns, uri=uri) for t in pts_ns]
 
 
 def _with_times(

@@ -8,7 +8,7 @@ from typing import IO, Any, Literal, NamedTuple, Protocol, runtime_checkable
 
 import msgspec
 
-from ._errors import short_repr
+from ._errors import TimestampOutOfRangeError, short_repr
 
 __all__ = [
     "DecodedFrame",
@@ -168,6 +168,20 @@ class FrameTimes(Protocol):
         The window is ``[start_ns, stop_ns)`` clipped to the stream (see
         `mediaref.timeline.indices_shown_between`); outside the stream it is empty.
         """
+
+
+@runtime_checkable
+class TimeRange(Protocol):
+    """What a `VideoDecoder` implements to check timestamps without its full metadata.
+
+    Optional: the core checks each timestamp of a request against ``metadata.begin_ns``
+    and ``end_ns`` unless the decoder implements this. A decoder whose metadata costs
+    more than the frames asked for implements it (``mediaref-av`` on a remote
+    Matroska/WebM file indexed from its cues: the frame count needs every packet).
+    """
+
+    def out_of_range(self, pts_ns: Sequence[int]) -> list[TimestampOutOfRangeError | None]:
+        """Return, per timestamp, the error it raises if outside ``[begin_ns, end_ns)``."""
 
 
 class Option(msgspec.Struct, frozen=True, kw_only=True):
