@@ -20,7 +20,16 @@ from . import _buffers, _counters
 if TYPE_CHECKING:
     import av
 
-__all__ = ["CHANNELS", "FORMATS", "Converter", "Output", "fit_size", "orientation"]
+__all__ = [
+    "CHANNELS",
+    "FORMATS",
+    "Converter",
+    "Frames",
+    "Output",
+    "destination",
+    "fit_size",
+    "orientation",
+]
 
 FORMATS: dict[str, str] = {
     "rgb": "rgb24",
@@ -114,6 +123,23 @@ def _apply(arr: NDArray[np.uint8], ops: tuple[str, ...]) -> NDArray[np.uint8]:
     return arr
 
 
+class Frames(dict[int, NDArray[np.uint8]]):
+    """Converted frames by index, with the caller's destination array for some of them.
+
+    A frame with a destination is converted straight into it (``batch_decode(out=...)``).
+    """
+
+    def __init__(self, into: dict[int, NDArray[np.uint8]] | None = None) -> None:
+        super().__init__()
+        self.into: dict[int, NDArray[np.uint8]] = into or {}
+
+
+def destination(got: dict[int, NDArray[np.uint8]], f: int) -> NDArray[np.uint8] | None:
+    """The caller's array that frame `f` goes into, if `got` is `Frames` that has one."""
+    into = getattr(got, "into", None)
+    return None if into is None else into.get(f)
+
+
 class Converter:
     """Convert frames of one stream to 8-bit arrays, shown as the display matrix says.
 
@@ -133,8 +159,14 @@ class Converter:
         # A quarter turn swaps the sides: swscale makes the frame as stored.
         self._turned = any(op in ("clock", "cclock", "transpose", "antitranspose") for op in ops)
 
-    def __call__(self, frame: av.VideoFrame, out: Output) -> NDArray[np.uint8]:
-        """Return `frame` as `out` asks: ``(H, W, C)`` (gray ``(H, W)``) or ``(C, H, W)``."""
+    def __call__(
+        self, frame: av.VideoFrame, out: Output, into: NDArray[np.uint8] | None = None
+    ) -> NDArray[np.uint8]:
+        """Return `frame` as `out` asks: ``(H, W, C)`` (gray ``(H, W)``) or ``(C, H, W)``.
+
+        With `into` (a C-contiguous uint8 array of that shape), the frame is written there
+        and `into` is returned.
+        """
         luma = _luma(frame) if out.format == "gray" and out.size is None else None
         arr = luma if luma is not None else self._reformat(frame, out)
         if self._ops:
@@ -144,7 +176,7 @@ class Converter:
             arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         # The caller gets pooled memory (no page faults); PyAV's frame is freed at once, so
         # the next conversion reuses its (warm) buffer.
-        owned = _buffers.take(arr.shape)
+        owned = into if into is not None else _buffers.take(arr.shape)
         np.copyto(owned, arr)
         _counters.add(frames_converted=1)
         return owned
