@@ -5,7 +5,10 @@ Imports torch at the top: `mediaref.torch` loads this module on first use of the
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
+from functools import partial
 from typing import Any
 
 import torch
@@ -14,6 +17,7 @@ from torch.utils.data.dataloader import default_collate
 
 from ._batch import batch_decode
 from ._cpu_budget import threads_per_worker
+from ._errors import InvalidOutputError, MediaRefError
 from ._iter import iter_decode
 from ._protocols import DecodedFrame, ImageFormat, check_image_format
 from ._ref import MediaRef
@@ -76,6 +80,8 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         self.decoder = decoder
         self.stack = stack
         self.options = options
+        self._shapes: dict[str, tuple[int, ...]] = {}
+        """The frame shape each URI decoded to: a batch of known shapes decodes in place."""
 
     def __len__(self) -> int:
         return len(self.samples)
@@ -90,7 +96,10 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         options = self.decode_options()
         # Files of one batch decode in parallel threads: in a worker, within its CPU share.
         parallel = options.get("workers") if get_worker_info() is not None else None
-        decoded = batch_decode(
+        target = self.batch_tensor(indices)
+        out = None if target is None else self.numpy_slots(target, indices)
+        decode = partial(
+            batch_decode,
             refs,
             decoder=self.decoder,
             format=self.format,
@@ -98,7 +107,48 @@ class FrameDataset(Dataset):  # type: ignore[misc]
             max_workers=parallel,
             **options,
         )
-        return self.to_items(indices, decoded)
+        try:
+            decoded = decode(out=out)
+        except InvalidOutputError:
+            if target is None:
+                raise
+            # A video whose frames changed size since it was seen: learn them again.
+            self._shapes.clear()
+            target = None
+            decoded = decode()
+        return self.to_items(indices, decoded, frames_tensor=target)
+
+    def numpy_slots(self, target: Any, indices: Sequence[int]) -> Any:
+        """`target` (a `batch_tensor`) as a NumPy view ``(frames, *frame_shape)``."""
+        frame = self._shapes[sample_refs(self.samples[indices[0]])[0].uri]
+        array = target.numpy()
+        return array.reshape(array.size // math.prod(frame), *frame)
+
+    def batch_tensor(self, indices: Sequence[int]) -> Any:
+        """Return the tensor the samples at `indices` decode into, or `None`.
+
+        When every sample is a single reference, or every one a group of the same length,
+        and every reference's video (or image) decoded to one frame shape before in this
+        process: a new uninitialised uint8 tensor ``(B, *frame)`` or ``(B, N, *frame)``, in
+        shared memory in a DataLoader worker (as ``default_collate`` would make it). The
+        frames are then written into it by the decoder (``batch_decode(out=...)``), and
+        each item's ``"frames"`` is a view of it, which `collate` hands on as the batch.
+        """
+        if not self.stack or not indices:
+            return None
+        samples = [self.samples[i] for i in indices]
+        single = isinstance(samples[0], MediaRef)
+        if any(isinstance(s, MediaRef) != single for s in samples):
+            return None
+        lengths = {1 if single else len(s) for s in samples}
+        shapes = {self._shapes.get(r.uri) for s in samples for r in sample_refs(s)}
+        if len(lengths) != 1 or len(shapes) != 1:
+            return None
+        shape = shapes.pop()
+        if shape is None:
+            return None
+        lead = (len(samples),) if single else (len(samples), lengths.pop())
+        return _empty_uint8((*lead, *shape))
 
     def decode_options(self, *, concurrent: int = 1) -> dict[str, Any]:
         """Return the backend options this process passes to the decoder.
@@ -120,13 +170,20 @@ class FrameDataset(Dataset):  # type: ignore[misc]
             options.setdefault("workers", n)
         return options
 
-    def to_items(self, indices: Sequence[int], decoded: Sequence[DecodedFrame]) -> list[Any]:
+    def to_items(
+        self,
+        indices: Sequence[int],
+        decoded: Sequence[DecodedFrame],
+        *,
+        frames_tensor: Any = None,
+    ) -> list[Any]:
         """Turn the decoded frames of the samples at `indices` (flattened) into items.
 
-        When every sample is a group of the same length and frame shape, their stacked
+        `frames_tensor` is the `batch_tensor` the frames were decoded into, if any. Else,
+        when every sample is a group of the same length and frame shape, their stacked
         ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in shared memory in a
-        DataLoader worker, as ``default_collate`` would make it), which `collate` then
-        returns without copying.
+        DataLoader worker, as ``default_collate`` would make it) that the frames are
+        copied into. `collate` then returns that tensor without copying.
         """
         groups: list[Sequence[DecodedFrame]] = []
         singles: list[bool] = []
@@ -137,7 +194,11 @@ class FrameDataset(Dataset):  # type: ignore[misc]
             groups.append(decoded[pos : pos + n])
             singles.append(isinstance(sample, MediaRef))
             pos += n
-        batch = _batch_frames(groups) if self.stack and not any(singles) else None
+        for ref, f in zip((r for i in indices for r in sample_refs(self.samples[i])), decoded):
+            self._shapes[ref.uri] = tuple(f.data.shape)
+        batch = frames_tensor
+        if batch is None and self.stack and singles and not any(singles):
+            batch = _batch_frames(groups)
         items: list[Any] = []
         for k, (group, single) in enumerate(zip(groups, singles, strict=True)):
             stacked = None if batch is None else batch[k]
@@ -197,18 +258,50 @@ class FrameStream(IterableDataset):  # type: ignore[misc]
         worker, num = (info.id, info.num_workers) if info is not None else (0, 1)
         batches = self.batch_sampler.worker_batches(worker, num)
         ds = self.dataset
-        requests = ([r for i in b for r in sample_refs(ds.samples[i])] for b in batches)
+        made: deque[_Request] = deque()  # the requests iter_decode took, in order
+
+        def requests() -> Iterator[_Request]:
+            for b in batches:
+                made.append(_Request(ds, b))
+                yield made[-1]
+
         results = iter_decode(
-            requests,
+            requests(),
             ahead=self.ahead,
             decoder=ds.decoder,
             format=ds.format,
+            on_error="return",
             with_pts=True,
+            out=_Request.place,  # each batch decodes into its tensor, where its shapes are known
             **ds.decode_options(concurrent=self.ahead + 1),
         )
         collate_items = self.collate_fn or collate
-        for batch, decoded in zip(batches, results, strict=True):
-            yield collate_items(ds.to_items(batch, decoded))
+        for decoded in results:
+            request = made.popleft()
+            errors = [d for d in decoded if isinstance(d, MediaRefError)]
+            if any(isinstance(e, InvalidOutputError) for e in errors):
+                ds._shapes.clear()  # a video whose frames changed size: decode it again
+                yield collate_items(ds.__getitems__(request.indices))
+                continue
+            if errors:
+                raise errors[0]
+            yield collate_items(ds.to_items(request.indices, decoded, frames_tensor=request.target))
+
+
+class _Request(list[MediaRef]):
+    """The references of one batch of a `FrameStream`, and the tensor they decode into."""
+
+    def __init__(self, dataset: FrameDataset, indices: Sequence[int]) -> None:
+        super().__init__(r for i in indices for r in sample_refs(dataset.samples[i]))
+        self.dataset, self.indices = dataset, indices
+        self.target: Any = None
+
+    def place(self) -> Any:
+        """Make the batch's tensor (`FrameDataset.batch_tensor`); return its NumPy slots."""
+        self.target = self.dataset.batch_tensor(self.indices)
+        if self.target is None:
+            return None
+        return self.dataset.numpy_slots(self.target, self.indices)
 
 
 def collate(items: list[Any]) -> Any:
@@ -279,7 +372,7 @@ def _item(
     index = [-1 if f.frame_index is None else f.frame_index for f in frames]
     if single:
         return {
-            "frames": tensors[0],
+            "frames": tensors[0] if frames_tensor is None else frames_tensor,
             "pts_ns": torch.tensor(pts[0], dtype=torch.int64),
             "frame_index": torch.tensor(index[0], dtype=torch.int64),
         }
