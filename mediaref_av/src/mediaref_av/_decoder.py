@@ -624,9 +624,7 @@ def _destinations(
                 uri=uri,
             )
         if a.shape != shape:
-            raise InvalidOutputError(
-                f"out slot has shape {a.shape}, the frame is {shape}", uri=uri
-            )
+            raise InvalidOutputError(f"out slot has shape {a.shape}, the frame is {shape}", uri=uri)
         arrays.append(a)
     return arrays
 

@@ -98,9 +98,7 @@ def batch_decode(
         idx, pts = videos[uri]
         try:
             where = None if dests is None else [dests[i] for i in idx]
-            frames = decode_video(
-                uri, pts, format, decoder, options, with_pts=with_pts, out=where
-            )
+            frames = decode_video(uri, pts, format, decoder, options, with_pts=with_pts, out=where)
         except MediaRefError as e:
             frames = [e.at(t) for t in pts]
         for i, f in zip(idx, frames, strict=True):
@@ -113,17 +111,7 @@ def batch_decode(
         except MediaRefError as e:
             img = e
         for n, i in enumerate(idx):
-            dest = None if dests is None else dests[i]
-            item = img
-            if isinstance(img, MediaRefError):
-                pass
-            elif dest is not None:
-                try:
-                    item = copy_into(dest, img, uri=uri, pts_ns=None)
-                except MediaRefError as e:
-                    item = e
-            elif n:
-                item = img.copy()
+            item = _image_item(img, n, None if dests is None else dests[i], uri)
             ok = with_pts and not isinstance(item, MediaRefError)
             results[i] = DecodedFrame(item, None, None) if ok else item
 
@@ -141,6 +129,18 @@ def batch_decode(
         if isinstance(item, MediaRefError):
             _drop_tracebacks(item)
     return results
+
+
+def _image_item(img: Any, n: int, dest: Any, uri: str) -> Any:
+    """The `n`-th result of a decoded image (`img`, or its error), in `dest` if given."""
+    if isinstance(img, MediaRefError):
+        return img
+    if dest is not None:
+        try:
+            return copy_into(dest, img, uri=uri, pts_ns=None)
+        except MediaRefError as e:
+            return e
+    return img.copy() if n else img  # callers may write to their arrays
 
 
 def _drop_tracebacks(err: BaseException) -> None:

@@ -176,14 +176,14 @@ def _fetcher(
     """
     if out is None or all(d is None for d in out):
         return lambda sel: video.frames_played_at([pts_ns[i] for i in sel], format=format)
-    direct = isinstance(video, FramesInto)
+    direct = video if isinstance(video, FramesInto) else None
 
     def fetch(sel: list[int]) -> list[Any]:
         into = [i for i in sel if out[i] is not None]
         found: dict[int, Any] = {}
-        if direct and into:
+        if direct is not None and into:
             dests = [out[i] for i in into]
-            video.frames_played_at_into([pts_ns[i] for i in into], dests, format=format)
+            direct.frames_played_at_into([pts_ns[i] for i in into], dests, format=format)
             found.update(zip(into, dests, strict=True))
         rest = [i for i in sel if i not in found]
         if rest:

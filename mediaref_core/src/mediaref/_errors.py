@@ -171,8 +171,10 @@ class UnsupportedSourceError(MediaRefError, ValueError):
 
 
 class InvalidOutputError(MediaRefError, ValueError):
-    """An ``out=`` destination that cannot take the frames: not a writable C-contiguous
-    uint8 buffer, not one slot per reference, or a slot whose shape is not the frame's.
+    """An ``out=`` destination that cannot take the frames.
+
+    Not a writable C-contiguous uint8 buffer, not one slot per reference, or a slot whose
+    shape is not the frame's.
 
     A wrong shape is only known once the frame's size is (at decode): that reference
     then fails alone, like any other bad reference of a batch.

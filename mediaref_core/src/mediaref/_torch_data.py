@@ -140,7 +140,7 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         single = isinstance(samples[0], MediaRef)
         if any(isinstance(s, MediaRef) != single for s in samples):
             return None
-        lengths = {1 if single else len(s) for s in samples}
+        lengths = {len(sample_refs(s)) for s in samples}
         shapes = {self._shapes.get(r.uri) for s in samples for r in sample_refs(s)}
         if len(lengths) != 1 or len(shapes) != 1:
             return None
@@ -194,7 +194,8 @@ class FrameDataset(Dataset):  # type: ignore[misc]
             groups.append(decoded[pos : pos + n])
             singles.append(isinstance(sample, MediaRef))
             pos += n
-        for ref, f in zip((r for i in indices for r in sample_refs(self.samples[i])), decoded):
+        refs = (r for i in indices for r in sample_refs(self.samples[i]))
+        for ref, f in zip(refs, decoded, strict=True):
             self._shapes[ref.uri] = tuple(f.data.shape)
         batch = frames_tensor
         if batch is None and self.stack and singles and not any(singles):
