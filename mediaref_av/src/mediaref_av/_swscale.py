@@ -20,12 +20,12 @@ line size, width and height; else this path is off and ``reformat`` + copy is us
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import glob
 import os
 import sys
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -152,11 +152,6 @@ class Into:
         self._ctx = ctypes.c_void_p(None)
         self._flags: int | None = None
 
-    def __del__(self) -> None:
-        if self._ctx.value and self._libs is not None:
-            with contextlib.suppress(Exception):  # interpreter shutdown
-                self._libs[0].sws_free_context(ctypes.byref(self._ctx))
-
     def convert(
         self,
         frame: av.VideoFrame,
@@ -215,6 +210,8 @@ class Into:
             self._ctx.value = sws.sws_alloc_context()
             if not self._ctx.value:
                 return False
+            # Freed with this object, or at exit (before modules are torn down).
+            weakref.finalize(self, sws.sws_free_context, ctypes.byref(self._ctx))
         if flags != self._flags:
             avu.av_opt_set_int(self._ctx, b"sws_flags", flags, 0)
             avu.av_opt_set_int(self._ctx, b"threads", 1, 0)
