@@ -37,9 +37,12 @@ class FrameDataset(Dataset):  # type: ignore[misc]
     ``dataset[i]`` decodes sample ``i`` and returns a dict:
 
     - ``"frames"``: uint8 tensor ``(H, W, C)`` for a single `MediaRef` (``(H, W)`` for
-      ``format="gray"``), shared with the decoded array (``torch.from_numpy``, no copy);
-      for a group of N references ``(N, H, W, C)`` (one copy, into the stacked tensor),
-      or with ``stack=False`` a list of N zero-copy tensors (frames of different sizes);
+      ``format="gray"``), for a group of N references ``(N, H, W, C)``, or with
+      ``stack=False`` a list of N tensors (frames of different sizes). In a batch whose
+      frame shapes this process has seen (`batch_tensor`), the decoder writes the frames
+      straight into the batch's tensor and these are views of it; otherwise a single
+      frame is shared with its decoded array (``torch.from_numpy``) and a group's frames
+      are copied once, into the stacked tensor;
     - ``"pts_ns"``: int64 tensor, ``()`` or ``(N,)``: the first ns each returned frame is
       on screen, from the same index as the pixels (at or before the time asked for);
       `NO_PTS` for a still image;
@@ -309,7 +312,7 @@ def collate(items: list[Any]) -> Any:
     """Collate items as ``torch.utils.data.default_collate`` does, with one copy less.
 
     When the items' ``"frames"`` are, in order, the views of one batch tensor that
-    `FrameDataset` made (samples that are groups of one length and frame shape), the
+    `FrameDataset` made (and usually decoded into: `FrameDataset.batch_tensor`), the
     batch's ``"frames"`` is that tensor itself instead of a stacked copy; everything else
     goes through ``default_collate``. Pass it as ``DataLoader(..., collate_fn=collate)``;
     `FrameStream` uses it by default.
