@@ -104,6 +104,9 @@ def _load() -> tuple[Any, Any] | None:
         avu.av_frame_copy_props.restype = ctypes.c_int
     except (OSError, AttributeError, KeyError):
         return None
+    probe = av.VideoFrame(16, 16, "yuv420p")
+    if frame_pointer(probe) is None:  # PyAV keeps its AVFrame pointer elsewhere now
+        return None
     return sws, avu
 
 

@@ -29,6 +29,8 @@ NO_PTS = -(2**63)
 """The ``pts_ns`` given for a still image (which has none); its ``frame_index`` is ``-1``."""
 
 Sample = MediaRef | Sequence[MediaRef]
+_SHAPES_KEPT = 4096
+"""URIs whose frame shape a dataset remembers (`FrameDataset.batch_tensor`)."""
 
 
 class FrameDataset(Dataset):  # type: ignore[misc]
@@ -198,8 +200,11 @@ class FrameDataset(Dataset):  # type: ignore[misc]
             singles.append(isinstance(sample, MediaRef))
             pos += n
         refs = (r for i in indices for r in sample_refs(self.samples[i]))
+        shapes = self._shapes
         for ref, f in zip(refs, decoded, strict=True):
-            self._shapes[ref.uri] = tuple(f.data.shape)
+            if ref.uri not in shapes and len(shapes) >= _SHAPES_KEPT:
+                del shapes[next(iter(shapes))]  # bounded over millions of videos: oldest out
+            shapes[ref.uri] = tuple(f.data.shape)
         batch = frames_tensor
         if batch is None and self.stack and singles and not any(singles):
             batch = _batch_frames(groups)
