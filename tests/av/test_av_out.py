@@ -198,3 +198,25 @@ def test_without_swscale_into_the_frames_are_copied_into_the_slots(
     got = np.frombuffer(r.stdout, np.uint8).reshape(4, *clip.frames[0].shape)
     np.testing.assert_array_equal(got, np.stack(clip.frames[:4]))
     assert r.stderr.decode().strip() == "0"
+
+
+def test_iter_decode_writes_each_request_where_its_out_says(clip_factory: ClipFactory) -> None:
+    clip = clip_factory("h264_bframes_mp4")
+    shape = clip.frames[0].shape
+    requests: list[object] = [
+        MediaRef(clip.uri, clip.starts_ns[4]),
+        [MediaRef(clip.uri, t) for t in clip.starts_ns[6:9]],
+    ]
+    given: list[np.ndarray] = []
+
+    def place(request: object) -> np.ndarray:
+        n = 1 if isinstance(request, MediaRef) else len(request)  # type: ignore[arg-type]
+        given.append(np.zeros((n, *shape), np.uint8) if n > 1 else np.zeros(shape, np.uint8))
+        return given[-1]
+
+    results = list(mediaref.iter_decode(requests, ahead=1, out=place))  # type: ignore[arg-type]
+    assert (
+        results[0] is given[0] and [np.shares_memory(r, given[1]) for r in results[1]] == [True] * 3
+    )
+    np.testing.assert_array_equal(given[0], clip.frames[4])
+    np.testing.assert_array_equal(given[1], np.stack(clip.frames[6:9]))
