@@ -5,7 +5,11 @@ Imports torch at the top: `mediaref.torch` loads this module on first use of the
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
+import mmap
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from functools import partial
@@ -370,7 +374,40 @@ def _empty_uint8(shape: tuple[int, ...]) -> Any:
     for n in shape:
         numel *= n
     storage = proto._typed_storage()._new_shared(numel, device=proto.device)
-    return proto.new(storage).resize_(*shape)
+    out = proto.new(storage).resize_(*shape)
+    _populate(out.data_ptr(), numel)
+    return out
+
+
+_MADV_POPULATE_WRITE = 23  # Linux 5.14+
+
+
+def _populate(address: int, length: int) -> None:
+    """Fault in the pages of fresh shared memory in one call, not one fault per page.
+
+    The decoder writes every byte of a batch tensor anyway; faulting its pages in up front
+    (``madvise(MADV_POPULATE_WRITE)``) measured 0.29 instead of 0.40 ms of CPU per
+    640x360 RGB frame converted into fresh shared memory (0.10 into reused memory). A
+    kernel without it (EINVAL) or another OS just leaves the pages to fault on first touch.
+    """
+    if not sys.platform.startswith("linux") or length <= 0:
+        return
+    page = mmap.PAGESIZE
+    start = address - address % page
+    libc = _libc()
+    if libc is not None:
+        libc.madvise(start, length + address - start, _MADV_POPULATE_WRITE)
+
+
+@functools.cache
+def _libc() -> Any:
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+        libc.madvise.restype = ctypes.c_int
+    except (OSError, AttributeError):
+        return None
+    return libc
 
 
 def _item(
