@@ -119,6 +119,24 @@ def test_frames_match_the_local_decode_in_one_call_and_one_at_a_time(
         np.testing.assert_array_equal(one, expected[i], err_msg=f"pts_ns={times[i]}")
 
 
+@pytest.mark.parametrize("name", ["h264.mkv", "hevc.mkv"])
+def test_frames_go_into_the_callers_array_from_the_cues_too(
+    name: str, cued: dict[str, Path], http_server: LoopbackServer
+) -> None:
+    local = Local(cued[name])
+    times = _probe_times(local)
+    times = [*times[::-1], times[0], times[3]]  # any order, two repeats, several GOPs
+    expected = local.frames(times)
+    out = np.full((len(times), *expected[0].shape), 7, np.uint8)
+    url = _url(http_server, cued[name])
+    got = batch_decode([MediaRef(url, t) for t in times], out=out)
+    with mediaref_av.open(url) as video:
+        assert video.index_origin == ORIGIN  # served from the cues, not a full scan
+    for i, (t, want) in enumerate(zip(times, expected, strict=True)):
+        np.testing.assert_array_equal(out[i], want, err_msg=f"pts_ns={t}")
+        assert np.shares_memory(got[i], out[i])
+
+
 @pytest.mark.parametrize("name", list(ENCODERS))
 def test_out_of_range_raises_what_the_local_file_raises(
     name: str, cued: dict[str, Path], http_server: LoopbackServer

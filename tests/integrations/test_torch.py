@@ -489,3 +489,84 @@ def test_stream_with_persistent_workers_follows_each_epoch_with_exact_frames(
         # Containers are cached: at most one per video and decode in flight (ahead + 1).
         assert max(files for _, _, files in seen) <= inherited + 2 * len(clips)
     assert len({str(o) for o in orders}) == len(orders)  # each epoch its own order
+
+
+def in_place(item: dict[str, Any]) -> dict[str, Any]:
+    """A transform: adds how many frames this process has converted into batch tensors."""
+    import mediaref_av
+
+    return {**item, "in_place": mediaref_av.counters().frames_converted_in_place}
+
+
+@pytest.mark.parametrize("kind", ["clips", "singles"])
+def test_a_batch_of_known_frame_shapes_is_decoded_into_its_collated_tensor(
+    clips: list[Clip], kind: str
+) -> None:
+    need("torch")
+    import mediaref_av
+    from mediaref.torch import FrameDataset
+
+    samples: list[Any] = clip_samples(clips) if kind == "clips" else single_samples(clips)
+    ds = FrameDataset(samples)
+    ds.__getitems__([0, 1, len(samples) - 1])  # the first batch of each video learns its shape
+    mediaref_av.reset_counters()
+    indices = [2, 0, 5]
+    items = ds.__getitems__(indices)
+    batch = collate(items)
+    counters = mediaref_av.counters()
+    assert counters.frames_converted_in_place == counters.frames_converted > 0
+    assert all(item["frames"]._base is batch["frames"] for item in items)
+    for k, i in enumerate(indices):
+        check_item(clips, samples[i], row(batch, k))
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["loader", "stream"])
+def test_workers_decode_into_shared_batch_tensors_with_exact_frames(
+    clips: list[Clip], stream: bool
+) -> None:
+    torch = need("torch")
+    from mediaref.torch import FrameDataset, FrameStream
+
+    samples = clip_samples(clips, length=2)
+    sampler = VideoBatchSampler(samples, batch_size=2, num_workers=2, seed=3)
+    ds = FrameDataset(samples, transform=in_place)
+    if stream:
+        loader = torch.utils.data.DataLoader(
+            FrameStream(ds, sampler), batch_size=None, num_workers=2, timeout=120
+        )
+    else:
+        loader = torch.utils.data.DataLoader(
+            ds, batch_sampler=sampler, num_workers=2, timeout=120, collate_fn=collate
+        )
+    most = 0
+    for indices, batch in zip(sampler, loader, strict=True):
+        for k, i in enumerate(indices):
+            check_item(clips, samples[i], row(batch, k))
+        most = max(most, int(batch["in_place"].max()))
+    assert most > 0  # later batches of a worker's videos went straight into their tensors
+
+
+def test_a_video_whose_frames_changed_size_is_decoded_again_at_its_new_size(
+    tmp_path: Any,
+) -> None:
+    need("torch")
+    from mediaref.torch import FrameDataset, FrameStream
+
+    path = tmp_path / "episode.mp4"
+    encode(path, "libx264", n=12, rate=20, size=(64, 48), options=X264)
+    samples = [
+        [MediaRef(str(path), t) for t in (0, 50_000_000)],
+        [MediaRef(str(path), 100_000_000)] * 2,
+    ]
+    sampler = VideoBatchSampler(samples, batch_size=2, shuffle=False)
+    ds, ds_stream = FrameDataset(samples), FrameDataset(samples)
+    assert ds.__getitems__([0, 1])[0]["frames"].shape == (2, 48, 64, 3)  # learns 48 x 64
+    for batch in FrameStream(ds_stream, sampler, ahead=0):
+        assert batch["frames"].shape == (2, 2, 48, 64, 3)
+    encode(path, "libx264", n=12, rate=20, size=(32, 24), options=X264)  # the file is replaced
+    clip = decode_sequentially(path)
+    for batches in ([collate(ds.__getitems__([0, 1]))], FrameStream(ds_stream, sampler, ahead=0)):
+        for batch in batches:
+            assert batch["frames"].shape == (2, 2, 24, 32, 3)
+            for k, sample in enumerate(samples):
+                check_item([clip], sample, row(batch, k))

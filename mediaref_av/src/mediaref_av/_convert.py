@@ -20,7 +20,21 @@ from . import _buffers, _counters
 if TYPE_CHECKING:
     import av
 
-__all__ = ["CHANNELS", "FORMATS", "Converter", "Output", "fit_size", "orientation"]
+    from ._swscale import Into
+
+SWS_BILINEAR = 2
+SWS_AREA = 0x20
+
+__all__ = [
+    "CHANNELS",
+    "FORMATS",
+    "Converter",
+    "Frames",
+    "Output",
+    "destination",
+    "fit_size",
+    "orientation",
+]
 
 FORMATS: dict[str, str] = {
     "rgb": "rgb24",
@@ -114,6 +128,23 @@ def _apply(arr: NDArray[np.uint8], ops: tuple[str, ...]) -> NDArray[np.uint8]:
     return arr
 
 
+class Frames(dict[int, NDArray[np.uint8]]):
+    """Converted frames by index, with the caller's destination array for some of them.
+
+    A frame with a destination is converted straight into it (``batch_decode(out=...)``).
+    """
+
+    def __init__(self, into: dict[int, NDArray[np.uint8]] | None = None) -> None:
+        super().__init__()
+        self.into: dict[int, NDArray[np.uint8]] = into or {}
+
+
+def destination(got: dict[int, NDArray[np.uint8]], f: int) -> NDArray[np.uint8] | None:
+    """The caller's array that frame `f` goes into, if `got` is `Frames` that has one."""
+    into = getattr(got, "into", None)
+    return None if into is None else into.get(f)
+
+
 class Converter:
     """Convert frames of one stream to 8-bit arrays, shown as the display matrix says.
 
@@ -129,12 +160,28 @@ class Converter:
         from av.video.reformatter import VideoReformatter
 
         self._reformatter = VideoReformatter()
+        self._swscale: Into | None = None
+        """Converts into the caller's arrays (`_swscale`), made on first need."""
         self._ops = ops
         # A quarter turn swaps the sides: swscale makes the frame as stored.
         self._turned = any(op in ("clock", "cclock", "transpose", "antitranspose") for op in ops)
 
-    def __call__(self, frame: av.VideoFrame, out: Output) -> NDArray[np.uint8]:
-        """Return `frame` as `out` asks: ``(H, W, C)`` (gray ``(H, W)``) or ``(C, H, W)``."""
+    def __call__(
+        self, frame: av.VideoFrame, out: Output, into: NDArray[np.uint8] | None = None
+    ) -> NDArray[np.uint8]:
+        """Return `frame` as `out` asks: ``(H, W, C)`` (gray ``(H, W)``) or ``(C, H, W)``.
+
+        With `into` (a C-contiguous uint8 array of that shape), the frame is written there
+        and `into` is returned.
+        """
+        if (
+            into is not None
+            and not self._ops
+            and out.layout == "hwc"
+            and self._into(frame, out, into)
+        ):
+            _counters.add(frames_converted=1, frames_converted_in_place=1)
+            return into
         luma = _luma(frame) if out.format == "gray" and out.size is None else None
         arr = luma if luma is not None else self._reformat(frame, out)
         if self._ops:
@@ -144,10 +191,35 @@ class Converter:
             arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
         # The caller gets pooled memory (no page faults); PyAV's frame is freed at once, so
         # the next conversion reuses its (warm) buffer.
-        owned = _buffers.take(arr.shape)
+        owned = into if into is not None else _buffers.take(arr.shape)
         np.copyto(owned, arr)
         _counters.add(frames_converted=1)
         return owned
+
+    def _into(self, frame: av.VideoFrame, out: Output, into: NDArray[np.uint8]) -> bool:
+        """Write `frame` straight into `into` (luma plane, or swscale); whether it could."""
+        if out.format == "gray" and out.size is None:
+            plane = _luma_plane(frame)
+            if plane is None:
+                return False
+            y, full = plane
+            if full:
+                np.copyto(into, y)
+            else:
+                np.take(_LIMITED_TO_FULL, y, out=into)
+            return True
+        if self._swscale is None:
+            from ._swscale import Into
+
+            self._swscale = Into()
+        same = into.shape[:2] == (frame.height, frame.width)
+        return self._swscale.convert(
+            frame,
+            into,
+            FORMATS[out.format],
+            SWS_BILINEAR if same else SWS_AREA,  # what `_reformat` asks swscale for
+            lambda: self._reformat(frame, out),
+        )
 
     def _reformat(self, frame: av.VideoFrame, out: Output) -> NDArray[np.uint8]:
         scale: dict[str, Any] = {}
@@ -198,6 +270,18 @@ def _luma(frame: av.VideoFrame) -> NDArray[np.uint8] | None:
     Limited-range luma (16-235) is stretched to 0-255 through a table, as swscale's gray
     conversion does (within one level of rounding).
     """
+    plane = _luma_plane(frame)
+    if plane is None:
+        return None
+    y, full = plane
+    if full:
+        return y
+    stretched: NDArray[np.uint8] = _LIMITED_TO_FULL[y]
+    return stretched
+
+
+def _luma_plane(frame: av.VideoFrame) -> tuple[NDArray[np.uint8], bool] | None:
+    """The frame's luma plane (a view) and whether it is full range; `None` if not 8-bit YUV."""
     name = frame.format.name
     if name not in _PLANAR_8BIT:
         return None
@@ -205,10 +289,7 @@ def _luma(frame: av.VideoFrame) -> NDArray[np.uint8] | None:
     rows = np.frombuffer(memoryview(plane), np.uint8).reshape(plane.height, plane.line_size)
     y: NDArray[np.uint8] = rows[:, : plane.width]
     full = name.startswith("yuvj") or name == "gray" or int(frame.color_range or 0) == _JPEG
-    if full:
-        return y
-    stretched: NDArray[np.uint8] = _LIMITED_TO_FULL[y]
-    return stretched
+    return y, full
 
 
 _JPEG = 2  # AVCOL_RANGE_JPEG: full range

@@ -17,6 +17,9 @@ class Counters(msgspec.Struct, frozen=True, kw_only=True):
     """Packets the codec decoded into a picture (whether returned or only a reference)."""
     frames_converted: int = 0
     """Frames converted to the output pixel format (only returned frames are)."""
+    frames_converted_in_place: int = 0
+    """Of `frames_converted`, those written straight into the caller's array (``out=``)
+    by swscale or from the luma plane, with no copy after."""
     frames_skipped: int = 0
     """Non-reference packets the codec was allowed to skip because no returned frame needs them."""
     seeks: int = 0

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 from mediaref import (
     ByteSource,
     ImageFormat,
+    InvalidOutputError,
     MediaRefError,
     SourceUnreadableError,
     TimestampOutOfRangeError,
@@ -26,7 +27,7 @@ from mediaref.timeline import indices_played_at, indices_shown_between, out_of_r
 
 from . import _buffers, _counters, _pool, _threads
 from ._bounds import check_picture, check_request
-from ._convert import FORMATS, Layout, Output, fit_size, orientation
+from ._convert import FORMATS, Frames, Layout, Output, fit_size, orientation
 from ._cues import CueIndex, CuesUnusable, cue_indexes, open_cues
 from ._demux import IndexScan
 from ._index import Index, IndexData
@@ -529,24 +530,54 @@ class AVVideoDecoder:
             TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
             UndecodableMediaError: The stream cannot be decoded.
         """
+        return self._played_at(pts_ns, format, None)
+
+    def frames_played_at_into(
+        self, pts_ns: Sequence[int], out: Sequence[Any], *, format: ImageFormat = "rgb"
+    ) -> None:
+        """Decode the frame on screen at ``pts_ns[i]`` straight into ``out[i]``.
+
+        Implements `mediaref.FramesInto`: each frame is converted (swscale, or the luma
+        plane for gray) into its slot, with no copy in between; a frame asked for twice is
+        converted once and copied to its second slot.
+
+        Raises:
+            InvalidOutputError: A slot that is not a writable C-contiguous uint8 array of
+                the returned frames' shape (before any slot is written).
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+            UndecodableMediaError: The stream cannot be decoded.
+        """
+        self._played_at(pts_ns, format, out)
+
+    def _played_at(
+        self, pts_ns: Sequence[int], format: ImageFormat, out: Sequence[Any] | None
+    ) -> list[NDArray[np.uint8]]:
         c = self._cues if self._full is None else None
         if c is not None:
             for err in self.out_of_range(pts_ns):
                 if err is not None:
                     raise err
             try:
-                return self._lazy_frames(c, list(pts_ns), format)
+                return self._lazy_frames(c, list(pts_ns), format, out)
             except CuesUnusable:
                 self._give_up_cues()
-        return self.frames_at(self.frame_indices(pts_ns), format=format)
+        return self.frames_at(self.frame_indices(pts_ns), format=format, out=out)
 
     def frames_at(
-        self, indices: Sequence[int], *, format: ImageFormat = "rgb"
+        self,
+        indices: Sequence[int],
+        *,
+        format: ImageFormat = "rgb",
+        out: Sequence[Any] | None = None,
     ) -> list[NDArray[np.uint8]]:
         """Decode frames by their index in presentation order (any order, repeats allowed).
 
+        With `out` (one destination per index, as in `frames_played_at_into`), frame ``i``
+        is written into ``out[i]`` and the arrays returned are views of them.
+
         Raises:
             IndexError: An index outside ``[0, num_frames)``.
+            InvalidOutputError: A slot of `out` that does not fit.
             UndecodableMediaError: The stream cannot be decoded.
         """
         if format not in FORMATS:
@@ -555,37 +586,61 @@ class AVVideoDecoder:
         for f in indices:
             if not 0 <= f < n:
                 raise IndexError(f"frame index {f} is outside [0, {n})")
+        dests = self._destinations(out, len(indices), format)
         if indices:
             self._check_served()
-        got = self._frames_of(self._index, indices, format)
-        return self._in_order(indices, got)
+        into = None if dests is None else dict(zip(indices, dests, strict=True))
+        got = self._frames_of(self._index, indices, format, into)
+        return self._in_order(indices, got, dests)
+
+    def _destinations(
+        self, out: Sequence[Any] | None, n: int, format: ImageFormat
+    ) -> list[NDArray[np.uint8]] | None:
+        if out is None:
+            return None
+        spec = Output(format, self._out_size, self._shape_options[2])
+        shape = spec.shape(*_shown_size(self._description()))
+        return _destinations(out, n, shape, self.uri)
 
     @staticmethod
     def _in_order(
-        indices: Sequence[int], got: dict[int, NDArray[np.uint8]]
+        keys: Sequence[int],
+        got: dict[int, NDArray[np.uint8]],
+        dests: list[NDArray[np.uint8]] | None,
     ) -> list[NDArray[np.uint8]]:
-        out: list[NDArray[np.uint8]] = []
+        """The arrays of `keys` in order: each its own, or the caller's slot (`dests`)."""
+        frames: list[NDArray[np.uint8]] = []
         seen: set[int] = set()
-        for f in indices:
+        for k, f in enumerate(keys):
             arr = got[f]
-            out.append(arr.copy() if f in seen else arr)  # callers may write to their arrays
+            if dests is not None:
+                if arr is not dests[k]:  # a repeat, or a frame converted ahead
+                    np.copyto(dests[k], arr)
+                frames.append(dests[k])
+                continue
+            frames.append(arr.copy() if f in seen else arr)  # callers may write to their arrays
             seen.add(f)
-        note_returned(len(out), sum(a.nbytes for a in out))
-        return out
+        if dests is None:
+            note_returned(len(frames), sum(a.nbytes for a in frames))
+        return frames
 
     def _frames_of(
-        self, idx: Index, indices: Sequence[int], format: ImageFormat
-    ) -> dict[int, NDArray[np.uint8]]:
-        """Decode frames `indices` of `idx` (valid ones); return them by index."""
+        self,
+        idx: Index,
+        indices: Sequence[int],
+        format: ImageFormat,
+        into: dict[int, NDArray[np.uint8]] | None,
+    ) -> Frames:
+        """Decode frames `indices` of `idx` (valid ones), into `into`'s arrays where given."""
+        got = Frames(into)
         if not indices:
-            return {}
+            return got
         spec = Output(format, self._out_size, self._shape_options[2])
         shape = spec.shape(*_shown_size(idx.data))
         # The index may come from a cache filled under other limits.
         check_picture(idx.data.width, idx.data.height, self.uri)
         check_request(len(indices), shape, self.uri)
-        _buffers.reserve(shape, len(set(indices)))
-        got: dict[int, NDArray[np.uint8]] = {}
+        _buffers.reserve(shape, len(set(indices) - got.into.keys()))
         with self._lock:
             if self._closed:
                 raise ValueError("this video decoder is closed")
@@ -653,7 +708,7 @@ class AVVideoDecoder:
         h.stepping = Stepping()
 
     def _lazy_frames(
-        self, c: CueIndex, pts_ns: list[int], format: ImageFormat
+        self, c: CueIndex, pts_ns: list[int], format: ImageFormat, out: Sequence[Any] | None
     ) -> list[NDArray[np.uint8]]:
         """Decode the frames on screen at `pts_ns` (in range) from the GOPs they need.
 
@@ -662,6 +717,7 @@ class AVVideoDecoder:
         """
         if format not in FORMATS:
             raise ValueError(f"format must be one of {sorted(FORMATS)}, got {format!r}")
+        dests = self._destinations(out, len(pts_ns), format)
         if not pts_ns:
             return []
         self._check_served()
@@ -674,23 +730,23 @@ class AVVideoDecoder:
                 if g + 1 < c.count and t >= c.last_shown_ns(g):
                     heads[g] = True
             self._load_gops(c, heads)
-        out: dict[int, NDArray[np.uint8]] = {}
+        slot = {} if dests is None else dict(zip(pts_ns, dests, strict=True))
+        done: dict[int, NDArray[np.uint8]] = {}
         for g0, g1 in _stretches(sorted(set(gop_of.values()))):
             win = c.window(g0, g1, g1 in heads)
             times = [t for t, g in gop_of.items() if g0 <= g <= g1]
             frames = indices_played_at(win.frame_ns, win.end_ns, times, uri=self.uri)
-            got = self._frames_of(win, frames, format)
+            into = {f: slot[t] for t, f in zip(times, frames, strict=True) if t in slot}
+            got = self._frames_of(win, frames, format, into if dests is not None else None)
             handed: set[int] = set()
             for t, f in zip(times, frames, strict=True):  # each time's own array
-                out[t] = got[f].copy() if f in handed else got[f]
+                done[t] = got[f].copy() if f in handed and dests is None else got[f]
                 handed.add(f)
-        return self._in_order(pts_ns, out)  # type: ignore[arg-type]
+        return self._in_order(pts_ns, done, dests)
 
     # -- the work ---------------------------------------------------------------------
 
-    def _decode_all(
-        self, idx: Index, indices: Sequence[int], got: dict[int, NDArray[np.uint8]], fmt: Output
-    ) -> None:
+    def _decode_all(self, idx: Index, indices: Sequence[int], got: Frames, fmt: Output) -> None:
         parts = split(idx, indices, self._workers, _MIN_PARALLEL_PACKETS)
         if len(parts) > 1:
             self._decode_parts(idx, parts, got, fmt)
@@ -710,28 +766,33 @@ class AVVideoDecoder:
         finally:
             running.leave()
 
-    def _decode_parts(
-        self, idx: Index, parts: list[set[int]], got: dict[int, NDArray[np.uint8]], fmt: Output
-    ) -> None:
+    def _decode_parts(self, idx: Index, parts: list[set[int]], got: Frames, fmt: Output) -> None:
         # Independent runs decode in parallel, each on a single-threaded codec unless the
         # caller chose `threads`: the parallelism is then across runs, which measured
         # faster than FFmpeg's frame threads inside each decoder (2 cores, 640x360 H.264,
         # 64 random frames per call: +17% without B-frames, +18% with).
         key = self._key(self._parallel if self._threads else ONE_THREAD)
         pool = executor()
-        futures = [pool.submit(self._decode_elsewhere, idx, p, fmt, key) for p in parts[1:]]
+        futures = [
+            pool.submit(self._decode_elsewhere, idx, p, fmt, key, got.into) for p in parts[1:]
+        ]
         try:
-            got.update(self._decode_elsewhere(idx, parts[0], fmt, key))
+            got.update(self._decode_elsewhere(idx, parts[0], fmt, key, got.into))
         finally:
             for fut in futures:
                 got.update(fut.result())
 
     def _decode_elsewhere(
-        self, idx: Index, frames: set[int], fmt: Output, key: _PoolKey
-    ) -> dict[int, NDArray[np.uint8]]:
+        self,
+        idx: Index,
+        frames: set[int],
+        fmt: Output,
+        key: _PoolKey,
+        into: dict[int, NDArray[np.uint8]],
+    ) -> Frames:
         """Decode `frames` with another container of the same file, cached under `key`."""
         h = self._checkout(key)
-        got: dict[int, NDArray[np.uint8]] = {}
+        got = Frames({f: a for f, a in into.items() if f in frames})
         running = _threads.running
         running.enter()
         try:
@@ -826,6 +887,32 @@ def minimal_frames(uri_or_path: str | os.PathLike[str], pts_ns: Sequence[int]) -
 
     with AVVideoDecoder(uri_or_path) as video:
         return minimal_frame_count(video.index, video.frame_indices(pts_ns))
+
+
+def _destinations(
+    out: Sequence[Any], n: int, shape: tuple[int, ...], uri: str
+) -> list[NDArray[np.uint8]]:
+    """`out` as arrays, each checked to take a frame of `shape` (else `InvalidOutputError`)."""
+    if len(out) != n:
+        raise InvalidOutputError(f"out has {len(out)} slots for {n} frames", uri=uri)
+    arrays: list[NDArray[np.uint8]] = []
+    for k, d in enumerate(out):
+        try:
+            a = np.asarray(d)
+        except Exception:
+            raise InvalidOutputError(
+                f"out[{k}] is not an array: {type(d).__name__}", uri=uri
+            ) from None
+        if a.dtype != np.uint8 or not a.flags.c_contiguous or not a.flags.writeable:
+            raise InvalidOutputError(
+                f"out[{k}] must be a writable C-contiguous uint8 array, got {a.dtype} "
+                f"(contiguous: {a.flags.c_contiguous}, writable: {a.flags.writeable})",
+                uri=uri,
+            )
+        if a.shape != shape:
+            raise InvalidOutputError(f"out slot has shape {a.shape}, the frame is {shape}", uri=uri)
+        arrays.append(a)
+    return arrays
 
 
 def _check_shaping(

@@ -15,7 +15,7 @@ from numpy.typing import NDArray
 from mediaref import ByteSource, UndecodableMediaError
 
 from . import _counters
-from ._convert import Converter, Output
+from ._convert import Converter, Output, destination
 from ._index import Index
 from ._plan import Run, plan
 from ._pool import Handle
@@ -407,7 +407,7 @@ class _Output:
                     continue
             f = self.needed.get(dd)
             if f is not None and f not in self.got:
-                self.got[f] = self.convert(frame, self.fmt)
+                self.got[f] = self.convert(frame, self.fmt, destination(self.got, f))
             elif f is None and self.rest is not None and p > self.last_wanted:
                 # Shown after the run's frames: a next step may want it. (Holding the
                 # lead-in's frames would pin up to a GOP of decoder buffers.)

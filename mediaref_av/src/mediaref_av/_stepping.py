@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from . import _counters
-from ._convert import Converter, Output, orientation
+from ._convert import Converter, Output, destination, orientation
 from ._threads import executor
 
 if TYPE_CHECKING:
@@ -296,7 +296,10 @@ class Stepping:
             r = ready.get(int(index.frame_dpos[f]))
             if r is not None and f not in got:
                 frame, done = r
-                got[f] = done[1] if done is not None and done[0] == fmt else convert(frame, fmt)
+                if done is not None and done[0] == fmt:
+                    got[f] = done[1]  # converted ahead; copied to a destination at the end
+                else:
+                    got[f] = convert(frame, fmt, destination(got, f))
         if not all(f in got for f in run.frames):
             return False
         last = max(int(index.frame_pts[f]) for f in run.frames)

@@ -6,7 +6,7 @@ It works on URIs and timestamps, not on `MediaRef`s, so that `MediaRef`, `DataUR
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, cast, get_args
 
 from ._errors import (
@@ -19,9 +19,11 @@ from ._errors import (
     short_repr,
 )
 from ._janitor import tracked
+from ._out import copy_into
 from ._plugins import open_routed_source, plugin_manager
 from ._protocols import (
     DecodedFrame,
+    FramesInto,
     FrameTimes,
     ImageBackend,
     ImageFormat,
@@ -119,26 +121,30 @@ def decode_video(
     options: dict[str, Any],
     *,
     with_pts: bool = False,
+    out: Sequence[Any] | None = None,
 ) -> list[Any]:
     """Decode all `pts_ns` of one video in one call; out-of-range timestamps become errors.
 
     A failing decode of several timestamps is retried per timestamp, so that only the
     timestamps that fail become errors, each naming its own pts. With `with_pts`, each
-    frame comes as a `DecodedFrame`.
+    frame comes as a `DecodedFrame`. `out` holds a destination (or `None`) per timestamp:
+    a frame with one is written there (by the backend if it implements `FramesInto`,
+    else copied) and returned as that object.
     """
     backend, video = _open_video(uri, decoder, options)
     with video:
-        out: list[Any] = [None] * len(pts_ns)
+        results: list[Any] = [None] * len(pts_ns)
         valid: list[int] = []
         for i, err in enumerate(_range_errors(video, uri, pts_ns)):
             if err is None:
                 valid.append(i)
             else:
-                out[i] = err
+                results[i] = err
         if not valid:
-            return out
+            return results
+        fetch = _fetcher(video, pts_ns, format, out, uri)
         try:
-            frames = video.frames_played_at([pts_ns[i] for i in valid], format=format)
+            frames = fetch(valid)
         except Exception as e:
             # A request over `limits.max_request_bytes` fails as a whole: no retry per pts.
             if len(valid) == 1 or hasattr(e, "max_request_bytes"):
@@ -147,14 +153,47 @@ def decode_video(
             frames = []
             for i in valid:
                 try:
-                    frames.append(video.frames_played_at([pts_ns[i]], format=format)[0])
+                    frames.append(fetch([i])[0])
                 except Exception as e1:
                     frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
         if with_pts:
             frames = _with_times(video, backend.name, uri, [pts_ns[i] for i in valid], frames)
         for i, frame in zip(valid, frames, strict=True):
-            out[i] = frame
-        return out
+            results[i] = frame
+        return results
+
+
+def _fetcher(
+    video: VideoDecoder,
+    pts_ns: Sequence[int],
+    format: ImageFormat,
+    out: Sequence[Any] | None,
+    uri: str,
+) -> Callable[[list[int]], list[Any]]:
+    """Return ``fetch(positions)``: the frames at those positions of `pts_ns`, in order.
+
+    A position with a destination in `out` gets that object back, the frame written in it.
+    """
+    if out is None or all(d is None for d in out):
+        return lambda sel: video.frames_played_at([pts_ns[i] for i in sel], format=format)
+    direct = video if isinstance(video, FramesInto) else None
+
+    def fetch(sel: list[int]) -> list[Any]:
+        into = [i for i in sel if out[i] is not None]
+        found: dict[int, Any] = {}
+        if direct is not None and into:
+            dests = [out[i] for i in into]
+            direct.frames_played_at_into([pts_ns[i] for i in into], dests, format=format)
+            found.update(zip(into, dests, strict=True))
+        rest = [i for i in sel if i not in found]
+        if rest:
+            frames = video.frames_played_at([pts_ns[i] for i in rest], format=format)
+            for i, f in zip(rest, frames, strict=True):
+                d = out[i]
+                found[i] = f if d is None else copy_into(d, f, uri=uri, pts_ns=pts_ns[i])
+        return [found[i] for i in sel]
+
+    return fetch
 
 
 def _range_errors(

@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "BackendNotInstalledError",
     "InvalidOptionError",
+    "InvalidOutputError",
     "InvalidReferenceError",
     "MediaRefError",
     "SourceNotFoundError",
@@ -166,6 +167,17 @@ class UnsupportedSourceError(MediaRefError, ValueError):
     A backend raises it from ``open`` (video) or ``decode`` (image) when it sees, from the
     bytes, that the source is not for it. The core raises it when every backend that
     accepts the source declined it; the message then names each backend and its reason.
+    """
+
+
+class InvalidOutputError(MediaRefError, ValueError):
+    """An ``out=`` destination that cannot take the frames.
+
+    Not a writable C-contiguous uint8 buffer, not one slot per reference, or a slot whose
+    shape is not the frame's.
+
+    A wrong shape is only known once the frame's size is (at decode): that reference
+    then fails alone, like any other bad reference of a batch.
     """
 
 

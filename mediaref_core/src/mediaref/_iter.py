@@ -30,6 +30,7 @@ def iter_decode(
     format: ImageFormat = "rgb",
     on_error: OnError = "raise",
     with_pts: bool = False,
+    out: Callable[[Any], Any] | None = None,
     **options: Any,
 ) -> Iterator[Any]:
     """Yield the decoded result of each request, in order, decoding the next ones meanwhile.
@@ -51,6 +52,9 @@ def iter_decode(
             (after every earlier result was yielded; requests decoding ahead are
             cancelled or waited for); ``"return"`` yields the `MediaRefError` in place.
         with_pts: As for `batch_decode`: results as `DecodedFrame`s.
+        out: Called with each request, in the thread that decodes it, just before: returns
+            where its frames go (`batch_decode`'s ``out``; for a single `MediaRef`, the
+            frame's array) or `None` for new arrays.
         **options: As for `batch_decode`.
 
     Raises:
@@ -71,16 +75,20 @@ def iter_decode(
         # request never waits for threads of the shared pool that others hold.
         single = isinstance(request, MediaRef)
         refs: list[MediaRef] = [request] if isinstance(request, MediaRef) else list(request)
-        out = batch_decode(
+        dest = None if out is None else out(request)
+        if single and dest is not None:
+            dest = [dest]
+        result = batch_decode(
             refs,
             decoder=decoder,
             format=format,
             on_error="return",
             max_workers=1,
             with_pts=with_pts,
+            out=dest,
             **options,
         )
-        return out[0] if single else out
+        return result[0] if single else result
 
     return _ordered(iter(requests), decode, ahead, raise_errors=on_error == "raise")
 

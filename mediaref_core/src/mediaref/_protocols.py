@@ -13,6 +13,7 @@ from ._errors import TimestampOutOfRangeError, short_repr
 __all__ = [
     "DecodedFrame",
     "FrameTimes",
+    "FramesInto",
     "check_image_format",
     "ByteSource",
     "ImageBackend",
@@ -182,6 +183,33 @@ class TimeRange(Protocol):
 
     def out_of_range(self, pts_ns: Sequence[int]) -> list[TimestampOutOfRangeError | None]:
         """Return, per timestamp, the error it raises if outside ``[begin_ns, end_ns)``."""
+
+
+@runtime_checkable
+class FramesInto(Protocol):
+    """What a `VideoDecoder` implements to write frames into the caller's memory.
+
+    Optional for third-party backends: ``batch_decode(..., out=...)`` calls it when the
+    decoder has it, and otherwise copies what `VideoDecoder.frames_played_at` returns
+    into the caller's slots (the same pixels, one copy more).
+    """
+
+    def frames_played_at_into(
+        self, pts_ns: Sequence[int], out: Sequence[Any], *, format: ImageFormat = "rgb"
+    ) -> None:
+        """Write the frame on screen at ``pts_ns[i]`` into ``out[i]`` (repeats allowed).
+
+        Each ``out[i]`` is a writable, C-contiguous uint8 buffer (buffer protocol, e.g. a
+        NumPy array) that must have exactly the shape `VideoDecoder.frames_played_at`
+        would return for it; the pixels must be the ones it would return. Write
+        nothing else: other slots of the caller's batch may share the same array.
+
+        Raises:
+            InvalidOutputError: A slot whose shape, dtype or layout does not fit the frame
+                (raise it before writing any slot).
+            TimestampOutOfRangeError: A timestamp outside ``[begin_ns, end_ns)``.
+            UndecodableMediaError: The stream cannot be decoded.
+        """
 
 
 class Option(msgspec.Struct, frozen=True, kw_only=True):

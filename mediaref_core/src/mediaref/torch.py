@@ -4,8 +4,9 @@
 cameras of one step, a short clip) returning uint8 tensors with their ``pts_ns`` and
 ``frame_index``; `VideoBatchSampler` groups sample indices by video and shards the groups
 across DataLoader workers so each worker stays on its videos; `FrameStream` decodes a
-worker's next batches ahead through `mediaref.iter_decode`; `collate` returns a batch of
-clips without the copy ``default_collate`` makes. In a worker, codec threads
+worker's next batches ahead through `mediaref.iter_decode`; a batch is decoded straight
+into its tensor once its frame shapes are known, and `collate` returns that tensor
+without the copy ``default_collate`` makes. In a worker, codec threads
 follow `threads_per_worker` so that N workers do not oversubscribe the cores.
 
 torch is imported when `FrameDataset` or `FrameStream` is first used, never by

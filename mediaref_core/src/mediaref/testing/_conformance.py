@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FRAME_CHECKS", "ConformanceCase", "Report", "check_video_backend", "conformance_cases"]
 
-FRAME_CHECKS = ("frames", "single", "metadata", "range", "threads", "fork")
+FRAME_CHECKS = ("frames", "out", "single", "metadata", "range", "threads", "fork")
 """The checks run on every edge case."""
 FILE_CHECKS = ("missing_file", "corrupt_file", "truncated_file")
 """The checks of error types, run once per backend."""
@@ -259,6 +259,25 @@ def _check_frames(case: ConformanceCase, clip: Clip) -> None:
     )
 
 
+def _check_out(case: ConformanceCase, clip: Clip) -> None:
+    import numpy as np
+
+    times = _probe_times(clip)
+    out = np.full((len(times), *clip.frames[0].shape), 0x5A, np.uint8)
+    refs = [MediaRef(clip.uri, t) for t in times]
+    got = batch_decode(refs, decoder=case.backend, on_error="return", out=out)
+    problems = [
+        f"pts_ns={t}: the result is not a view of its out slot"
+        for i, (t, g) in enumerate(zip(times, got, strict=True))
+        if not isinstance(g, MediaRefError) and not np.shares_memory(g, out[i])
+    ]
+    slots = [g if isinstance(g, MediaRefError) else out[i] for i, g in enumerate(got)]
+    _verdict(
+        f"{clip.path.name}, batch_decode(out=...) of {len(times)} timestamps",
+        problems + _compare(clip, times, slots, case.atol),
+    )
+
+
 def _check_single(case: ConformanceCase, clip: Clip) -> None:
     times = [*clip.starts_ns, *(s - 1 for s in clip.starts_ns[1:]), clip.end_ns - 1]
     got: list[Any] = []
@@ -426,6 +445,7 @@ def _first_h264() -> EdgeCase:
 
 _CHECKS: dict[str, Callable[[ConformanceCase, Clip], None]] = {
     "frames": _check_frames,
+    "out": _check_out,
     "single": _check_single,
     "metadata": _check_metadata,
     "range": _check_range,
