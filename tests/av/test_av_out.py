@@ -220,3 +220,29 @@ def test_iter_decode_writes_each_request_where_its_out_says(clip_factory: ClipFa
     )
     np.testing.assert_array_equal(given[0], clip.frames[4])
     np.testing.assert_array_equal(given[1], np.stack(clip.frames[6:9]))
+
+
+def test_without_out_frames_are_converted_straight_into_pooled_memory(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediaref_av import _convert, _swscale
+
+    if not _swscale.available():
+        pytest.skip("swscale-into is not available with this PyAV")
+    clip = clip_factory("h264_bframes_mp4")
+    mediaref_av.clear_caches()
+    monkeypatch.setattr(_swscale, "_verdicts", {})
+    calls = []
+    reformat = _convert.Converter._reformat
+
+    def counting(self: _convert.Converter, frame: object, out: object) -> np.ndarray:
+        calls.append(1)
+        return reformat(self, frame, out)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_convert.Converter, "_reformat", counting)
+    frames = mediaref.batch_decode([MediaRef(clip.uri, t) for t in clip.starts_ns[:6]])
+    for f, want in zip(frames, clip.frames[:6], strict=True):
+        np.testing.assert_array_equal(f, want)
+    # Only the first conversion of the setup goes through `reformat` too (the check that
+    # swscale-into gives its pixels); every frame is written by swscale into its array.
+    assert len(calls) == 1

@@ -11,8 +11,9 @@ the conversion). The pixels are therefore the ones ``reformat`` gives; and each 
 setup (pixel formats, sizes, colour properties, scaler flags) is checked once per process
 against ``reformat`` itself, falling back to it for good if they differ.
 
-Everything PyAV does not expose is checked before use: the libraries are PyAV's own
-(their versions are the ones ``av.library_versions`` reports), and a frame's ``AVFrame``
+Everything PyAV does not expose is checked before use: only PyAV releases whose layout
+was tested (`_PYAV_CHECKED`), the libraries are PyAV's own (their versions are the ones
+``av.library_versions`` reports), and a frame's ``AVFrame``
 pointer (the first field of PyAV's ``Frame`` object) must show the frame's plane pointer,
 line size, width and height; else this path is off and ``reformat`` + copy is used.
 ``MEDIAREF_AV_SWSCALE_INTO=0`` turns it off.
@@ -48,6 +49,9 @@ _FRAME_PTR_OFFSET = object.__basicsize__ + ctypes.sizeof(ctypes.c_void_p)
 """Where PyAV's ``Frame`` keeps its ``AVFrame *``: after the object header and Cython's
 table of C methods (``cdef class Frame: cdef lib.AVFrame *ptr``, its first field)."""
 
+_PYAV_CHECKED = ("18.",)
+"""PyAV releases whose ``Frame`` layout this module was tested on (others: reformat + copy)."""
+
 _lock = threading.Lock()
 _libs: tuple[Any, Any] | bool | None = False
 """(libswscale, libavutil) once loaded; `None`: not usable here; `False`: not tried yet."""
@@ -73,6 +77,9 @@ def _load() -> tuple[Any, Any] | None:
         return None
     import av
     import av.video.reformatter  # loads libswscale into the process
+
+    if not av.__version__.startswith(_PYAV_CHECKED):
+        return None  # a PyAV whose object layout was not checked here
 
     paths = _find("swscale"), _find("avutil")
     if paths[0] is None or paths[1] is None:
