@@ -15,7 +15,6 @@ from numpy.typing import NDArray
 from mediaref import (
     ByteSource,
     ImageFormat,
-    InvalidOutputError,
     MediaRefError,
     SourceUnreadableError,
     TimestampOutOfRangeError,
@@ -27,7 +26,7 @@ from mediaref.timeline import indices_played_at, indices_shown_between, out_of_r
 
 from . import _buffers, _counters, _pool, _threads
 from ._bounds import check_picture, check_request
-from ._convert import FORMATS, Frames, Layout, Output, fit_size, orientation
+from ._convert import FORMATS, Frames, Layout, Output, orientation
 from ._cues import CueIndex, CuesUnusable, cue_indexes, open_cues
 from ._demux import IndexScan
 from ._index import Index, IndexData
@@ -35,6 +34,7 @@ from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
 from ._matroska import matroska_cues
 from ._plan import Run, plan, split
 from ._runs import RunDecoder
+from ._shaping import check_shaping, destinations, out_size, shown_size
 from ._stepping import Stepping
 from ._tables import SCAN_READAHEAD, is_mov, table_index
 from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor
@@ -161,7 +161,7 @@ class AVVideoDecoder:
         self._workers = workers if workers is not None else _threads.parallel_decoders(self._cpus)
         self._skip_nonref = skip_nonref
         self._cache_dir = cache_dir(index_cache)
-        self._shape_options = _check_shaping(size, max_size, layout)
+        self._shape_options = check_shaping(size, max_size, layout)
         self._index_key: tuple[tuple[object, ...], int | None] = (content_key(source), stream)
         self._file_key = (source.identity, stream)
         self._parallel = ONE_THREAD
@@ -184,7 +184,7 @@ class AVVideoDecoder:
         # Containers are cached per file, stream and codec threading.
         self._parallel = codec_threading(threads, desc.slices)
         self._metadata: VideoMetadata | None = None
-        self._out_size = _out_size(_shown_size(desc), *self._shape_options[:2])
+        self._out_size = out_size(shown_size(desc), *self._shape_options[:2])
 
     # -- resources --------------------------------------------------------------------
 
@@ -427,7 +427,7 @@ class AVVideoDecoder:
         idx = self._index
         d = idx.data
         rotation, _ = orientation(d.display_matrix, d.rotation)
-        height, width = _shown_size(d)
+        height, width = shown_size(d)
         return VideoMetadata(
             codec=d.codec,
             width=width,
@@ -599,8 +599,8 @@ class AVVideoDecoder:
         if out is None:
             return None
         spec = Output(format, self._out_size, self._shape_options[2])
-        shape = spec.shape(*_shown_size(self._description()))
-        return _destinations(out, n, shape, self.uri)
+        shape = spec.shape(*shown_size(self._description()))
+        return destinations(out, n, shape, self.uri)
 
     @staticmethod
     def _in_order(
@@ -636,7 +636,7 @@ class AVVideoDecoder:
         if not indices:
             return got
         spec = Output(format, self._out_size, self._shape_options[2])
-        shape = spec.shape(*_shown_size(idx.data))
+        shape = spec.shape(*shown_size(idx.data))
         # The index may come from a cache filled under other limits.
         check_picture(idx.data.width, idx.data.height, self.uri)
         check_request(len(indices), shape, self.uri)
@@ -887,69 +887,3 @@ def minimal_frames(uri_or_path: str | os.PathLike[str], pts_ns: Sequence[int]) -
 
     with AVVideoDecoder(uri_or_path) as video:
         return minimal_frame_count(video.index, video.frame_indices(pts_ns))
-
-
-def _destinations(
-    out: Sequence[Any], n: int, shape: tuple[int, ...], uri: str
-) -> list[NDArray[np.uint8]]:
-    """`out` as arrays, each checked to take a frame of `shape` (else `InvalidOutputError`)."""
-    if len(out) != n:
-        raise InvalidOutputError(f"out has {len(out)} slots for {n} frames", uri=uri)
-    arrays: list[NDArray[np.uint8]] = []
-    for k, d in enumerate(out):
-        try:
-            a = np.asarray(d)
-        except Exception:
-            raise InvalidOutputError(
-                f"out[{k}] is not an array: {type(d).__name__}", uri=uri
-            ) from None
-        if a.dtype != np.uint8 or not a.flags.c_contiguous or not a.flags.writeable:
-            raise InvalidOutputError(
-                f"out[{k}] must be a writable C-contiguous uint8 array, got {a.dtype} "
-                f"(contiguous: {a.flags.c_contiguous}, writable: {a.flags.writeable})",
-                uri=uri,
-            )
-        if a.shape != shape:
-            raise InvalidOutputError(f"out slot has shape {a.shape}, the frame is {shape}", uri=uri)
-        arrays.append(a)
-    return arrays
-
-
-def _check_shaping(
-    size: object, max_size: object, layout: object
-) -> tuple[tuple[int, int] | None, tuple[int, int] | None, Layout]:
-    """Validate the output-shaping options (before any file is read)."""
-    for name, value in (("size", size), ("max_size", max_size)):
-        ok = value is None or (
-            isinstance(value, (tuple, list))
-            and len(value) == 2
-            and all(type(v) is int and v > 0 for v in value)
-        )
-        if not ok:
-            order = "(height, width)" if name == "size" else "(width, height)"
-            raise ValueError(f"{name} must be {order} positive ints, got {value!r}")
-    if size is not None and max_size is not None:
-        raise ValueError("give size or max_size, not both")
-    if layout not in ("hwc", "chw"):
-        raise ValueError(f"layout must be 'hwc' or 'chw', got {layout!r}")
-    return _pair(size), _pair(max_size), layout  # type: ignore[return-value]
-
-
-def _pair(value: Any) -> tuple[int, int] | None:
-    return None if value is None else (int(value[0]), int(value[1]))
-
-
-def _shown_size(d: IndexData) -> tuple[int, int]:
-    """``(height, width)`` of the pictures as shown (after rotation)."""
-    rotation, _ = orientation(d.display_matrix, d.rotation)
-    return (d.width, d.height) if rotation in (90, 270) else (d.height, d.width)
-
-
-def _out_size(
-    shown: tuple[int, int], size: tuple[int, int] | None, max_size: tuple[int, int] | None
-) -> tuple[int, int] | None:
-    if size is not None:
-        return size
-    if max_size is not None:
-        return fit_size(*shown, max_size)
-    return None
