@@ -179,7 +179,7 @@ class Converter:
                 if self._into(frame, out, into):
                     _counters.add(frames_converted=1, frames_converted_in_place=1)
                     return into
-            elif out.format != "gray" or out.size is not None:
+            elif (out.format != "gray" or out.size is not None) and _swscale_into():
                 # Straight into pooled memory too: one pass, no copy (a one-keyframe call on
                 # 640x480 AV1 spent ~60 us of its ~1.7 ms copying the converted frame).
                 owned = _buffers.take(out.shape(frame.height, frame.width))
@@ -247,6 +247,16 @@ class Converter:
         )
         arr: NDArray[np.uint8] = converted.to_ndarray()  # type: ignore[assignment]
         return arr
+
+
+def _swscale_into() -> bool:
+    """Whether swscale can convert into given arrays here.
+
+    Else no pooled block is taken for it: the frame goes through ``reformat`` + copy.
+    """
+    from ._swscale import available
+
+    return available()
 
 
 # 8-bit planar YUV, whose first plane is the luma a gray frame is.
