@@ -243,8 +243,7 @@ def main() -> int:
         "# The floor per codec: plain PyAV under each codec threading, and ours",
         "",
         f"- Date (UTC): {dt.datetime.now(dt.timezone.utc).isoformat(timespec='seconds')}",
-        f"- Command: `.venv/bin/python bench/floor.py{' --quick' if args.quick else ''} "
-        f"--calls {args.calls}`",
+        f"- Command: `.venv/bin/python bench/floor.py {' '.join(sys.argv[1:])}`",
         f"- Machine: {platform.processor() or platform.machine()}, {platform.platform()}, "
         f"{len(os.sched_getaffinity(0))} CPUs; av {av.__version__} (FFmpeg "
         f"{'.'.join(map(str, av.library_versions['libavcodec']))} libavcodec); "

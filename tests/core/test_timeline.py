@@ -189,6 +189,39 @@ def test_numpy_path_gives_the_same_answers_as_lists() -> None:
         indices_played_at(STARTS30, END30, np.array([5, END30], dtype=np.int64))
 
 
+@given(
+    st.lists(st.integers(1, 10**9), min_size=1, max_size=40),
+    st.lists(st.integers(-(10**9), 3 * 10**10), min_size=0, max_size=20),
+)
+def test_a_few_times_against_array_starts_give_the_list_paths_answers(
+    gaps: list[int], ts: list[int]
+) -> None:
+    # Up to 16 plain ints against array starts are looked up one by one; more, or any
+    # other kind of time, take the vectorised path: every answer and error is the same.
+    starts = [sum(gaps[:i]) for i in range(len(gaps))]
+    end = starts[-1] + gaps[-1]
+    arr = np.array(starts, dtype=np.int64)
+    try:
+        want: object = indices_played_at(starts, end, ts)
+    except TimestampOutOfRangeError as e:
+        want = str(e)
+    try:
+        got: object = indices_played_at(arr, end, ts)
+    except TimestampOutOfRangeError as e:
+        got = str(e)
+    assert got == want
+    if isinstance(want, list):
+        assert all(type(i) is int for i in got)  # type: ignore[attr-defined]
+
+
+def test_a_few_times_keep_refusing_what_is_not_an_int() -> None:
+    arr = np.array(STARTS30, dtype=np.int64)
+    for bad in (True, 1.5):
+        with pytest.raises(TypeError, match="pts_ns must be ints"):
+            indices_played_at(arr, END30, [0, bad])  # type: ignore[list-item]
+    assert indices_played_at(arr, END30, [np.int64(1), 40_000_000]) == [0, 1]
+
+
 def test_timeline_imports_no_array_library() -> None:
     code = (
         "import sys, mediaref.timeline; print(sorted({'numpy', 'av', 'PIL'} & sys.modules.keys()))"

@@ -762,7 +762,8 @@ class AVVideoDecoder:
                 others=others,
                 cpus=self._cpus,
             )
-            self._decode(self._acquire(threading, runs[0], idx), idx, parts[0], got, fmt)
+            h = self._acquire(threading, runs[0], idx)
+            self._decode(h, idx, parts[0], got, fmt, runs)
         finally:
             running.leave()
 
@@ -831,18 +832,21 @@ class AVVideoDecoder:
         wanted: set[int],
         got: dict[int, NDArray[np.uint8]],
         fmt: Output,
+        runs: list[Run] | None = None,
     ) -> None:
         f = h.fileobj
+        if runs is None:
+            runs = plan(idx, wanted)
         if f is not None:
             # Remote: fetch the byte ranges of the runs, coalesced, before the demuxer reads.
             if idx is self._full:
                 f.fences = []
-                f.prefetch(idx.byte_ranges(plan(idx, wanted)))
+                f.prefetch(idx.byte_ranges(runs))
             else:  # a lazy index's window: the demuxer's buffer stops where the runs end
-                ranges = idx.byte_ranges(plan(idx, wanted), slack=_BLOCK_HEAD)
+                ranges = idx.byte_ranges(runs, slack=_BLOCK_HEAD)
                 f.fences = sorted(end for _, end in ranges)
                 f.prefetch(ranges, exact=True)
-        RunDecoder(idx, self._source, self._skip_nonref).decode(h, wanted, got, fmt)
+        RunDecoder(idx, self._source, self._skip_nonref).decode(h, wanted, got, fmt, runs)
 
 
 def _stretches(gops: list[int]) -> list[tuple[int, int]]:

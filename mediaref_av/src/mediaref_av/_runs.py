@@ -59,20 +59,33 @@ class RunDecoder:
         """Go on from a live decoder where a run allows it (off for a retry)."""
 
     def decode(
-        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self,
+        h: Handle,
+        wanted: set[int],
+        got: dict[int, NDArray[np.uint8]],
+        fmt: Output,
+        runs: list[Run] | None = None,
     ) -> None:
-        """Decode the frames `wanted` into `got` on `h` (the caller's until it returns)."""
+        """Decode the frames `wanted` into `got` on `h` (the caller's until it returns).
+
+        `runs`: ``plan(index, wanted)`` where the caller has it already.
+        """
         if h.stepping.index is not self.index:
             # Its state counts packets of another index (a lazy Matroska index's other
             # window, or a rebuilt index): start afresh, with a seek.
             h.stepping.close()
             h.stepping = Stepping(self.index)
         idle = h.stepping.begin_call()
-        self._decode(h, wanted, got, fmt)
+        self._decode(h, wanted, got, fmt, runs)
         h.stepping.end_call(idle, self.index, h.stream.codec_context, fmt)
 
     def _decode(
-        self, h: Handle, wanted: set[int], got: dict[int, NDArray[np.uint8]], fmt: Output
+        self,
+        h: Handle,
+        wanted: set[int],
+        got: dict[int, NDArray[np.uint8]],
+        fmt: Output,
+        planned: list[Run] | None,
     ) -> None:
         idx = self.index
         for _ in range(len(idx.flagged_keys) + 3):
@@ -80,7 +93,8 @@ class RunDecoder:
             if not missing:
                 return
             resumed = False
-            runs = plan(idx, missing)
+            runs = planned if planned is not None and missing == wanted else plan(idx, missing)
+            planned = None  # a retry plans again: the index may have learnt a keyframe
             keep_live = h.stepping.keeps_live(idx, runs)
             try:
                 for i, run in enumerate(runs):

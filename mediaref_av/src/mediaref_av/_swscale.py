@@ -208,13 +208,14 @@ class Into:
 
         assert self._libs is not None
         sws, avu = self._libs
-        src_p = frame_pointer(frame)
+        # The layout was checked on a probe frame when the libraries loaded (`_load`).
+        src_p = ctypes.c_void_p.from_address(id(frame) + _FRAME_PTR_OFFSET).value
         try:
             target = av.VideoFrame.from_numpy_buffer(dest, format=pix_fmt)
         except (ValueError, TypeError):
             return False
-        dst_p = frame_pointer(target)
-        if src_p is None or dst_p is None:
+        dst_p = ctypes.c_void_p.from_address(id(target) + _FRAME_PTR_OFFSET).value
+        if not src_p or not dst_p:
             return False
         if not self._ctx.value:
             self._ctx.value = sws.sws_alloc_context()

@@ -176,7 +176,7 @@ def _fetcher(
     """
     if out is None or all(d is None for d in out):
         return lambda sel: video.frames_played_at([pts_ns[i] for i in sel], format=format)
-    direct = video if isinstance(video, FramesInto) else None
+    direct = cast(FramesInto, video) if _implements(video, FramesInto) else None
 
     def fetch(sel: list[int]) -> list[Any]:
         into = [i for i in sel if out[i] is not None]
@@ -196,12 +196,28 @@ def _fetcher(
     return fetch
 
 
+_implemented: dict[tuple[type, type], bool] = {}
+
+
+def _implements(obj: object, protocol: type) -> bool:
+    """``isinstance(obj, protocol)`` for an optional backend protocol, remembered per class.
+
+    A runtime protocol check costs ~5 us (it lists the protocol's members each time); the
+    optional protocols are methods, which a decoder's class has or has not.
+    """
+    key = (type(obj), protocol)
+    known = _implemented.get(key)
+    if known is None:
+        known = _implemented[key] = isinstance(obj, protocol)
+    return known
+
+
 def _range_errors(
     video: VideoDecoder, uri: str, pts_ns: Sequence[int]
 ) -> list[TimestampOutOfRangeError | None]:
     """Check each timestamp against the stream (`TimeRange` if the decoder has it)."""
-    if isinstance(video, TimeRange):
-        return video.out_of_range(pts_ns)
+    if _implements(video, TimeRange):
+        return cast(TimeRange, video).out_of_range(pts_ns)
     meta = video.metadata
     return [out_of_range(t, meta.begin_ns, meta.end_ns, uri=uri) for t in pts_ns]
 
@@ -210,12 +226,12 @@ def _with_times(
     video: VideoDecoder, backend: str, uri: str, pts_ns: list[int], frames: list[Any]
 ) -> list[Any]:
     """Pair each frame with the index and start time of the frame shown (`DecodedFrame`)."""
-    if not isinstance(video, FrameTimes):
+    if not _implements(video, FrameTimes):
         raise UnsupportedSourceError(
             f"the {backend!r} backend does not report frame times (mediaref.FrameTimes)",
             uri=uri,
         )
-    shown = video.shown_at(pts_ns)
+    shown = cast(FrameTimes, video).shown_at(pts_ns)
     return [
         f if isinstance(f, MediaRefError) else DecodedFrame(f, start, index)
         for f, (index, start) in zip(frames, shown, strict=True)

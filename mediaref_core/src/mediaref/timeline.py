@@ -232,6 +232,10 @@ def indices_played_at(
         TypeError: A timestamp that is not an int.
     """
     begin_ns = int(starts_ns[0])
+    if isinstance(pts_ns, list) and len(pts_ns) <= _FEW and _is_ndarray(starts_ns):
+        few = _few_played_at(starts_ns, begin_ns, end_ns, pts_ns)
+        if few is not None:
+            return few
     check_in_range(pts_ns, begin_ns, end_ns, uri=uri)
     if not (_is_ndarray(starts_ns) or _is_ndarray(pts_ns)):
         return [bisect.bisect_right(starts_ns, t) - 1 for t in pts_ns]  # type: ignore[arg-type]
@@ -241,6 +245,23 @@ def indices_played_at(
     found = np.searchsorted(np.asarray(starts_ns, dtype=np.int64), ts, side="right") - 1
     found = found.astype(np.int64, copy=False)
     return found if _is_ndarray(pts_ns) else [int(i) for i in found]
+
+
+_FEW = 16
+"""Up to this many times in a list are looked up one by one: one call per request of a
+frame or two costs 0.6 us instead of 4 for the vectorised path's arrays."""
+
+
+def _few_played_at(
+    starts_ns: Any, begin_ns: int, end_ns: int, pts_ns: list[int]
+) -> list[int] | None:
+    """`indices_played_at` of a few plain ints in range; `None` for anything else."""
+    out = []
+    for t in pts_ns:
+        if t.__class__ is not int or not begin_ns <= t < end_ns:
+            return None  # the general path checks it and names what is wrong
+        out.append(int(starts_ns.searchsorted(t, side="right")) - 1)
+    return out
 
 
 def indices_shown_between(
