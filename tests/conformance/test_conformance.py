@@ -117,6 +117,28 @@ def test_a_backend_wrong_only_in_threads_or_after_fork_fails_that_check_alone(
     assert want == clip.index_at(t) and got == want - 1
 
 
+def test_a_backend_wrong_only_after_park_fails_keep_open_and_the_checks_it_served_parked(
+    media_dir: Path, wrong_backends: None
+) -> None:
+    # The core parks a `KeepOpen` decoder between calls on a local file, so the checks
+    # made of several calls get it parked too; `keep_open` names the cause.
+    clip = decode_sequentially(make_edge_case(BFRAMES, media_dir))
+    with pytest.raises(AssertionError) as info:
+        check_video_backend("early_after_park", media_dir, media=[BFRAMES])
+    msg = str(info.value)
+    failed = re.findall(r"^FAILED (\S+): ", msg, re.MULTILINE)
+    assert f"{BFRAMES}:keep_open" in failed
+    assert f"{BFRAMES}:metadata" not in failed and "missing_file" not in failed
+    found = re.search(
+        r"KeepOpen: a call, park\(\), another call: \d+ wrong: after park\(\): "
+        r"pts_ns=(\d+): want frame (\d+) \(pts_ns \d+\), got a frame closest to frame (\d+) ",
+        msg,
+    )
+    assert found is not None, msg
+    t, want, got = map(int, found.groups())
+    assert want == clip.index_at(t) and got == max(want - 1, 0) and "before park()" not in msg
+
+
 def test_the_fake_entry_point_backend_is_found_and_fails_the_kit(media_dir: Path) -> None:
     # mediaref-fake's "fake" backend answers every file with 10 constant 4x2 frames:
     # it is a plugin-mechanism fixture, not a decoder, and the kit says so.

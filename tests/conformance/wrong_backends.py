@@ -68,6 +68,21 @@ def _early_after_fork(video: Any, t: int) -> int:
     return right if os.getpid() == _PARENT else max(right - 1, 0)
 
 
+class _EarlyAfterPark(_Reselecting):
+    """Right until parked (`mediaref.KeepOpen`), then one frame early."""
+
+    def __init__(self, source: ByteSource) -> None:
+        super().__init__(source, lambda video, t: video.frame_indices([t])[0])
+        self.parked = False
+
+    def park(self) -> None:
+        self.parked = True
+        self._pick = _one_frame_early
+
+    def reusable(self) -> bool:
+        return not self._inner._closed
+
+
 def _backend(name: str, pick: Callable[[Any, int], int]) -> VideoBackend:
     return VideoBackend(name=name, open=lambda source, **options: _Reselecting(source, pick))
 
@@ -79,4 +94,5 @@ def mediaref_video_backends() -> list[VideoBackend]:
         _backend("floor_rule", _floor_rule),
         _backend("early_off_main_thread", _early_off_main_thread),
         _backend("early_after_fork", _early_after_fork),
+        VideoBackend(name="early_after_park", open=lambda source, **o: _EarlyAfterPark(source)),
     ]

@@ -31,6 +31,7 @@ from ._cues import CueIndex, CuesUnusable, cue_indexes, open_cues
 from ._demux import IndexScan
 from ._index import Index, IndexData
 from ._index_cache import cache_dir, content_key, disk_cacheable, index_cache
+from ._index_cache import index_cache as _indexes  # `__init__` has an option of that name
 from ._matroska import matroska_cues
 from ._plan import Run, plan, split
 from ._runs import RunDecoder
@@ -92,7 +93,8 @@ def _forget_frames(error: BaseException) -> None:
 class AVVideoDecoder:
     """One video stream of a file, decoded with PyAV (FFmpeg).
 
-    Implements `mediaref.VideoDecoder`. The packet index is cached per file identity
+    Implements `mediaref.VideoDecoder` (and `KeepOpen`, `FrameTimes`, `FramesInto`,
+    `TimeRange`). The packet index is cached per file identity
     (in memory, and on disk with ``index_cache=``); the container is taken from a
     process-wide cache of open containers and returned to it by `close`.
 
@@ -167,6 +169,8 @@ class AVVideoDecoder:
         self._parallel = ONE_THREAD
         """The codec threading for long runs (`codec_threading`), known with the index."""
         self._handle: _pool.Handle | None = None
+        self._cleared = _indexes.cleared
+        """`index_cache.cleared` when opened (`reusable`)."""
         self._lock = threading.RLock()
         self._closed = False
         self._served = False
@@ -296,6 +300,23 @@ class AVVideoDecoder:
         with self._lock:
             self._closed = True
             self._release()
+
+    def park(self) -> None:
+        """Wait between two calls of the core (`mediaref.KeepOpen`) without a container.
+
+        The container goes back to the pool, where `clear_caches` can close it and other
+        decoders may take it (the next request takes it back first while it is live:
+        `_pool.checkout`).
+        """
+        with self._lock:
+            self._release()
+
+    def reusable(self) -> bool:
+        """Whether this decoder may serve the core's next call (`mediaref.KeepOpen`).
+
+        Not once closed, nor once `clear_caches` forgot the indexes (its own may be stale).
+        """
+        return not self._closed and _indexes.cleared == self._cleared
 
     def __enter__(self) -> AVVideoDecoder:
         return self

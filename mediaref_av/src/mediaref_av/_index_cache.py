@@ -218,6 +218,8 @@ class _IndexCache:
         self._lock = threading.Lock()
         self._lru: OrderedDict[Hashable, Index] = OrderedDict()
         self._bytes = 0
+        self.cleared = 0
+        """How many times `clear` ran: decoders opened before hold indexes it forgot."""
         self._encoder = msgspec.msgpack.Encoder()
         self._decoder = msgspec.msgpack.Decoder(IndexData)
 
@@ -258,6 +260,7 @@ class _IndexCache:
         with self._lock:
             self._lru.clear()
             self._bytes = 0
+            self.cleared += 1
 
     @staticmethod
     def _file(directory: str, key: Hashable) -> str:

@@ -6,7 +6,7 @@ __all__ = ["cleanup_cache"]
 
 
 def cleanup_cache() -> None:
-    """Release every plugin's caches: open containers, packet indexes, pooled frame memory.
+    """Release every cache: decoders kept open, open containers, packet indexes, frame memory.
 
     Also stops the thread that releases idle memory (`limits.idle_release_s`).
 
@@ -15,8 +15,10 @@ def cleanup_cache() -> None:
     a later decode opens and indexes again.
     """
     from ._janitor import janitor
+    from ._kept import close_all
     from ._plugins import plugin_manager
 
     janitor.stop()  # nothing is left for it; the next decode starts it again
+    close_all()  # the decoders kept open between calls, then what they used
     plugin_manager().hook.mediaref_clear_caches()
     janitor.mark_released()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal, cast, get_args
 
+from . import _kept
 from ._errors import (
     BackendNotInstalledError,
     MediaRefError,
@@ -20,13 +21,15 @@ from ._errors import (
 )
 from ._janitor import tracked
 from ._out import copy_into
-from ._plugins import open_routed_source, plugin_manager
+from ._plugins import open_routed_source, plugin_manager, registry
 from ._protocols import (
+    ByteSource,
     DecodedFrame,
     FramesInto,
     FrameTimes,
     ImageBackend,
     ImageFormat,
+    KeepOpen,
     TimeRange,
     VideoBackend,
     VideoDecoder,
@@ -85,7 +88,12 @@ def _open_video(
 ) -> tuple[VideoBackend, VideoDecoder]:
     """Open `uri` with the first backend that accepts it and does not decline it."""
     require_any("video", uri)
-    source = open_routed_source(uri, options)
+    return _open_source(open_routed_source(uri, options), uri, decoder, options)
+
+
+def _open_source(
+    source: ByteSource, uri: str, decoder: str | None, options: dict[str, Any]
+) -> tuple[VideoBackend, VideoDecoder]:
     passed: list[Verdict] = []
     declined: list[tuple[ImageBackend | VideoBackend, str]] = []
     for backend in route("video", source, decoder=decoder, passed=passed):
@@ -129,38 +137,68 @@ def decode_video(
     timestamps that fail become errors, each naming its own pts. With `with_pts`, each
     frame comes as a `DecodedFrame`. `out` holds a destination (or `None`) per timestamp:
     a frame with one is written there (by the backend if it implements `FramesInto`,
-    else copied) and returned as that object.
+    else copied) and returned as that object. A decoder that implements `KeepOpen` is
+    kept open for the next call on the same local file (`_kept`).
     """
-    backend, video = _open_video(uri, decoder, options)
-    with video:
-        results: list[Any] = [None] * len(pts_ns)
-        valid: list[int] = []
-        for i, err in enumerate(_range_errors(video, uri, pts_ns)):
-            if err is None:
-                valid.append(i)
-            else:
-                results[i] = err
-        if not valid:
-            return results
-        fetch = _fetcher(video, pts_ns, format, out, uri)
-        try:
-            frames = fetch(valid)
-        except Exception as e:
-            # A request over `limits.max_request_bytes` fails as a whole: no retry per pts.
-            if len(valid) == 1 or hasattr(e, "max_request_bytes"):
-                raise _wrap(e, backend.name, uri, pts_ns[valid[0]]) from e
-            # Find which timestamps fail and keep the frames of the others.
-            frames = []
-            for i in valid:
-                try:
-                    frames.append(fetch([i])[0])
-                except Exception as e1:
-                    frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
-        if with_pts:
-            frames = _with_times(video, backend.name, uri, [pts_ns[i] for i in valid], frames)
-        for i, frame in zip(valid, frames, strict=True):
-            results[i] = frame
-        return results
+    require_any("video", uri)
+    source = open_routed_source(uri, options)
+    key = _kept.key_of(uri, decoder, options)
+    reg = registry()
+    kept = None if key is None else _kept.take(key, source, reg)
+    if kept is None:
+        kept = _kept.Kept(reg, tuple(source.identity), *_open_source(source, uri, decoder, options))
+    backend, video = kept.backend, kept.decoder
+    clean = False
+    try:
+        results, clean = _decode_with(video, backend, uri, pts_ns, format, out, with_pts)
+    finally:
+        if clean and key is not None:
+            _kept.give(key, source, kept, _implements(video, KeepOpen))
+        else:
+            video.close()
+    return results
+
+
+def _decode_with(
+    video: VideoDecoder,
+    backend: VideoBackend,
+    uri: str,
+    pts_ns: Sequence[int],
+    format: ImageFormat,
+    out: Sequence[Any] | None,
+    with_pts: bool,
+) -> tuple[list[Any], bool]:
+    """`decode_video` on an open decoder; also whether no decode failed (it may be kept)."""
+    results: list[Any] = [None] * len(pts_ns)
+    valid: list[int] = []
+    for i, err in enumerate(_range_errors(video, uri, pts_ns)):
+        if err is None:
+            valid.append(i)
+        else:
+            results[i] = err
+    if not valid:
+        return results, True
+    fetch = _fetcher(video, pts_ns, format, out, uri)
+    clean = True
+    try:
+        frames = fetch(valid)
+    except Exception as e:
+        clean = False
+        # A request over `limits.max_request_bytes` fails as a whole: no retry per pts.
+        if len(valid) == 1 or hasattr(e, "max_request_bytes"):
+            raise _wrap(e, backend.name, uri, pts_ns[valid[0]]) from e
+        # Find which timestamps fail and keep the frames of the others.
+        frames = []
+        for i in valid:
+            try:
+                frames.append(fetch([i])[0])
+            except Exception as e1:
+                frames.append(_wrap(e1, backend.name, uri, pts_ns[i]))
+    if with_pts:
+        frames = _with_times(video, backend.name, uri, [pts_ns[i] for i in valid], frames)
+    for i, frame in zip(valid, frames, strict=True):
+        results[i] = frame
+    return results, clean
 
 
 def _fetcher(

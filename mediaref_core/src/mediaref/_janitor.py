@@ -131,10 +131,12 @@ class Janitor:
         return True
 
     def release(self) -> None:
-        """Call every plugin's ``mediaref_release_idle`` and trim the heap (glibc)."""
+        """Close the kept decoders, call every plugin's ``mediaref_release_idle``, trim the heap."""
+        from ._kept import close_all
         from ._plugins import plugin_manager
 
         self.releases += 1
+        close_all()  # first: a decoder kept between calls uses what plugins would release
         plugin_manager().hook.mediaref_release_idle()
         if _malloc_trim is not None:
             _malloc_trim(0)

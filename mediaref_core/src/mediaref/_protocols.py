@@ -186,6 +186,31 @@ class TimeRange(Protocol):
 
 
 @runtime_checkable
+class KeepOpen(Protocol):
+    """What a `VideoDecoder` implements to be kept open between decode calls.
+
+    Optional: without it, each ``batch_decode`` / ``to_ndarray`` call opens the decoder
+    and closes it. With it, a call on a local file gives its decoder back to the core
+    (at most 8 are kept per process, the least recently used closed first), which hands
+    it to the next call with the same URI, backend choice and options while the file's
+    `ByteSource.identity` is unchanged: no routing and no opening per call.
+    """
+
+    def park(self) -> None:
+        """Wait for the next call: give back what others may use meanwhile.
+
+        ``mediaref-av`` returns its container to the plugin's pool.
+        """
+
+    def reusable(self) -> bool:
+        """Whether the decoder may serve another call; if not, the core closes it.
+
+        False once what it was opened with went stale (``mediaref-av``: after its caches
+        were cleared).
+        """
+
+
+@runtime_checkable
 class FramesInto(Protocol):
     """What a `VideoDecoder` implements to write frames into the caller's memory.
 

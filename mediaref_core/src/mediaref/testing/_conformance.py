@@ -28,6 +28,7 @@ from .._errors import (
     UndecodableMediaError,
 )
 from .._plugins import open_source, video_backend
+from .._protocols import KeepOpen
 from .._ref import MediaRef
 from ._media import EDGE_CASES, EdgeCase, make_edge_case
 from ._oracle import Clip, decode_sequentially
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FRAME_CHECKS", "ConformanceCase", "Report", "check_video_backend", "conformance_cases"]
 
-FRAME_CHECKS = ("frames", "out", "single", "metadata", "range", "threads", "fork")
+FRAME_CHECKS = ("frames", "out", "single", "metadata", "range", "threads", "fork", "keep_open")
 """The checks run on every edge case."""
 FILE_CHECKS = ("missing_file", "corrupt_file", "truncated_file")
 """The checks of error types, run once per backend."""
@@ -402,6 +403,23 @@ def _check_fork(case: ConformanceCase, clip: Clip) -> None:
     _verdict(f"{clip.path.name}, decoding in the parent, then in a forked child", problems)
 
 
+def _check_keep_open(case: ConformanceCase, clip: Clip) -> None:
+    with video_backend(case.backend).open(open_source(clip.uri)) as video:
+        if not isinstance(video, KeepOpen):
+            raise unittest.SkipTest(f"{case.backend!r} does not implement mediaref.KeepOpen")
+        times = _probe_times(clip)
+        half = len(times) // 2
+        before = video.frames_played_at(times[:half])
+        video.park()  # as the core does between two calls
+        problems = [] if video.reusable() else ["reusable() is false after park()"]
+        after = video.frames_played_at(times[half:])
+        problems += [f"before park(): {m}" for m in _compare(clip, times[:half], before, case.atol)]
+        problems += [f"after park(): {m}" for m in _compare(clip, times[half:], after, case.atol)]
+    if video.reusable():
+        problems.append("reusable() is true after close()")
+    _verdict(f"{clip.path.name}, KeepOpen: a call, park(), another call", problems)
+
+
 def _file_error(case: ConformanceCase, uri: str, want: type[MediaRefError]) -> None:
     for how in ("MediaRef.to_ndarray", "batch_decode"):
         try:
@@ -451,6 +469,7 @@ _CHECKS: dict[str, Callable[[ConformanceCase, Clip], None]] = {
     "range": _check_range,
     "threads": _check_threads,
     "fork": _check_fork,
+    "keep_open": _check_keep_open,
 }
 _FILE_CHECKS: dict[str, Callable[[ConformanceCase, Path], None]] = {
     "missing_file": _check_missing,
