@@ -146,7 +146,7 @@ def decode_video(
     reg = registry()
     kept = None if key is None else _kept.take(key, source, reg)
     if kept is None:
-        kept = _kept.Kept(reg, tuple(source.identity), *_open_source(source, uri, decoder, options))
+        kept = _kept.opened(reg, source, *_open_source(source, uri, decoder, options))
     backend, video = kept.backend, kept.decoder
     clean = False
     try:

@@ -26,7 +26,7 @@ from typing import Any, NamedTuple, cast
 
 from ._protocols import ByteSource, KeepOpen, VideoBackend, VideoDecoder
 
-__all__ = ["MAX_KEPT", "Kept", "close_all", "give", "kept_decoders", "key_of", "take"]
+__all__ = ["MAX_KEPT", "Kept", "close_all", "give", "kept_decoders", "key_of", "opened", "take"]
 
 MAX_KEPT = 8
 
@@ -55,6 +55,18 @@ def key_of(uri: str, decoder: str | None, options: Mapping[str, Any]) -> Hashabl
     except TypeError:
         return None
     return key
+
+
+def opened(
+    registry: object, source: ByteSource, backend: VideoBackend, decoder: VideoDecoder
+) -> Kept:
+    """Return a decoder just opened on `source`, with the source's identity.
+
+    The identity is read for local files only: a remote source's costs a request, and
+    such decoders are never kept.
+    """
+    identity = tuple(source.identity) if source.local_path is not None else ()
+    return Kept(registry, identity, backend, decoder)
 
 
 def take(key: Hashable, source: ByteSource, registry: object) -> Kept | None:
