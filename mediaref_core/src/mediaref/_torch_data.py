@@ -26,6 +26,7 @@ from ._iter import iter_decode
 from ._protocols import DecodedFrame, ImageFormat, check_image_format
 from ._ref import MediaRef
 from ._sampler import VideoBatchSampler, sample_refs
+from ._torch_shm import batch_tensor
 
 __all__ = ["NO_PTS", "FrameDataset", "FrameStream", "collate"]
 
@@ -366,9 +367,17 @@ def _batch_frames(groups: list[Sequence[DecodedFrame]]) -> Any:
 
 
 def _empty_uint8(shape: tuple[int, ...]) -> Any:
-    """An uninitialised uint8 tensor; in a DataLoader worker, in shared memory."""
+    """An uninitialised uint8 tensor; in a DataLoader worker, in shared memory.
+
+    On Linux, memory the worker reuses once the main process has dropped the batch
+    (`mediaref._torch_shm`); elsewhere, fresh shared memory from torch, as
+    ``default_collate`` makes it.
+    """
     if get_worker_info() is None:
         return torch.empty(shape, dtype=torch.uint8)
+    reused = batch_tensor(shape)
+    if reused is not None:
+        return reused
     proto = torch.empty(0, dtype=torch.uint8)
     numel = 1
     for n in shape:
