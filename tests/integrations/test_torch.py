@@ -732,3 +732,31 @@ def test_a_batch_tensor_never_sent_is_reused_by_its_worker(clips: list[Clip]) ->
             assert int(batch["blocks"].max()) <= 2  # one block per batch shape (2 here)
             batches += 1
     assert batches > 10
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="Linux memfd")
+def test_a_child_forked_while_a_batch_is_held_does_not_free_it(clips: list[Clip]) -> None:
+    import gc
+    import os
+
+    samples, sampler, loader = reusing_loader(clips, "fork")
+    sampler.set_epoch(0)
+    batches = iter(zip(sampler, loader, strict=True))
+    for indices, batch in batches:
+        if memory_file(batch["frames"].data_ptr()).endswith(MEMFD):
+            break  # a batch in a worker's reused block
+    held = (indices, batch["frames"])
+    del batch, batches  # (zip keeps its last tuple)
+    pid = os.fork()
+    if pid == 0:  # the child drops its copy of the batch, which the parent still holds
+        del held
+        gc.collect()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    reused = 0
+    for epoch in range(1, 4):  # many batches, each dropped: their blocks are reused
+        sampler.set_epoch(epoch)
+        for _, batch in zip(sampler, loader, strict=True):
+            reused += memory_file(batch["frames"].data_ptr()).endswith(MEMFD)
+    assert reused > 0
+    check_held(clips, [samples[i] for i in held[0]], "batch", {"frames": held[1]})

@@ -157,6 +157,16 @@ def _rebuild(fd: Any, gen: int, shape: tuple[int, ...]) -> torch.Tensor:
     for n in shape:
         size *= n
     array = np.frombuffer(mm, np.uint8, count=size, offset=_HEADER)
-    release = weakref.finalize(array, _GEN.pack_into, mm, 0, gen)
+    release = weakref.finalize(array, _release, mm, gen, os.getpid())
     release.atexit = False
     return torch.from_numpy(array.reshape(shape))
+
+
+def _release(mm: mmap.mmap, gen: int, pid: int) -> None:
+    """Tell the worker that use `gen` of the block is over: its last array here is gone.
+
+    Only in the process that received the batch: a child forked while it held the batch
+    has the array too, and dropping that copy must not free the parent's.
+    """
+    if os.getpid() == pid:
+        _GEN.pack_into(mm, 0, gen)
