@@ -741,12 +741,13 @@ def test_a_child_forked_while_a_batch_is_held_does_not_free_it(clips: list[Clip]
 
     samples, sampler, loader = reusing_loader(clips, "fork")
     sampler.set_epoch(0)
-    batches = iter(zip(sampler, loader, strict=True))
-    for indices, batch in batches:
-        if memory_file(batch["frames"].data_ptr()).endswith(MEMFD):
-            break  # a batch in a worker's reused block
+    indices, batch = next(  # a batch in a worker's reused block
+        (i, b)
+        for i, b in zip(sampler, loader, strict=True)
+        if memory_file(b["frames"].data_ptr()).endswith(MEMFD)
+    )
     held = (indices, batch["frames"])
-    del batch, batches  # (zip keeps its last tuple)
+    del batch
     pid = os.fork()
     if pid == 0:  # the child drops its copy of the batch, which the parent still holds
         del held
