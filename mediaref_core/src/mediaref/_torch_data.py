@@ -140,7 +140,7 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         When every sample is a single reference, or every one a group of the same length,
         and every reference's video (or image) decoded to one frame shape before in this
         process: a new uninitialised uint8 tensor ``(B, *frame)`` or ``(B, N, *frame)``, in
-        shared memory in a DataLoader worker (as ``default_collate`` would make it). The
+        a DataLoader worker in memory the main process maps (`_empty_uint8`). The
         frames are then written into it by the decoder (``batch_decode(out=...)``), and
         each item's ``"frames"`` is a view of it, which `collate` hands on as the batch.
         """
@@ -191,9 +191,8 @@ class FrameDataset(Dataset):  # type: ignore[misc]
 
         `frames_tensor` is the `batch_tensor` the frames were decoded into, if any. Else,
         when every sample is a group of the same length and frame shape, their stacked
-        ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in shared memory in a
-        DataLoader worker, as ``default_collate`` would make it) that the frames are
-        copied into. `collate` then returns that tensor without copying.
+        ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in a DataLoader worker,
+        in memory the main process maps: `_empty_uint8`) that the frames are copied into. `collate` then returns that tensor without copying.
         """
         groups: list[Sequence[DecodedFrame]] = []
         singles: list[bool] = []
