@@ -192,7 +192,8 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         `frames_tensor` is the `batch_tensor` the frames were decoded into, if any. Else,
         when every sample is a group of the same length and frame shape, their stacked
         ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in a DataLoader worker,
-        in memory the main process maps: `_empty_uint8`) that the frames are copied into. `collate` then returns that tensor without copying.
+        in memory the main process maps: `_empty_uint8`) that the frames are copied into.
+        `collate` then returns that tensor without copying.
         """
         groups: list[Sequence[DecodedFrame]] = []
         singles: list[bool] = []
