@@ -570,3 +570,194 @@ def test_a_video_whose_frames_changed_size_is_decoded_again_at_its_new_size(
             assert batch["frames"].shape == (2, 2, 24, 32, 3)
             for k, sample in enumerate(samples):
                 check_item([clip], sample, row(batch, k))
+
+
+MEMFD = "/memfd:mediaref-batch (deleted)"
+
+
+def memory_file(address: int) -> str:
+    """The file this process maps at `address` (from /proc/self/maps): inode and name."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            fields = line.split(maxsplit=5)
+            low, high = (int(x, 16) for x in fields[0].split("-"))
+            if low <= address < high:
+                return f"{fields[4]} {fields[5].strip() if len(fields) > 5 else ''}"
+    raise AssertionError(f"address {address:#x} is not mapped")
+
+
+def memfd_mappings() -> int:
+    with open("/proc/self/maps") as maps:
+        return sum(MEMFD in line for line in maps)
+
+
+def open_files() -> tuple[int, list[str]]:
+    """This process's open file descriptors, and the files in /dev/shm.
+
+    Starts multiprocessing's resource tracker first: spawn starts it once per process and
+    it keeps a pipe open for the life of the process, by design.
+    """
+    import os
+    from multiprocessing import resource_tracker
+
+    resource_tracker.ensure_running()
+    return len(os.listdir("/proc/self/fd")), sorted(os.listdir("/dev/shm"))
+
+
+def reusing_loader(clips: list[Clip], context: str, **options: Any) -> tuple[Any, Any, Any]:
+    """Clips of 2 frames in batches of 2 through 2 persistent workers, decoded in place."""
+    torch = need("torch")
+    from mediaref.torch import FrameDataset
+
+    samples = clip_samples(clips, length=2)
+    sampler = VideoBatchSampler(samples, batch_size=2, num_workers=2, seed=5)
+    collate_fn = options.pop("collate_fn", collate)
+    loader = torch.utils.data.DataLoader(
+        FrameDataset(samples, **options),
+        batch_sampler=sampler,
+        num_workers=2,
+        persistent_workers=True,
+        multiprocessing_context=context,
+        timeout=120,
+        collate_fn=collate_fn,
+    )
+    return samples, sampler, loader
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="Linux memfd")
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_workers_reuse_the_memory_of_batches_the_user_dropped(
+    clips: list[Clip], context: str
+) -> None:
+    from mediaref._torch_shm import KEPT
+
+    files_before = open_files()
+    samples, sampler, loader = reusing_loader(clips, context)
+    files = []
+    for epoch in range(4):
+        sampler.set_epoch(epoch)
+        for indices, batch in zip(sampler, loader, strict=True):
+            for k, i in enumerate(indices):
+                check_item(clips, samples[i], row(batch, k))
+            files.append(memory_file(batch["frames"].data_ptr()))
+    del batch, loader
+    reused = [f for f in files if f.endswith(MEMFD)]
+    # All but each worker's first batch of a video come in a worker's reused blocks...
+    assert len(reused) >= len(files) - 2 * len(clips) * 2
+    # ...of which each worker keeps at most KEPT, over 4 epochs of batches.
+    assert len(set(reused)) <= 2 * KEPT < len(reused) // 2
+    assert memfd_mappings() == 0 and open_files() == files_before  # nothing left mapped or open
+
+
+def check_held(clips: list[Clip], batch: list[list[MediaRef]], way: str, kept: Any) -> None:
+    """Compare the frames of a batch held in `way` (see below) with the oracle's."""
+    import torch
+
+    if way == "batch":
+        frames = kept["frames"].numpy()
+    elif way == "view":
+        frames, batch = kept.numpy()[None], batch[-1:]
+    elif way == "numpy":
+        frames = kept
+    else:
+        storage, shape = kept
+        frames = torch.empty(0, dtype=torch.uint8).set_(storage).reshape(shape).numpy()
+    for k, sample in enumerate(batch):
+        for j, ref in enumerate(sample):
+            np.testing.assert_array_equal(frames[k, j], expected(clips, ref)[0])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="Linux memfd")
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_batches_the_user_still_holds_are_never_overwritten(
+    clips: list[Clip], context: str
+) -> None:
+    files_before = open_files()
+    samples, sampler, loader = reusing_loader(clips, context)
+    held: list[tuple[list[int], str, Any]] = []  # indices, how it is held, what is held
+    files, held_files = [], []
+    ways = ["batch", "view", "numpy", "storage", "dropped"]
+    for epoch in range(4):
+        sampler.set_epoch(epoch)
+        for n, (indices, batch) in enumerate(zip(sampler, loader, strict=True)):
+            frames = batch["frames"]
+            way = ways[n % len(ways)]
+            files.append(memory_file(frames.data_ptr()))
+            kept: Any = {
+                "batch": batch,
+                "view": frames[-1],  # the batch's last sample only
+                "numpy": frames.numpy(),
+                "storage": (frames.untyped_storage(), frames.shape),
+                "dropped": None,
+            }[way]
+            if kept is not None:
+                held.append((indices, way, kept))
+                held_files.append(files[-1])
+            del frames, batch, kept
+    in_place = [f for f in held_files if f.endswith(MEMFD)]
+    assert len(set(in_place)) == len(in_place) > 0  # no two held batches share memory
+    reused = [f for f in files if f.endswith(MEMFD)]
+    assert len(set(reused)) < len(reused)  # while the dropped batches' memory was reused
+    for indices, way, kept in held:
+        check_held(clips, [samples[i] for i in indices], way, kept)
+    del held, kept, loader
+    assert memfd_mappings() == 0 and open_files() == files_before
+
+
+def blocks_made(item: dict[str, Any]) -> dict[str, Any]:
+    """A transform: adds how many reusable blocks this worker has mapped so far."""
+    from mediaref._torch_shm import pool
+
+    p = pool()
+    return {**item, "blocks": -1 if p is None else p.made}
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="Linux memfd")
+def test_a_batch_tensor_never_sent_is_reused_by_its_worker(clips: list[Clip]) -> None:
+    torch = need("torch")
+    from torch.utils.data import default_collate
+
+    # default_collate copies the frames into new shared memory: the worker's batch
+    # tensor dies in the worker, unsent, and its block is free again at once.
+    samples, sampler, loader = reusing_loader(
+        clips, "fork", transform=blocks_made, collate_fn=default_collate
+    )
+    batches = 0
+    for epoch in range(3):
+        sampler.set_epoch(epoch)
+        for indices, batch in zip(sampler, loader, strict=True):
+            assert isinstance(batch["frames"], torch.Tensor)
+            for k, i in enumerate(indices):
+                check_item(clips, samples[i], row(batch, k))
+            assert int(batch["blocks"].max()) <= 2  # one block per batch shape (2 here)
+            batches += 1
+    assert batches > 10
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "memfd_create"), reason="Linux memfd")
+def test_a_child_forked_while_a_batch_is_held_does_not_free_it(clips: list[Clip]) -> None:
+    import gc
+    import os
+
+    samples, sampler, loader = reusing_loader(clips, "fork")
+    sampler.set_epoch(0)
+    indices, batch = next(  # a batch in a worker's reused block
+        (i, b)
+        for i, b in zip(sampler, loader, strict=True)
+        if memory_file(b["frames"].data_ptr()).endswith(MEMFD)
+    )
+    held = (indices, batch["frames"])
+    del batch
+    pid = os.fork()
+    if pid == 0:  # the child drops its copy of the batch, which the parent still holds
+        del held
+        gc.collect()
+        os._exit(0)
+    assert os.waitpid(pid, 0)[1] == 0
+    reused = 0
+    for epoch in range(1, 4):  # many batches, each dropped: their blocks are reused
+        sampler.set_epoch(epoch)
+        for _, batch in zip(sampler, loader, strict=True):
+            reused += memory_file(batch["frames"].data_ptr()).endswith(MEMFD)
+    assert reused > 0
+    check_held(clips, [samples[i] for i in held[0]], "batch", {"frames": held[1]})

@@ -26,6 +26,7 @@ from ._iter import iter_decode
 from ._protocols import DecodedFrame, ImageFormat, check_image_format
 from ._ref import MediaRef
 from ._sampler import VideoBatchSampler, sample_refs
+from ._torch_shm import batch_tensor
 
 __all__ = ["NO_PTS", "FrameDataset", "FrameStream", "collate"]
 
@@ -139,7 +140,7 @@ class FrameDataset(Dataset):  # type: ignore[misc]
         When every sample is a single reference, or every one a group of the same length,
         and every reference's video (or image) decoded to one frame shape before in this
         process: a new uninitialised uint8 tensor ``(B, *frame)`` or ``(B, N, *frame)``, in
-        shared memory in a DataLoader worker (as ``default_collate`` would make it). The
+        a DataLoader worker in memory the main process maps (`_empty_uint8`). The
         frames are then written into it by the decoder (``batch_decode(out=...)``), and
         each item's ``"frames"`` is a view of it, which `collate` hands on as the batch.
         """
@@ -190,9 +191,9 @@ class FrameDataset(Dataset):  # type: ignore[misc]
 
         `frames_tensor` is the `batch_tensor` the frames were decoded into, if any. Else,
         when every sample is a group of the same length and frame shape, their stacked
-        ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in shared memory in a
-        DataLoader worker, as ``default_collate`` would make it) that the frames are
-        copied into. `collate` then returns that tensor without copying.
+        ``"frames"`` are views of one ``(B, N, H, W, C)`` tensor (in a DataLoader worker,
+        in memory the main process maps: `_empty_uint8`) that the frames are copied into.
+        `collate` then returns that tensor without copying.
         """
         groups: list[Sequence[DecodedFrame]] = []
         singles: list[bool] = []
@@ -366,9 +367,17 @@ def _batch_frames(groups: list[Sequence[DecodedFrame]]) -> Any:
 
 
 def _empty_uint8(shape: tuple[int, ...]) -> Any:
-    """An uninitialised uint8 tensor; in a DataLoader worker, in shared memory."""
+    """An uninitialised uint8 tensor; in a DataLoader worker, in shared memory.
+
+    On Linux, memory the worker reuses once the main process has dropped the batch
+    (`mediaref._torch_shm`); elsewhere, fresh shared memory from torch, as
+    ``default_collate`` makes it.
+    """
     if get_worker_info() is None:
         return torch.empty(shape, dtype=torch.uint8)
+    reused = batch_tensor(shape)
+    if reused is not None:
+        return reused
     proto = torch.empty(0, dtype=torch.uint8)
     numel = 1
     for n in shape:
