@@ -129,7 +129,7 @@ def verdict(cs: dict[str, Any], who: str = "ours") -> str:
         return f"✓ peers ({vs})"
     f, fv = best_floor(cs)
     if f is None or fv is None:
-        return f"✗ ({vs}; no floor)"
+        return f"✗ ({vs}; floor not run)"
     at = f"{o / fv:.2f}x {abbr(f)}"
     if fv >= bar:
         return f"✗ ({vs}; floor above the bar: {at})"
@@ -615,6 +615,8 @@ def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
             for c in w["contestants"]:
                 if c not in cids:
                     cids.append(c)
+        order = list(res.get("contestant_names", {}))  # the run's contestant order
+        cids.sort(key=lambda c: order.index(c) if c in order else len(order))
         L.append("Frames returned per second, median (min–max):")
         L.append("")
         L.append(
@@ -631,7 +633,7 @@ def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
                 f"| {wl} | "
                 + " | ".join(cell(cs.get(c), "fps") for c in cids)
                 + f" | {r} vs {name(res, b) if b else '–'} "
-                + f"| {floor_ratio(cs)} vs {name(res, f) if f else '–'} |"
+                + f"| {floor_ratio(cs) + ' vs ' + name(res, f) if f else '–'} |"
             )
         L.append("")
         L.append(
