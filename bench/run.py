@@ -503,7 +503,8 @@ def run_video_job(
             "wrong": rr["wrong"],
             "bit_exact": rr["exact"],
             "wrong_examples": rr["examples"],
-            "wall_s": round(rr["wall"], 2),  # its jobs, warm-up included, checks excluded
+            # Its jobs' wall time (a warm-up repetition included; the harness's checks not).
+            "wall_s": round(rr["wall"], 2),
         }
         if rr["fps"]:
             d["fps"] = stats(rr["fps"])
