@@ -5,9 +5,10 @@
 One panel per workload; in each, one group of bars per media (codec), one bar per
 contestant: its frames per second divided by the best correct peer's (so the best peer
 is 1.0 and our bar is the ratio the tables quote). A wrong or missing result has no bar.
-If ``results/floor.json`` exists (rows of ``{"codec", "width", "height", "workload",
-"fps"}``, written by the floor study), the floor of each codec and workload is drawn as
-a black tick, in the same units. matplotlib lives in the bench's pyav venv only.
+The run's best floor contestant (plain PyAV kept open, the best codec threading; not a
+peer, no bar) is drawn as a black tick in the same units; for a run without floor
+contestants, ``results/floor.json`` if it exists (rows of ``{"codec", "width", "height",
+"workload", "fps"}``). matplotlib lives in the bench's pyav venv only.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
-from report import PEER_ABBR, best_peer, busy_title, correct, describe, video_media  # noqa: E402
+from report import (  # noqa: E402
+    PEER_ABBR,
+    best_floor,
+    best_peer,
+    busy_title,
+    correct,
+    describe,
+    video_media,
+)
 
 COLORS = {
     "ours": "#d62728",
@@ -53,6 +62,7 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
     fig, axes = plt.subplots(len(wls), 1, figsize=(11, 1.7 * len(wls) + 0.9), sharex=True)
     axes = list(axes) if len(wls) > 1 else [axes]
     width = 0.8 / len(cids)
+    ticks_from: set[str] = set()  # where the floor ticks came from
     for ax, wl in zip(axes, wls, strict=True):
         for mi, mv in enumerate(media.values()):
             w = mv["workloads"].get(wl)
@@ -73,7 +83,13 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
                 if mine:
                     ax.annotate(f"{r:.2f}", (x, r), ha="center", va="bottom", fontsize=7)
             f = mv.get("facts") or {}
-            fl = floor.get((f.get("codec"), f.get("width"), f.get("height"), wl))
+            _, fl = best_floor(cs)
+            if fl:
+                ticks_from.add("best floor (plain PyAV kept open, this run)")
+            else:
+                fl = floor.get((f.get("codec"), f.get("width"), f.get("height"), wl))
+                if fl:
+                    ticks_from.add("floor (results/floor.json)")
             if fl:
                 ax.hlines(fl / best, mi - 0.42, mi + 0.42, colors="black", linewidth=1.5)
         ax.axhline(1.0, color="grey", linewidth=0.6)
@@ -94,9 +110,9 @@ def draw(res: dict[str, Any], out: Path, floor: dict[tuple[str, int, int, str], 
         names.get(c, c) if c.startswith("ours") else f"{PEER_ABBR[c]}: {names.get(c, c)}"
         for c in cids
     ]
-    if floor:
+    if ticks_from:
         handles.append(plt.Line2D([0], [0], color="black", linewidth=1.5))
-        labels.append("floor (results/floor.json)")
+        labels.append("; ".join(sorted(ticks_from)))
     fig.legend(
         handles,
         labels,
