@@ -209,25 +209,25 @@ def test_the_suite_runs_with_the_load_estimate_switched_off() -> None:
     assert _threads.load.enabled is False
 
 
-@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="reads Linux's /proc")
-def test_cpu_load_sees_processes_that_burn_a_cpu() -> None:
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc")
+def test_cpu_load_sees_processes_that_burn_cpus() -> None:
     load = CpuLoad(interval=0.2)
-    cpu = min(os.sched_getaffinity(0))
-    burn = f"import os; os.sched_setaffinity(0, {{{cpu}}})\nwhile True: pass"
+    burn = "while True: pass"
     procs = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(2)]
     try:
         seen = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # until the kernel has run them (busy or not)
             time.sleep(0.3)
-            seen.append(load.busy_cpus(frozenset({cpu})))
-            if seen[-1] == 1:
+            seen.append(load.busy_cpus())
+            if seen[-1] >= 1:
                 break
-        assert seen[-1] == 1, seen
+        assert seen[-1] >= 1, seen
     finally:
         for p in procs:
             p.kill()
-            p.wait()
+        for p in procs:
+            p.wait(timeout=60)
 
 
 def test_a_forked_child_estimates_from_its_own_times() -> None:
