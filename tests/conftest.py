@@ -16,6 +16,13 @@ from tests.tls import Certificates, make_certificates
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
+# mediaref_av's codec threading follows the load of other processes (`_threads.CpuLoad`):
+# the tests that check the threading per request shape, and the counters that follow
+# from it (containers opened per threading), must not change when the machine is busy.
+# Set before mediaref_av is imported, and inherited by the tests' subprocesses; the
+# load estimate has tests of its own.
+os.environ["MEDIAREF_AV_LOAD_AWARE"] = "0"
+
 # CI runs the property tests on a fixed sequence of examples, so that a landing never
 # depends on luck; developers' runs explore new ones (and keep failures in .hypothesis/).
 # HYPOTHESIS_PROFILE=thorough tries 20 times more examples.

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
+
 import numpy as np
 import pytest
 
 import mediaref_av
 from mediaref_av import _decoder, _threads
-from mediaref_av._threads import ONE_THREAD, request_threading
+from mediaref_av._threads import ONE_THREAD, CpuLoad, request_threading
 from tests.media import ClipFactory
 
 AUTO = ("AUTO", 0)
@@ -71,6 +76,186 @@ def test_request_threading_per_shape_and_busy_cores(
         cpus=cpus,
     )
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("parallel", "longest_run", "others", "busy", "cpus", "expected"),
+    [
+        (AUTO, 250, 0, 1, 2, ONE_THREAD),
+        (AUTO, 250, 0, 2, 2, ONE_THREAD),
+        (AUTO, 250, 0, 0, 2, AUTO),
+        (AUTO, 250, 0, 2, 8, ("AUTO", 6)),
+        (AUTO, 250, 2, 2, 8, ("AUTO", 4)),
+        (("AUTO", 2), 250, 0, 2, 8, ("AUTO", 2)),
+        (("SLICE", 4), 60, 0, 1, 4, ("SLICE", 3)),
+        (AUTO, 2, 0, 0, 8, ONE_THREAD),
+    ],
+    ids=[
+        "another process on the other CPU: one thread",
+        "both CPUs busy: one thread",
+        "no other load: FFmpeg's choice",
+        "two of 8 CPUs busy: a thread per CPU left",
+        "two busy, two of this process's decoders: the 4 left",
+        "a thread count under what is left stays",
+        "slice threads capped too",
+        "a short run stays on one thread",
+    ],
+)
+def test_request_threading_leaves_the_cpus_other_processes_use(
+    parallel: tuple[str, int],
+    longest_run: int,
+    others: int,
+    busy: int,
+    cpus: int,
+    expected: tuple[str, int],
+) -> None:
+    got = request_threading(
+        parallel, longest_run=longest_run, slices=1, others=others, cpus=cpus, busy=busy
+    )
+    assert got == expected
+
+
+class FakeProc:
+    """``/proc`` files as a test sets them, and a clock it moves."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.cpus = {0: [0] * 8, 1: [0] * 8}  # user nice system idle iowait irq softirq steal
+        self.own = 0
+        self.runnable = 1
+        self.reads: list[str] = []
+
+    def tick(self, seconds: float, busy: dict[int, int], own: int = 0) -> None:
+        """`seconds` pass (100 ticks each); CPU `c` is busy `busy[c]` ticks of them."""
+        self.now += seconds
+        for c, t in self.cpus.items():
+            b = busy.get(c, 0)
+            t[0] += b
+            t[3] += int(seconds * 100) - b
+        self.own += own
+
+    def read(self, path: str) -> str:
+        self.reads.append(path)
+        if path == "/proc/stat":
+            total = [sum(t[i] for t in self.cpus.values()) for i in range(8)]
+            lines = ["cpu  " + " ".join(map(str, [*total, 0, 0]))]
+            lines += [f"cpu{c} " + " ".join(map(str, [*t, 0, 0])) for c, t in self.cpus.items()]
+            return "\n".join([*lines, "intr 1 2 3", "ctxt 4"]) + "\n"
+        if path == "/proc/self/stat":
+            # comm may hold spaces and parentheses: fields count from the last ")"
+            return f"42 (a (b) c) R 1 42 42 0 -1 4194304 10 0 0 0 {self.own} 0 0 0 20 0 3\n"
+        if path == "/proc/loadavg":
+            return f"0.50 0.40 0.30 {self.runnable}/120 4242\n"
+        raise FileNotFoundError(path)
+
+
+def test_cpu_load_counts_other_processes_busy_time_not_its_own() -> None:
+    proc = FakeProc()
+    proc.runnable = 2  # this reader and one other task, now
+    load = CpuLoad(read=proc.read, clock=lambda: proc.now, interval=0.25)
+    both = frozenset({0, 1})
+    assert load.busy_cpus(both) == 1  # no earlier reading: the runnable tasks stand in
+    proc.tick(1.0, {0: 100, 1: 100}, own=100)  # this process used one CPU, others the other
+    assert load.busy_cpus(both) == 1
+    proc.tick(1.0, {0: 100, 1: 100}, own=0)  # both CPUs busy with other processes
+    assert load.busy_cpus(both) == 2
+    proc.tick(1.0, {0: 30, 1: 10})  # 0.4 CPU of others' work rounds to none
+    assert load.busy_cpus(both) == 0
+    proc.tick(1.0, {0: 60, 1: 0})
+    assert load.busy_cpus(both) == 1
+    # Only the CPUs this process may run on count; when they change, the runnable tasks
+    # stand in again until there are two readings of the same CPUs.
+    proc.runnable = 1
+    proc.tick(1.0, {0: 0, 1: 100})
+    assert load.busy_cpus(frozenset({0})) == 0
+    proc.tick(1.0, {0: 0, 1: 100})
+    assert load.busy_cpus(frozenset({0})) == 0
+    proc.runnable = 2
+    proc.tick(1.0, {0: 100, 1: 0})
+    assert load.busy_cpus(frozenset({1})) == 1
+    proc.tick(1.0, {0: 100, 1: 0})
+    assert load.busy_cpus(frozenset({1})) == 0
+
+
+def test_cpu_load_reads_at_most_once_per_interval() -> None:
+    proc = FakeProc()
+    load = CpuLoad(read=proc.read, clock=lambda: proc.now, interval=0.25)
+    both = frozenset({0, 1})
+    assert load.busy_cpus(both) == 0
+    proc.tick(0.1, {0: 5, 1: 5})
+    n = len(proc.reads)
+    assert load.busy_cpus(both) == 0  # 0.1 s later: the last estimate, nothing read
+    assert len(proc.reads) == n
+    proc.tick(0.2, {0: 10, 1: 10})
+    assert load.busy_cpus(both) == 1  # over the 0.3 s since the first reading
+    assert len(proc.reads) == n + 2  # /proc/stat and /proc/self/stat
+
+
+def test_cpu_load_without_proc_or_switched_off_says_none() -> None:
+    def missing(path: str) -> str:
+        raise FileNotFoundError(path)
+
+    assert CpuLoad(read=missing).busy_cpus() == 0
+    proc = FakeProc()
+    proc.runnable = 3
+    off = CpuLoad(enabled=False, read=proc.read)
+    assert off.busy_cpus(frozenset({0, 1})) == 0
+    assert proc.reads == []
+
+
+def test_the_suite_runs_with_the_load_estimate_switched_off() -> None:
+    # tests/conftest.py sets MEDIAREF_AV_LOAD_AWARE=0 before mediaref_av is imported, so
+    # that the threading these tests check does not follow the machine's load.
+    assert _threads.load.enabled is False
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/stat"), reason="reads Linux's /proc")
+def test_cpu_load_sees_processes_that_burn_cpus() -> None:
+    load = CpuLoad(interval=0.2)
+    burn = "while True: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", burn]) for _ in range(2)]
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # until the kernel has run them (busy or not)
+            time.sleep(0.3)
+            seen.append(load.busy_cpus())
+            if seen[-1] >= 1:
+                break
+        assert seen[-1] >= 1, seen
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait(timeout=60)
+
+
+def test_a_forked_child_estimates_from_its_own_times() -> None:
+    parent = _threads.load
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        child = _threads.load
+        ok = child is not parent and child._last is None and child.enabled == parent.enabled
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_machine_busy_elsewhere_makes_a_long_run_decode_on_one_thread(
+    clip_factory: ClipFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clip = clip_factory("hevc_ffmpeg_mp4")
+    last = len(clip.frames) - 1
+    proc = FakeProc()
+    proc.runnable = 2  # one other task runs: one of the 2 CPUs is taken
+    monkeypatch.setattr(_threads, "load", CpuLoad(read=proc.read, clock=lambda: proc.now))
+    with mediaref_av.open(clip.uri) as video:
+        np.testing.assert_array_equal(video.frames_at([last])[0], clip.frames[last])
+        assert _threading(video) == ONE_THREAD
+    proc.tick(1.0, {0: 0, 1: 0})  # the other task is gone
+    with mediaref_av.open(clip.uri) as video:
+        np.testing.assert_array_equal(video.frames_at([last])[0], clip.frames[last])
+        assert _threading(video) == AUTO
 
 
 def _threading(video: mediaref_av.AVVideoDecoder) -> tuple[str, int] | None:

@@ -782,6 +782,7 @@ class AVVideoDecoder:
                 slices=idx.data.slices,
                 others=others,
                 cpus=self._cpus,
+                busy=_threads.load.busy_cpus(),
             )
             h = self._acquire(threading, runs[0], idx)
             self._decode(h, idx, parts[0], got, fmt, runs)
