@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ import pytest
 import mediaref_av
 from mediaref_av import _decoder, _threads
 from mediaref_av._threads import ONE_THREAD, CpuLoad, request_threading
-from tests.media import ClipFactory
+from tests.media import ClipFactory, need_encoder
 
 AUTO = ("AUTO", 0)
 
@@ -411,3 +412,41 @@ def test_one_thread_asked_for_never_borrows_a_threaded_container(
     with mediaref_av.open(clip.uri, threads=1) as video:
         np.testing.assert_array_equal(video.frames_at([0])[0], clip.frames[0])
         assert _threading(video) == ONE_THREAD
+
+
+_RAW_SVT_ENCODE = """
+import io, os
+import av, numpy as np
+with av.open(io.BytesIO(), "w", format="matroska") as c:
+    s = c.add_stream("libsvtav1", rate=25)
+    s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
+    s.options = {"preset": "12"}
+    for i in range(3):
+        f = av.VideoFrame.from_ndarray(np.full((48, 64, 3), i, np.uint8), format="rgb24")
+        f.pts = i
+        c.mux(s.encode(f))
+    c.mux(s.encode(None))
+print(os.sched_getscheduler(0))
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getscheduler"), reason="Linux scheduling policies")
+def test_encoding_av1_leaves_the_callers_scheduling_policy(tmp_path: Path) -> None:
+    from mediaref.testing import encode
+
+    need_encoder("libsvtav1")
+    # SVT-AV1 makes the thread that opens it SCHED_FIFO 99 where it may (as root): shown
+    # in a subprocess, since this one must not become real-time.
+    raw = subprocess.run(
+        [sys.executable, "-c", _RAW_SVT_ENCODE],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "SVT_LOG": "1"},
+    )
+    assert raw.returncode == 0, raw.stderr
+    if int(raw.stdout.split()[-1]) != os.SCHED_FIFO:
+        pytest.skip("SVT-AV1 may not raise its priority here (not root): nothing to undo")
+    before = (os.sched_getscheduler(0), os.sched_getparam(0))
+    encode(tmp_path / "a.mkv", "libsvtav1", n=3, options={"preset": "12"})
+    assert (os.sched_getscheduler(0), os.sched_getparam(0)) == before

@@ -122,9 +122,10 @@ def encode_episode(
     import av
 
     from mediaref.testing import picture
+    from mediaref.testing._media import scheduling_kept
 
     need_encoder(codec)
-    with av.open(str(part), "w") as c:
+    with scheduling_kept(), av.open(str(part), "w") as c:
         s = c.add_stream(codec, rate=FPS)
         s.width, s.height, s.pix_fmt = 64, 48, "yuv420p"
         s.options = options

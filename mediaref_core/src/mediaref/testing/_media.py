@@ -7,8 +7,9 @@ frame one off never looks like the right one, even after lossy coding.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -58,6 +59,26 @@ def _opens(name: str) -> bool:
     return True
 
 
+@contextlib.contextmanager
+def scheduling_kept() -> Iterator[None]:
+    """Give the calling thread back its scheduling policy when the block ends.
+
+    SVT-AV1 (``libsvtav1``, in PyAV's wheels) makes the thread that opens an encoder
+    ``SCHED_FIFO`` with priority 99 wherever it may (as root): the thread, and every
+    thread and process it starts afterwards, would run real-time. Two busy processes
+    started from such a test process never let it run again on their CPUs.
+    """
+    if not hasattr(os, "sched_getscheduler"):  # not on Linux
+        yield
+        return
+    policy, param = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        yield
+    finally:
+        if (os.sched_getscheduler(0), os.sched_getparam(0)) != (policy, param):
+            os.sched_setscheduler(0, policy, param)
+
+
 def encode(
     path: Path,
     codec: str,
@@ -88,7 +109,10 @@ def encode(
     import av
 
     w, h = size
-    with av.open(str(path), "w", format=fmt, options=container_options) as c:
+    with (
+        scheduling_kept(),
+        av.open(str(path), "w", format=fmt, options=container_options) as c,
+    ):
         s = c.add_stream(codec, rate=rate)
         s.width, s.height, s.pix_fmt = w, h, pix_fmt
         if time_base is not None:
