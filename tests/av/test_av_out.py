@@ -207,12 +207,15 @@ def test_iter_decode_writes_each_request_where_its_out_says(clip_factory: ClipFa
         MediaRef(clip.uri, clip.starts_ns[4]),
         [MediaRef(clip.uri, t) for t in clip.starts_ns[6:9]],
     ]
-    given: list[np.ndarray] = []
+    # `out` runs in the thread that decodes the request, so the calls may come in any order:
+    # each request's memory is found by the request itself, not by the order of the calls.
+    given: dict[int, np.ndarray] = {}
 
     def place(request: object) -> np.ndarray:
         n = 1 if isinstance(request, MediaRef) else len(request)  # type: ignore[arg-type]
-        given.append(np.zeros((n, *shape), np.uint8) if n > 1 else np.zeros(shape, np.uint8))
-        return given[-1]
+        at = next(i for i, r in enumerate(requests) if r is request)
+        given[at] = np.zeros((n, *shape), np.uint8) if n > 1 else np.zeros(shape, np.uint8)
+        return given[at]
 
     results = list(mediaref.iter_decode(requests, ahead=1, out=place))  # type: ignore[arg-type]
     assert (
