@@ -307,11 +307,13 @@ class Oracle:
         pts_to_frame = {p: i for i, p in enumerate(o["pts"])}
         self.dec_pos = [0] * self.n  # frame -> position in decode order
         self.key_before = [0] * self.n  # frame -> decode position of its GOP's keyframe
+        self.keyframes: list[int] = []  # frames whose packet is a keyframe, in decode order
         last_key = 0
         for pos, (p, key) in enumerate(o["packets"]):
+            f = pts_to_frame[p]
             if key:
                 last_key = pos
-            f = pts_to_frame[p]
+                self.keyframes.append(f)
             self.dec_pos[f] = pos
             self.key_before[f] = last_key
 
@@ -387,6 +389,8 @@ def workload_calls(name: str, orc: Oracle, rng: random.Random, quick: bool) -> l
         n = 10 if quick else 100
         s = rng.randrange(0, orc.n - n)
         return [[p] for p in pts[s : s + n]]
+    if name == "WK":  # one random keyframe per call (its pts): the per-call cost
+        return [[pts[rng.choice(orc.keyframes)]] for _ in range(5 if quick else 20)]
     raise ValueError(name)
 
 
@@ -537,7 +541,7 @@ ONLY = {"ours_iter": ("W4", "W6")}
 
 def skipped(orc: Oracle) -> set[tuple[str, str]]:
     """(contestant, workload) pairs left out on this media."""
-    every = ("W1", "W2", "W3", "W4", "W5", "W6")
+    every = ("W1", "W2", "W3", "W4", "W5", "W6", "WK")
     out = {(c, w) for c, keep in ONLY.items() for w in every if w not in keep}
     if orc.facts.get("gop_max", 0) > LONG_GOP:
         out |= {(c, w) for c, wls in SKIP_LONG_GOP.items() for w in wls}
@@ -885,7 +889,7 @@ def main() -> int:
         help=f"comma-separated, from {','.join(ALL_SUITES)}",
     )
     ap.add_argument("--reps", type=int, default=None, help="timed repetitions (after 1 warm-up)")
-    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6")
+    ap.add_argument("--workloads", default="W1,W2,W3,W4,W5,W6,WK")
     ap.add_argument("--media", default="", help="video media of media.py (default: all)")
     ap.add_argument(
         "--busy",
