@@ -281,7 +281,7 @@ def make(kind: str, directory: Path) -> Clip:
         # As the common tools write them: the ffmpeg command's encoder defaults.
         ext, options = FFMPEG_CLI[kind]
         f = p / f"{kind}.{ext}"
-        source = "testsrc2=size=160x90:rate=30:duration=2"
+        source = f"testsrc2=size={FFMPEG_CLI_SIZE.get(kind, '160x90')}:rate=30:duration=2"
         subprocess.run(
             [need_ffmpeg(), "-v", "error", "-y", "-f", "lavfi", "-i", source, *options, str(f)],
             check=True,
@@ -310,8 +310,15 @@ FFMPEG_CLI: dict[str, tuple[str, tuple[str, ...]]] = {
         "webm",
         ("-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "31", "-pix_fmt", "yuv420p"),
     ),
+    # The same, wide enough for libvpx's default two tile columns (512x96, 12 frames).
+    "vp9_two_tiles_webm": (
+        "webm",
+        ("-frames:v", "12", "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "31", "-pix_fmt", "yuv420p"),
+    ),
 }
 """Clips made by the ffmpeg command line as the world makes them: kind -> (ext, options)."""
+FFMPEG_CLI_SIZE = {"vp9_two_tiles_webm": "512x96"}
+"""Kinds not made at 160x90."""
 
 KINDS = [
     "h264_bframes_mp4",

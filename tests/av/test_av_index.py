@@ -19,7 +19,7 @@ import mediaref_av
 from mediaref import MediaRef, VideoDecoder
 from mediaref.timeline import pts_to_ns
 from mediaref_av import _index, _index_cache
-from tests.media import ClipFactory
+from tests.media import ClipFactory, need_ffmpeg
 
 
 @pytest.fixture(autouse=True)
@@ -210,3 +210,20 @@ def test_slices_per_picture_choose_the_codec_threading(
         assert video._handle.stream.codec_context.thread_count == 1
     # The index build's container is the decoding one: one open per file and threading.
     assert mediaref_av.counters().containers_opened == 2
+
+
+@pytest.mark.parametrize("ext", ["mp4", "mkv", "ts"])  # hvcC in MP4 and Matroska; in band
+@pytest.mark.parametrize("wpp", [True, False])
+def test_hevc_wavefront_rows_are_read_from_the_parameter_sets(
+    tmp_path: Path, ext: str, wpp: bool
+) -> None:
+    f = tmp_path / f"wpp{int(wpp)}.{ext}"
+    params = f"log-level=error:wpp={int(wpp)}"
+    subprocess.run(
+        [need_ffmpeg(), "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=160x90:rate=30",
+         "-frames:v", "5", "-c:v", "libx265", "-x265-params", params, "-pix_fmt", "yuv420p",
+         str(f)],
+        check=True,
+    )  # fmt: skip
+    with mediaref_av.open(str(f)) as video:
+        assert video.index.data.wavefront is wpp

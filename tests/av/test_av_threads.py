@@ -13,7 +13,7 @@ import pytest
 
 import mediaref_av
 from mediaref_av import _decoder, _threads
-from mediaref_av._threads import ONE_THREAD, CpuLoad, request_threading
+from mediaref_av._threads import ONE_THREAD, CpuLoad, request_threading, short_threading
 from tests.media import ClipFactory, need_encoder
 
 AUTO = ("AUTO", 0)
@@ -79,17 +79,26 @@ def test_request_threading_per_shape_and_busy_cores(
     assert got == expected
 
 
+SLICE2 = ("SLICE", 2)
+
+
 @pytest.mark.parametrize(
-    ("parallel", "longest_run", "others", "busy", "cpus", "expected"),
+    ("parallel", "short", "longest_run", "others", "busy", "cpus", "expected"),
     [
-        (AUTO, 250, 0, 1, 2, ONE_THREAD),
-        (AUTO, 250, 0, 2, 2, ONE_THREAD),
-        (AUTO, 250, 0, 0, 2, AUTO),
-        (AUTO, 250, 0, 2, 8, ("AUTO", 6)),
-        (AUTO, 250, 2, 2, 8, ("AUTO", 4)),
-        (("AUTO", 2), 250, 0, 2, 8, ("AUTO", 2)),
-        (("SLICE", 4), 60, 0, 1, 4, ("SLICE", 3)),
-        (AUTO, 2, 0, 0, 8, ONE_THREAD),
+        (AUTO, ONE_THREAD, 250, 0, 1, 2, ONE_THREAD),
+        (AUTO, ONE_THREAD, 250, 0, 2, 2, ONE_THREAD),
+        (AUTO, ONE_THREAD, 250, 0, 0, 2, AUTO),
+        (AUTO, ONE_THREAD, 250, 0, 2, 8, ("AUTO", 6)),
+        (AUTO, ONE_THREAD, 250, 2, 2, 8, ("AUTO", 4)),
+        (("AUTO", 2), ONE_THREAD, 250, 0, 2, 8, ("AUTO", 2)),
+        (("SLICE", 4), ONE_THREAD, 60, 0, 1, 4, ("SLICE", 3)),
+        (AUTO, ONE_THREAD, 2, 0, 0, 8, ONE_THREAD),
+        (AUTO, SLICE2, 1, 0, 0, 2, SLICE2),
+        (AUTO, SLICE2, 250, 0, 0, 2, AUTO),
+        (AUTO, SLICE2, 1, 1, 0, 2, ONE_THREAD),
+        (AUTO, SLICE2, 1, 0, 1, 2, ONE_THREAD),
+        (AUTO, SLICE2, 1, 0, 5, 8, SLICE2),
+        (AUTO, ("SLICE", 4), 1, 0, 5, 8, ("SLICE", 3)),
     ],
     ids=[
         "another process on the other CPU: one thread",
@@ -100,10 +109,17 @@ def test_request_threading_per_shape_and_busy_cores(
         "a thread count under what is left stays",
         "slice threads capped too",
         "a short run stays on one thread",
+        "slice-threaded short runs: a short run gets them",
+        "slice-threaded short runs: a long run gets the long runs' threading",
+        "slice-threaded short runs: the other CPU decoding for this process",
+        "slice-threaded short runs: the other CPU busy elsewhere",
+        "slice-threaded short runs: CPUs left",
+        "slice-threaded short runs: capped at the CPUs left",
     ],
 )
 def test_request_threading_leaves_the_cpus_other_processes_use(
     parallel: tuple[str, int],
+    short: tuple[str, int],
     longest_run: int,
     others: int,
     busy: int,
@@ -111,9 +127,50 @@ def test_request_threading_leaves_the_cpus_other_processes_use(
     expected: tuple[str, int],
 ) -> None:
     got = request_threading(
-        parallel, longest_run=longest_run, slices=1, others=others, cpus=cpus, busy=busy
+        parallel,
+        longest_run=longest_run,
+        slices=1,
+        others=others,
+        cpus=cpus,
+        busy=busy,
+        short=short,
     )
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("threads", "codec", "width", "wavefront", "expected"),
+    [
+        (None, "hevc", 640, True, ("SLICE", 2)),
+        (None, "hevc", 640, False, ONE_THREAD),
+        (3, "hevc", 640, True, ("SLICE", 3)),
+        (1, "hevc", 640, True, ONE_THREAD),
+        (None, "vp9", 448, False, ONE_THREAD),
+        (None, "vp9", 449, False, ("SLICE", 2)),
+        (None, "h264", 1920, False, ONE_THREAD),
+        (None, "libdav1d", 1920, False, ONE_THREAD),
+    ],
+    ids=[
+        "HEVC in wavefront rows: slice threads",
+        "HEVC without: one thread",
+        "threads caps them",
+        "threads=1: one thread",
+        "VP9 too narrow for two tile columns: one thread",
+        "VP9 wide enough: slice threads",
+        "single-slice H.264: one thread",
+        "AV1: one thread",
+    ],
+)
+def test_short_runs_get_slice_threads_where_a_picture_decodes_in_parallel_parts(
+    monkeypatch: pytest.MonkeyPatch,
+    threads: int | None,
+    codec: str,
+    width: int,
+    wavefront: bool,
+    expected: tuple[str, int],
+) -> None:
+    monkeypatch.setattr(_threads, "cpus", lambda: 2)
+    assert short_threading(threads, codec, width, wavefront) == expected
 
 
 class FakeProc:
@@ -271,16 +328,26 @@ def _threading(video: mediaref_av.AVVideoDecoder) -> tuple[str, int] | None:
     h = video._handle
     assert h is not None
     assert h.stream.codec_context.is_open
+    cc = h.stream.codec_context
     if h.threading == ONE_THREAD:
-        assert h.stream.codec_context.thread_count == 1
+        assert cc.thread_count == 1
+    elif h.threading[0] == "SLICE":
+        assert (cc.thread_type.name, cc.thread_count) == h.threading
     return h.threading
 
 
 @pytest.mark.parametrize(
-    "kind", ["av1_lerobot_mp4", "hevc_ffmpeg_mp4", "vp9_ffmpeg_webm", "h264_bframes_mp4"]
+    ("kind", "short"),
+    [
+        ("av1_lerobot_mp4", ONE_THREAD),
+        ("hevc_ffmpeg_mp4", ("SLICE", 2)),  # x265's default wavefront rows
+        ("vp9_ffmpeg_webm", ONE_THREAD),  # 160 wide: one tile column
+        ("vp9_two_tiles_webm", ("SLICE", 2)),
+        ("h264_bframes_mp4", ONE_THREAD),
+    ],
 )
-def test_a_keyframe_alone_decodes_on_one_thread_and_a_long_run_on_frame_threads(
-    clip_factory: ClipFactory, kind: str
+def test_a_keyframe_alone_decodes_without_a_pipeline_and_a_long_run_on_frame_threads(
+    clip_factory: ClipFactory, kind: str, short: tuple[str, int]
 ) -> None:
     clip = clip_factory(kind)
     with mediaref_av.open(clip.uri) as video:
@@ -288,7 +355,7 @@ def test_a_keyframe_alone_decodes_on_one_thread_and_a_long_run_on_frame_threads(
         key = int(idx.key_dpos[-1])
         first = int(np.flatnonzero(idx.frame_dpos == key)[0])  # the last keyframe's picture
         np.testing.assert_array_equal(video.frames_at([first])[0], clip.frames[first])
-        assert _threading(video) == ONE_THREAD
+        assert _threading(video) == short
         # Ten frames from the start: one run (runs that touch merge), fewer packets than
         # a second decoder would take (`_MIN_PARALLEL_PACKETS`).
         far = list(range(10))
@@ -391,13 +458,14 @@ def test_first_one_thread_requests_of_a_file_borrow_its_open_container(
         video.frames_at([len(clip.frames) - 1])  # a long run: frame threads
         assert _threading(video) == AUTO
     seen = []
-    for _ in range(6):  # the keyframe alone: a one-packet run, one thread's request
+    for _ in range(6):  # the keyframe alone: a one-packet run, a short run's request
         with mediaref_av.open(clip.uri) as video:
             np.testing.assert_array_equal(video.frames_at([0])[0], clip.frames[0])
             seen.append(_threading(video))
-    # Opening a container costs more than a few one-packet requests save on one thread:
-    # the first four take the file's open one, then a one-thread container opens.
-    assert seen == [AUTO] * 4 + [ONE_THREAD] * 2
+    # Opening a container costs more than a few one-packet requests save without frame
+    # threads: the first four take the file's open one, then a container of the short
+    # runs' threading opens (slice threads: x265's wavefront rows).
+    assert seen == [AUTO] * 4 + [("SLICE", 2)] * 2
     assert mediaref_av.counters().containers_opened == 2
 
 

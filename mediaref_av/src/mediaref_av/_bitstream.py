@@ -7,7 +7,7 @@ pictures a decoder can start from count as keyframes. Decoding still verifies ea
 
 from __future__ import annotations
 
-__all__ = ["h264_key", "h264_slices", "hevc_irap", "skip_nonref_safe"]
+__all__ = ["h264_key", "h264_slices", "hevc_irap", "hevc_wavefront", "skip_nonref_safe"]
 
 
 def hevc_irap(data: bytes, length_size: int) -> bool | None:
@@ -107,6 +107,72 @@ def h264_slices(data: bytes, length_size: int) -> int:
     """How many slices code an H.264 access unit's picture (coded slice NAL units)."""
     starts = _nal_starts(data, length_size)
     return sum(1 for i in starts if i < len(data) and data[i] & 0x1F in (1, 5))
+
+
+def _rbsp(nal: bytes) -> bytes:
+    """A NAL unit's payload without its emulation prevention bytes (``00 00 03``)."""
+    return nal.replace(b"\0\0\3", b"\0\0")
+
+
+def _hvcc_nals(extradata: bytes) -> list[bytes]:
+    """The NAL units (VPS, SPS, PPS, SEI) in an ``hvcC`` record (MP4, Matroska)."""
+    out: list[bytes] = []
+    if len(extradata) < 23 or extradata[0] != 1:
+        return out
+    i, arrays = 23, extradata[22]
+    for _ in range(arrays):
+        if i + 3 > len(extradata):
+            break
+        count = int.from_bytes(extradata[i + 1 : i + 3], "big")
+        i += 3
+        for _ in range(count):
+            size = int.from_bytes(extradata[i : i + 2], "big")
+            out.append(extradata[i + 2 : i + 2 + size])
+            i += 2 + size
+    return out
+
+
+def _pps_wavefront(pps: bytes) -> bool | None:
+    """A PPS's ``entropy_coding_sync_enabled_flag`` (H.265 7.3.2.3.1); `None` if unreadable."""
+    data = _rbsp(pps[2:])  # after the two-byte NAL unit header
+    try:
+        _, bit = _read_ue(data, 0)  # pps_pic_parameter_set_id
+        _, bit = _read_ue(data, bit)  # pps_seq_parameter_set_id
+        bit += 7  # dependent slices, output flag, 3 extra header bits, sign hiding, cabac init
+        for _ in range(3):  # num_ref_idx_l0/l1_default_active_minus1, init_qp_minus26
+            _, bit = _read_ue(data, bit)
+        bit += 2  # constrained_intra_pred_flag, transform_skip_enabled_flag
+        if _bit(data, bit):  # cu_qp_delta_enabled_flag
+            _, bit = _read_ue(data, bit + 1)  # diff_cu_qp_delta_depth
+        else:
+            bit += 1
+        for _ in range(2):  # pps_cb_qp_offset, pps_cr_qp_offset
+            _, bit = _read_ue(data, bit)
+        # chroma qp offsets present, weighted pred, weighted bipred, transquant bypass,
+        # tiles enabled: then entropy_coding_sync_enabled_flag.
+        return bool(_bit(data, bit + 5))
+    except IndexError:
+        return None
+
+
+def _bit(data: bytes, bit: int) -> int:
+    return (data[bit >> 3] >> (7 - (bit & 7))) & 1
+
+
+def hevc_wavefront(extradata: bytes | None, first: bytes, length_size: int) -> bool:
+    """Whether HEVC pictures are coded in wavefront rows (x265's default ``--wpp``).
+
+    FFmpeg's slice threads then decode one picture's CTB rows in parallel: no pipeline
+    to fill or drain, unlike frame threads. Read from the parameter sets in ``hvcC``, or
+    in the first access unit for streams that carry them in band (Annex B).
+    """
+    nals = _hvcc_nals(extradata or b"")
+    if not nals:
+        nals = [first[i:] for i in _nal_starts(first, length_size)]
+    for nal in nals:
+        if len(nal) > 2 and (nal[0] >> 1) & 0x3F == 34:  # PPS_NUT
+            return bool(_pps_wavefront(nal))
+    return False
 
 
 _NONREF_NEVER_REFERENCED = frozenset({"h264", "mpeg4", "mpeg2video", "mpeg1video"})

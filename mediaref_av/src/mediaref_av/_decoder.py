@@ -38,7 +38,7 @@ from ._runs import RunDecoder
 from ._shaping import check_shaping, destinations, out_size, shown_size
 from ._stepping import Stepping
 from ._tables import SCAN_READAHEAD, is_mov, table_index
-from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor
+from ._threads import ONE_THREAD, Threading, codec_threading, cpus, executor, short_threading
 from ._trim import note_returned
 
 __all__ = ["OPTIONS", "AVVideoDecoder", "minimal_frames", "open"]
@@ -105,8 +105,10 @@ class AVVideoDecoder:
         threads: Most codec threads per decoder; ``1`` decodes in the calling thread
             only; ``0`` or `None` (default): as many as CPUs. Chosen per request: runs
             of a frame or two from a keyframe decode on one thread (no pipeline to fill
-            after the seek and drain at the end), and so does every request while each
-            CPU already has a decoder of this process at work; longer runs get one
+            after the seek and drain at the end; on slice threads where one picture
+            decodes in parallel parts: HEVC wavefront rows, VP9 tile columns), and every
+            request does while each CPU already has a decoder of this process at work
+            or another process's; longer runs get one
             thread per slice for pictures of several slices, else FFmpeg's choice
             (frame threads; dav1d's tile and frame threads for AV1). FFmpeg's threads
             decode without Python's GIL, so they also let `workers` overlap.
@@ -168,6 +170,8 @@ class AVVideoDecoder:
         self._file_key = (source.identity, stream)
         self._parallel = ONE_THREAD
         """The codec threading for long runs (`codec_threading`), known with the index."""
+        self._short = ONE_THREAD
+        """The codec threading for short runs (`short_threading`), known with the index."""
         self._handle: _pool.Handle | None = None
         self._cleared = _indexes.cleared
         """`index_cache.cleared` when opened (`reusable`)."""
@@ -187,6 +191,7 @@ class AVVideoDecoder:
         desc = self._description()
         # Containers are cached per file, stream and codec threading.
         self._parallel = codec_threading(threads, desc.slices)
+        self._short = short_threading(threads, desc.codec, desc.width, desc.wavefront)
         self._metadata: VideoMetadata | None = None
         self._out_size = out_size(shown_size(desc), *self._shape_options[:2])
 
@@ -269,11 +274,15 @@ class AVVideoDecoder:
         return h
 
     def _lends(self, threading: Threading, idx: Index) -> bool:
-        """Whether a one-thread request may take this file's container of another threading.
+        """Whether a short-run request may take this file's container of another threading.
 
         Not when the caller asked for one thread (``threads=1``).
         """
-        return threading == ONE_THREAD != self._parallel and idx.short_elsewhere < _OPEN_FOR_SHORT
+        return (
+            threading in (ONE_THREAD, self._short)
+            and threading != self._parallel
+            and idx.short_elsewhere < _OPEN_FOR_SHORT
+        )
 
     def _key(self, threading: Threading) -> _PoolKey:
         return (*self._file_key, *threading)
@@ -783,6 +792,7 @@ class AVVideoDecoder:
                 others=others,
                 cpus=self._cpus,
                 busy=_threads.load.busy_cpus(),
+                short=self._short,
             )
             h = self._acquire(threading, runs[0], idx)
             self._decode(h, idx, parts[0], got, fmt, runs)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mediaref import UndecodableMediaError
 
-from ._bitstream import h264_key, h264_slices, hevc_irap, skip_nonref_safe
+from ._bitstream import h264_key, h264_slices, hevc_irap, hevc_wavefront, skip_nonref_safe
 from ._index import IndexData
 
 if TYPE_CHECKING:
@@ -187,10 +187,16 @@ class IndexScan:
             pts_may_be_decode_times=self.probe_order,
             display_matrix=matrix,
             slices=max(self._slices, 1),
+            wavefront=self._wavefront(),
             pos=self.pos,
             size=self.size,
             origin=self.origin,
         )
+
+    def _wavefront(self) -> bool:
+        if self.codec != "hevc" or not self._head:
+            return False
+        return hevc_wavefront(self.cc.extradata, bytes(self._head[0]), self.length_size)
 
     def _believed_keys(self) -> list[bool]:
         key = self.key

@@ -27,8 +27,8 @@ from . import _counters
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData"]
 
-INDEX_VERSION = 7
-"""7: cache files carry a BLAKE2b checksum (`_index_cache.seal`)."""
+INDEX_VERSION = 8
+"""8: `IndexData.wavefront`. 7: cache files carry a BLAKE2b checksum (`_index_cache.seal`)."""
 _NS_PER_S = 1_000_000_000
 _DEMUX_BUFFER = 16 * 1024
 """Bytes PyAV's I/O buffer reads at a time (``buffer_size`` of remote containers, one
@@ -98,6 +98,9 @@ class IndexData(msgspec.Struct, kw_only=True):
     """The container (AVI) may store decode times as pts: check output order when decoding."""
     slices: int = 1
     """Slices per picture (H.264, counted in the first packet): what slice threads can share."""
+    wavefront: bool = False
+    """HEVC pictures coded in wavefront rows (`_bitstream.hevc_wavefront`): slice threads
+    decode one picture's rows in parallel."""
     pos: list[int] = []
     """Per packet, its byte position in the file (-1: unknown); empty when not recorded."""
     size: list[int] = []

@@ -21,6 +21,7 @@ __all__ = [
     "request_threading",
     "running",
     "short_run",
+    "short_threading",
 ]
 
 Threading = tuple[str, int]
@@ -54,12 +55,35 @@ def codec_threading(threads: int | None, slices: int) -> Threading:
     return "AUTO", threads or 0
 
 
+_VP9_TWO_TILE_WIDTH = 449
+"""The narrowest VP9 picture that may have two tile columns (a tile is at least four
+64-pixel superblocks wide: ``ceil(width / 64) >= 8``)."""
+
+
+def short_threading(threads: int | None, codec: str, width: int, wavefront: bool) -> Threading:
+    """The codec threading for short runs (`short_run`): one thread, or slice threads.
+
+    Slice threads have no pipeline, so they pay where one picture splits into parts
+    that decode in parallel: HEVC coded in wavefront rows (x265's default), whose rows
+    FFmpeg's slice threads decode together, and VP9 wide enough for two tile columns
+    (libvpx's default uses as many as fit). One random keyframe per call, plain PyAV,
+    2 cores, medians of 60 calls alternating (bench media): x265-default HEVC 640x360
+    7.47 ms on one thread, 4.96 on two slice threads (5.53 on three); libvpx VP9 640x360
+    8.38 / 5.08. Without them slice threads cost a little: HEVC without wavefront 1.68 /
+    1.74 ms, VP9 320x240 1.12 / 1.21 ms; single-slice H.264 and AV1 (dav1d takes a
+    thread count only) gained nothing (7.20 / 7.38 ms, 8.55 / 8.65 ms).
+    """
+    if threads == 1 or not (wavefront or (codec == "vp9" and width >= _VP9_TWO_TILE_WIDTH)):
+        return ONE_THREAD
+    return "SLICE", threads or cpus()
+
+
 SHORT_RUN = 2
-"""Runs of at most this many packets decode on one thread (see `short_run`)."""
+"""Runs of at most this many packets are short (see `short_run`)."""
 
 
 def short_run(packets: int, slices: int) -> bool:
-    """Whether a run of `packets` from its keyframe is short: decoded best on one thread.
+    """Whether a run of `packets` from its keyframe is short: no frame threads for it.
 
     Frame threads must fill their pipeline after every seek and drain it before the last
     frame comes out, so a run of a frame or two gains nothing from them and pays the
@@ -73,13 +97,21 @@ def short_run(packets: int, slices: int) -> bool:
     1.28 ms. A decoder left live by a longer run is still kept when the next call steps
     forward from it (`AVVideoDecoder._acquire`), so one frame per call read in order does
     not change threading at each keyframe. Slice threads have no pipeline: pictures of
-    several slices keep them.
+    several slices keep them, and a short run gets them where one picture decodes in
+    parallel parts (`short_threading`).
     """
     return packets <= SHORT_RUN and slices < 2
 
 
 def request_threading(
-    parallel: Threading, *, longest_run: int, slices: int, others: int, cpus: int, busy: int = 0
+    parallel: Threading,
+    *,
+    longest_run: int,
+    slices: int,
+    others: int,
+    cpus: int,
+    busy: int = 0,
+    short: Threading = ONE_THREAD,
 ) -> Threading:
     """The codec threading for one request of one decoder.
 
@@ -90,23 +122,27 @@ def request_threading(
         others: Decoders of this process decoding at the same time (not counting this one).
         cpus: CPUs this process may run on.
         busy: Of those CPUs, how many other processes keep busy (`CpuLoad`).
+        short: The stream's threading for short runs (`short_threading`).
 
-    One thread for short runs (`short_run`) and when every CPU but this decoder's already
-    has work (a decoder of this process, or another process): threads of one codec
-    would then take turns with that work, and a frame thread that waits for its turn
-    stalls the others. 640x360 x264 and x265 (GOP 250, B-frames), one random frame per
-    call, 20 calls alternating in one process with two CPU-burning processes beside it
-    on 2 cores: 80 ms a call on frame threads, 58 on one thread (H.264); 96 and 72
-    (HEVC). Else `parallel`, with at most one thread per CPU left when other processes
-    keep some busy.
+    One thread when every CPU but this decoder's already has work (a decoder of this
+    process, or another process): threads of one codec would then take turns with that
+    work, and a frame thread that waits for its turn stalls the others. 640x360 x264
+    and x265 (GOP 250, B-frames), one random frame per call, 20 calls alternating in
+    one process with two CPU-burning processes beside it on 2 cores: 80 ms a call on
+    frame threads, 58 on one thread (H.264); 96 and 72 (HEVC). Else `short` for short
+    runs (`short_run`) and `parallel` for the others, with at most one thread per CPU
+    left when other processes keep some busy.
     """
-    if parallel == ONE_THREAD or short_run(longest_run, slices) or others + busy + 1 >= cpus:
+    if parallel == ONE_THREAD or others + busy + 1 >= cpus:
         return ONE_THREAD
-    kind, count = parallel
+    chosen = short if short_run(longest_run, slices) else parallel
+    if chosen == ONE_THREAD:
+        return chosen
+    kind, count = chosen
     free = cpus - others - busy
     if busy and (count == 0 or count > free):
         return kind, free
-    return parallel
+    return chosen
 
 
 class CpuLoad:
