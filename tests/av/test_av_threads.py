@@ -235,6 +235,23 @@ def test_cpu_load_counts_other_processes_busy_time_not_its_own() -> None:
     assert load.busy_cpus(frozenset({1})) == 0
 
 
+def test_after_a_pause_the_load_is_what_runs_now_not_the_pauses_average() -> None:
+    proc = FakeProc()
+    load = CpuLoad(read=proc.read, clock=lambda: proc.now, interval=0.25)
+    both = frozenset({0, 1})
+    load.busy_cpus(both)
+    # Five seconds without a reading, both CPUs busy with others' work that has stopped
+    # by now (a benchmark's other contestants taking their turn): not two CPUs busy.
+    proc.tick(5.0, {0: 500, 1: 500})
+    proc.runnable = 1
+    assert load.busy_cpus(both) == 0
+    proc.tick(0.5, {0: 50, 1: 50})  # a reading close behind it averages again
+    assert load.busy_cpus(both) == 2
+    proc.tick(5.0, {0: 0, 1: 0})
+    proc.runnable = 3  # two others runnable now, after an idle pause
+    assert load.busy_cpus(both) == 2
+
+
 def test_cpu_load_reads_at_most_once_per_interval() -> None:
     proc = FakeProc()
     load = CpuLoad(read=proc.read, clock=lambda: proc.now, interval=0.25)

@@ -151,9 +151,12 @@ class CpuLoad:
     The CPUs' busy time (``/proc/stat``, the CPUs of this process's affinity) less this
     process's own (``/proc/self/stat``; its DataLoader workers and other children count
     as other processes), over the time since the previous reading, at most one reading
-    per `interval` seconds. With no previous reading, the tasks runnable right now
-    (``/proc/loadavg``) less this one stand in. Where ``/proc`` cannot be read (not
-    Linux), 0.
+    per `interval` seconds. With no previous reading, or one older than four intervals,
+    the tasks runnable right now (``/proc/loadavg``) less this one stand in: a process
+    that decodes now and then (a service, a benchmark taking turns with others) would
+    otherwise start each burst with the average of the pause, other processes' work
+    that has since stopped, and decode it on one thread. Where ``/proc`` cannot be read
+    (not Linux), 0.
 
     `enabled=False` (``MEDIAREF_AV_LOAD_AWARE=0``) always says 0: the threading then
     depends on the request and this process only.
@@ -169,6 +172,8 @@ class CpuLoad:
     ) -> None:
         self.enabled = enabled
         self.interval = interval
+        self.stale = 4 * interval
+        """Seconds after which the previous reading is too old to average from."""
         self._read = read or _read_text
         self._clock = clock
         self._lock = threading.Lock()
@@ -203,7 +208,7 @@ class CpuLoad:
         busy, total, n = _cpu_ticks(self._read("/proc/stat"), allowed)
         mine = _own_ticks(self._read("/proc/self/stat"))
         last, self._last = self._last, (now, busy, total, mine, allowed)
-        if last is None or last[4] != allowed:
+        if last is None or last[4] != allowed or now - last[0] > self.stale:
             runnable = int(self._read("/proc/loadavg").split()[3].split("/")[0])
             return max(0, min(n, runnable - 1))
         d_total = total - last[2]
