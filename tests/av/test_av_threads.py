@@ -162,15 +162,13 @@ def test_request_threading_leaves_the_cpus_other_processes_use(
     ],
 )
 def test_short_runs_get_slice_threads_where_a_picture_decodes_in_parallel_parts(
-    monkeypatch: pytest.MonkeyPatch,
     threads: int | None,
     codec: str,
     width: int,
     wavefront: bool,
     expected: tuple[str, int],
 ) -> None:
-    monkeypatch.setattr(_threads, "cpus", lambda: 2)
-    assert short_threading(threads, codec, width, wavefront) == expected
+    assert short_threading(threads, codec, width, wavefront, cpus=2) == expected
 
 
 class FakeProc:

@@ -191,7 +191,9 @@ class AVVideoDecoder:
         desc = self._description()
         # Containers are cached per file, stream and codec threading.
         self._parallel = codec_threading(threads, desc.slices)
-        self._short = short_threading(threads, desc.codec, desc.width, desc.wavefront)
+        self._short = short_threading(
+            threads, desc.codec, desc.width, desc.wavefront, cpus=self._cpus
+        )
         self._metadata: VideoMetadata | None = None
         self._out_size = out_size(shown_size(desc), *self._shape_options[:2])
 

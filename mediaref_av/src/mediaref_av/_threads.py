@@ -60,7 +60,9 @@ _VP9_TWO_TILE_WIDTH = 449
 64-pixel superblocks wide: ``ceil(width / 64) >= 8``)."""
 
 
-def short_threading(threads: int | None, codec: str, width: int, wavefront: bool) -> Threading:
+def short_threading(
+    threads: int | None, codec: str, width: int, wavefront: bool, *, cpus: int
+) -> Threading:
     """The codec threading for short runs (`short_run`): one thread, or slice threads.
 
     Slice threads have no pipeline, so they pay where one picture splits into parts
@@ -75,7 +77,7 @@ def short_threading(threads: int | None, codec: str, width: int, wavefront: bool
     """
     if threads == 1 or not (wavefront or (codec == "vp9" and width >= _VP9_TWO_TILE_WIDTH)):
         return ONE_THREAD
-    return "SLICE", threads or cpus()
+    return "SLICE", threads or cpus
 
 
 SHORT_RUN = 2
