@@ -65,10 +65,11 @@ _MIN_PARALLEL_PACKETS = 12
 _PoolKey = tuple[Hashable, int | None, str, int]
 """(file identity, stream option, FFmpeg thread type, codec threads: 0 = FFmpeg's choice)."""
 _OPEN_FOR_SHORT = 4
-"""One-thread requests of a file served by its container of another threading before a
-one-thread container opens: opening one (container and codec) cost 0.5-1.4 ms on 2 cores
-(640x360 H.264/HEVC, 640x480 AV1; open and first decode 1.8-2.7 ms against a decode of
-1.3 ms), a one-packet request on one thread saves ~0.25 ms against frame threads."""
+"""Short-run requests of a file served by its container of another threading before a
+container of the short runs' threading opens: opening one (container and codec) cost
+0.5-1.4 ms on 2 cores (640x360 H.264/HEVC, 640x480 AV1; open and first decode 1.8-2.7 ms
+against a decode of 1.3 ms), a one-packet request on one thread saves ~0.25 ms against
+frame threads."""
 
 
 def _file_of(h: _pool.Handle) -> object:
