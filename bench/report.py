@@ -661,7 +661,8 @@ def video_section(res: dict[str, Any], v: dict[str, Any]) -> list[str]:
             )
         L.append("")
         L.append(
-            "Peak RSS (MB, VmHWM of the contestant's process during the workload) and work done:"
+            "Peak RSS (MB, VmHWM of the contestant's process during the workload; each workload"
+            " in fresh processes after the same warm-up) and work done:"
         )
         L.append("")
         L.append(

@@ -185,9 +185,14 @@ class Worker:
         )
         self.q: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
+        _LIVE.append(self)
+        self.ready: dict[str, Any] = {}
+        self.dead = False
+
+    def wait_ready(self) -> None:
+        """Wait for the process's first line (its adapter loaded, or why not)."""
         self.ready = self._get(timeout=180)
         self.dead = not self.ready.get("ok")
-        _LIVE.append(self)
 
     def _read(self) -> None:
         assert self.p.stdout is not None
@@ -253,10 +258,10 @@ class Worker:
 
 def start_workers(cids: list[str], unavailable: dict[str, str]) -> dict[str, Worker]:
     ws = {}
-    for cid in cids:
-        if cid in unavailable:
-            continue
-        w = Worker(cid)
+    started = [Worker(cid) for cid in cids if cid not in unavailable]  # they load at once
+    for w in started:
+        cid = w.cid
+        w.wait_ready()
         if w.dead:
             unavailable[cid] = w.ready.get("error", "failed to start")
             log(f"  {cid}: unavailable: {unavailable[cid]}")
@@ -561,44 +566,49 @@ def media_record(orc: Oracle, entry: dict[str, Any]) -> dict[str, Any]:
 
 
 def suite_video(args: Any, media: dict[str, Any], unavailable: dict[str, str]) -> dict[str, Any]:
+    """Each workload on each medium in fresh contestant processes, after the same warm-up.
+
+    Fresh processes make each workload's peak RSS its own: with one process per medium,
+    a workload's peak held what the previous one left (W4 after W3's 300 frames: the
+    floor's plain PyAV at 76-268 MB by how its heap happened to be laid out, ours' frame
+    pool at up to 846 MB), and the contestants that skip a workload looked leanest.
+    """
     out: dict[str, Any] = {}
     for mname, entry in media["video"].items():
         orc = Oracle(entry["oracle"])
         files = [entry["path"]]
-        log(f"video: media {mname} ({orc.n} frames) -- starting workers")
-        ws = start_workers(args.video_contestants, unavailable)
         out[mname] = media_record(orc, entry)
+        out[mname]["warm_up"] = {}
         skip = skipped(orc)
-        try:
-            # One warm-up per contestant and file (imports, index, page cache, first
-            # open), checked for correctness: 16 random timestamps, then one single frame.
-            def warm(
-                rep: int, mname: str = mname, orc: Oracle = orc
+
+        # The warm-up per process (imports, index, page cache, first open), checked for
+        # correctness: 16 random timestamps, then one single frame.
+        def warm(rep: int, mname: str = mname, orc: Oracle = orc) -> list[list[tuple[int, int]]]:
+            rng = random.Random(hash_seed(mname, "warm-up"))
+            return [
+                [(0, rng.randrange(orc.pts_ns[0], orc.end_ns)) for _ in range(16)],
+                [(0, rng.randrange(orc.pts_ns[0], orc.end_ns))],
+            ]
+
+        for wl in args.workloads:
+            seed = hash_seed(mname, wl)
+
+            def seed_calls(
+                rep: int, wl: str = wl, seed: int = seed, orc: Oracle = orc
             ) -> list[list[tuple[int, int]]]:
-                rng = random.Random(hash_seed(mname, "warm-up"))
-                return [
-                    [(0, rng.randrange(orc.pts_ns[0], orc.end_ns)) for _ in range(16)],
-                    [(0, rng.randrange(orc.pts_ns[0], orc.end_ns))],
-                ]
+                rng = random.Random(seed + rep)
+                return [[(0, t) for t in call] for call in workload_calls(wl, orc, rng, args.quick)]
 
-            out[mname]["warm_up"] = run_video_job(
-                ws, files, [orc], 1, warm, f"{mname}/warm-up", args.timeout, warmup=False
-            )
-            for wl in args.workloads:
-                seed = hash_seed(mname, wl)
-
-                def seed_calls(
-                    rep: int, wl: str = wl, seed: int = seed, orc: Oracle = orc
-                ) -> list[list[tuple[int, int]]]:
-                    rng = random.Random(seed + rep)
-                    return [
-                        [(0, t) for t in call] for call in workload_calls(wl, orc, rng, args.quick)
-                    ]
-
+            log(f"video: media {mname} ({orc.n} frames), {wl} -- starting workers")
+            cids = [c for c in args.video_contestants if (c, wl) not in skip]
+            ws = start_workers(cids, unavailable)
+            try:
+                out[mname]["warm_up"][wl] = run_video_job(
+                    ws, files, [orc], 1, warm, f"{mname}/{wl} warm-up", args.timeout, warmup=False
+                )
                 t0 = time.time()
-                sub = {c: w for c, w in ws.items() if (c, wl) not in skip}
                 out[mname]["workloads"][wl] = run_video_job(
-                    sub,
+                    ws,
                     files,
                     [orc],
                     args.reps,
@@ -608,9 +618,9 @@ def suite_video(args: Any, media: dict[str, Any], unavailable: dict[str, str]) -
                     warmup=False,
                 )
                 out[mname]["workloads"][wl]["wall_s"] = round(time.time() - t0, 1)
-        finally:
-            for w in ws.values():
-                w.close()
+            finally:
+                for w in ws.values():
+                    w.close()
     return out
 
 
@@ -865,6 +875,7 @@ def contestant_versions(cids: list[str], unavailable: dict[str, str]) -> dict[st
             out[cid] = {"unavailable": unavailable[cid]}
             continue
         w = Worker(cid)
+        w.wait_ready()
         r = w.ask({"op": "info"}, timeout=120) if not w.dead else w.ready
         w.close()
         if r.get("ok"):
