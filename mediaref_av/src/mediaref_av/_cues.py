@@ -31,7 +31,14 @@ import numpy as np
 
 from mediaref.timeline import end_ns_of, pts_to_ns
 
-from ._bitstream import h264_key, h264_slices, hevc_irap, hevc_wavefront, skip_nonref_safe
+from ._bitstream import (
+    h264_declares_reorder,
+    h264_key,
+    h264_slices,
+    hevc_irap,
+    hevc_wavefront,
+    skip_nonref_safe,
+)
 from ._demux import _default_duration, _display, _nal_length_size
 from ._index import Index, IndexData
 from ._matroska import block_end, block_track, rest_has_track
@@ -406,6 +413,7 @@ def open_cues(
         display_matrix=matrix,
         slices=max(slices, 1),
         wavefront=codec == "hevc" and hevc_wavefront(cc.extradata, bytes(head[0]), length_size),
+        declared_reorder=codec == "h264" and h264_declares_reorder(cc.extradata),
         origin=ORIGIN.format(f"{len(entries)} keyframe" + ("s" if len(entries) > 1 else "")),
     )
     return CueIndex(desc, cue_pts, cue_pos, int(first.pts), track, f.size)

@@ -195,6 +195,8 @@ class AVVideoDecoder:
         self._short = short_threading(
             threads, desc.codec, desc.width, desc.wavefront, cpus=self._cpus
         )
+        self._probe = not desc.declared_reorder
+        """Whether FFmpeg's probe decodes pictures when this file is opened again."""
         self._metadata: VideoMetadata | None = None
         self._out_size = out_size(shown_size(desc), *self._shape_options[:2])
 
@@ -270,7 +272,7 @@ class AVVideoDecoder:
 
         h = _pool.checkout(key, prefer, fallback)
         if h is None:
-            h = _pool.open_handle(key, self._source, self._stream_option)
+            h = _pool.open_handle(key, self._source, self._stream_option, probe=self._probe)
             self._configure(h)
         elif fallback is not None and idx is not None and h.key != key:
             idx.short_elsewhere += 1

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from mediaref import UndecodableMediaError
 
-from ._bitstream import h264_key, h264_slices, hevc_irap, hevc_wavefront, skip_nonref_safe
+from ._bitstream import (
+    h264_declares_reorder,
+    h264_key,
+    h264_slices,
+    hevc_irap,
+    hevc_wavefront,
+    skip_nonref_safe,
+)
 from ._index import IndexData
 
 if TYPE_CHECKING:
@@ -188,6 +195,7 @@ class IndexScan:
             display_matrix=matrix,
             slices=max(self._slices, 1),
             wavefront=self._wavefront(),
+            declared_reorder=self.codec == "h264" and h264_declares_reorder(self.cc.extradata),
             pos=self.pos,
             size=self.size,
             origin=self.origin,

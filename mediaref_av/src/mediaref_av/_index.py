@@ -27,8 +27,9 @@ from . import _counters
 
 __all__ = ["INDEX_VERSION", "Index", "IndexData"]
 
-INDEX_VERSION = 8
-"""8: `IndexData.wavefront`. 7: cache files carry a BLAKE2b checksum (`_index_cache.seal`)."""
+INDEX_VERSION = 9
+"""9: `IndexData.declared_reorder`. 8: `IndexData.wavefront`. 7: cache files carry a BLAKE2b
+checksum (`_index_cache.seal`)."""
 _NS_PER_S = 1_000_000_000
 _DEMUX_BUFFER = 16 * 1024
 """Bytes PyAV's I/O buffer reads at a time (``buffer_size`` of remote containers, one
@@ -101,6 +102,9 @@ class IndexData(msgspec.Struct, kw_only=True):
     wavefront: bool = False
     """HEVC pictures coded in wavefront rows (`_bitstream.hevc_wavefront`): slice threads
     decode one picture's rows in parallel."""
+    declared_reorder: bool = False
+    """H.264 whose ``avcC`` SPS declares its output delay (`_bitstream.h264_declares_reorder`):
+    FFmpeg's probe need not decode pictures to guess it when the file is opened again."""
     pos: list[int] = []
     """Per packet, its byte position in the file (-1: unknown); empty when not recorded."""
     size: list[int] = []

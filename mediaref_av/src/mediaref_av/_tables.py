@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ._bitstream import h264_slices, hevc_wavefront, skip_nonref_safe
+from ._bitstream import h264_declares_reorder, h264_slices, hevc_wavefront, skip_nonref_safe
 from ._demux import _default_duration, _display, _is_flush, _nal_length_size
 from ._index import IndexData
 
@@ -242,6 +242,7 @@ def _build(
         display_matrix=matrix,
         slices=max(slices, 1),
         wavefront=cc.name == "hevc" and hevc_wavefront(cc.extradata, bytes(head[0]), length_size),
+        declared_reorder=cc.name == "h264" and h264_declares_reorder(cc.extradata),
         pos=[int(e.pos) for e in entries],
         size=[int(e.size) for e in entries],
         origin=ORIGIN,
