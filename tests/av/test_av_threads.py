@@ -214,6 +214,7 @@ def test_cpu_load_counts_other_processes_busy_time_not_its_own() -> None:
     proc.tick(1.0, {0: 100, 1: 100}, own=100)  # this process used one CPU, others the other
     assert load.busy_cpus(both) == 1
     proc.tick(1.0, {0: 100, 1: 100}, own=0)  # both CPUs busy with other processes
+    proc.runnable = 3
     assert load.busy_cpus(both) == 2
     proc.tick(1.0, {0: 30, 1: 10})  # 0.4 CPU of others' work rounds to none
     assert load.busy_cpus(both) == 0
@@ -233,7 +234,7 @@ def test_cpu_load_counts_other_processes_busy_time_not_its_own() -> None:
     assert load.busy_cpus(frozenset({1})) == 0
 
 
-def test_after_a_pause_the_load_is_what_runs_now_not_the_pauses_average() -> None:
+def test_others_work_between_bursts_or_a_task_runnable_at_that_instant_does_not_count() -> None:
     proc = FakeProc()
     load = CpuLoad(read=proc.read, clock=lambda: proc.now, interval=0.25)
     both = frozenset({0, 1})
@@ -243,10 +244,19 @@ def test_after_a_pause_the_load_is_what_runs_now_not_the_pauses_average() -> Non
     proc.tick(5.0, {0: 500, 1: 500})
     proc.runnable = 1
     assert load.busy_cpus(both) == 0
-    proc.tick(0.5, {0: 50, 1: 50})  # a reading close behind it averages again
+    proc.tick(0.5, {0: 50, 1: 50})
+    proc.runnable = 3  # two others runnable and busy since: both readings agree
     assert load.busy_cpus(both) == 2
+    # The same within a second (others' turn between two calls of a quick burst).
+    proc.tick(0.3, {0: 30, 1: 30})
+    proc.runnable = 1
+    assert load.busy_cpus(both) == 0
+    # Two tasks runnable at the instant of reading, the CPUs idle until then (a process
+    # finishing its turn): not two CPUs busy either.
     proc.tick(5.0, {0: 0, 1: 0})
-    proc.runnable = 3  # two others runnable now, after an idle pause
+    proc.runnable = 3
+    assert load.busy_cpus(both) == 0
+    proc.tick(0.3, {0: 30, 1: 30})  # they stayed and worked: now they count
     assert load.busy_cpus(both) == 2
 
 
@@ -260,8 +270,9 @@ def test_cpu_load_reads_at_most_once_per_interval() -> None:
     assert load.busy_cpus(both) == 0  # 0.1 s later: the last estimate, nothing read
     assert len(proc.reads) == n
     proc.tick(0.2, {0: 10, 1: 10})
+    proc.runnable = 2
     assert load.busy_cpus(both) == 1  # over the 0.3 s since the first reading
-    assert len(proc.reads) == n + 2  # /proc/stat and /proc/self/stat
+    assert len(proc.reads) == n + 3  # /proc/stat, /proc/self/stat and /proc/loadavg
 
 
 def test_cpu_load_without_proc_or_switched_off_says_none() -> None:
