@@ -55,14 +55,15 @@ def decode(clip: Clip, times: list[int], **options: object) -> list[np.ndarray]:
 def check_plan_work(clip: Clip, times: list[int], minimal: int) -> None:
     """A request alone sends its plan's packets to the decoder, and no more unless a run's
     frame is far from its keyframe: then it may decode a few packets past the run (the
-    frames B-frame reordering or frame threads hold back), to keep the decoder live for
-    a next step forward instead of draining it."""
+    frames B-frame reordering or frame threads hold back, at least one where there are
+    any), to keep the decoder live for a next step forward instead of draining it."""
     c = work()
     with mediaref_av.open(clip.uri) as video:
         idx = video.index
         runs = _plan.plan(idx, video.frame_indices(times))
     far = any(
-        min(int(idx.frame_dpos[f]) for f in r.frames) - r.start >= _stepping._FAR for r in runs
+        min(int(idx.frame_dpos[f]) for f in r.frames) - r.start >= _stepping._LEAD_PER_HELD
+        for r in runs
     )
     extra = c.frames_decoded + c.frames_skipped - minimal
     assert 0 <= extra <= (8 if far else 0), (extra, far)
@@ -650,7 +651,9 @@ def test_a_live_decoder_keeps_only_frames_shown_after_the_last_step(
 
 def test_random_single_calls_decode_exactly_their_plans(bframes: Clip) -> None:
     # Going on from a live decoder is never more work than the plan; reading past a run
-    # to keep the decoder live is only done after two steps forward in a row.
+    # to keep the decoder live is done after two steps forward in a row, or when the
+    # packets read past it are a small part of it (not with B-frames and frame threads
+    # and a keyframe every 12 pictures).
     rnd = random.Random(5)
     times = [rnd.choice(bframes.starts_ns) for _ in range(30)]
     minimal = [mediaref_av.minimal_frames(bframes.uri, [t]) for t in times]

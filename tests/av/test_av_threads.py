@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import mediaref_av
-from mediaref_av import _decoder, _threads
+from mediaref_av import _decoder, _stepping, _threads
 from mediaref_av._threads import ONE_THREAD, CpuLoad, request_threading, short_threading
 from tests.media import ClipFactory, need_encoder
 
@@ -400,14 +400,44 @@ def test_one_frame_per_call_in_order_keeps_its_live_decoder_across_keyframes(
         assert {12, 24, 36} <= keys  # picture indices of keyframes the steps cross
         for f in range(4, 40):
             np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
-            # Frame 4 is a run of several packets: frame threads. The steps after it go
-            # on from that live decoder, also where the frame wanted is a keyframe's,
-            # which alone would decode on one thread.
+            # The first frame is a run of several packets: frame threads. The steps
+            # after it go on from that live decoder, also where the frame wanted is a
+            # keyframe's, which alone would decode on one thread.
             assert _threading(video) == AUTO
     c = mediaref_av.counters()
-    # Frames 4, 5 and 6 seek to the keyframe (a decoder is kept live from the second step
-    # in a row on); then one live decoder, the index scan's container, goes to the end.
+    # Frames 4, 5 and 6 seek to the keyframe (each run is near it, and a decoder is kept
+    # live from the second step in a row on); then one live decoder, the index scan's
+    # container, goes to the end.
     assert (c.seeks, c.containers_opened) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("kind", "start", "held", "seeks"),
+    [
+        ("vp9_ffmpeg_webm", 20, 1, 1),  # one GOP, no B-frames: 20 packets >= 4 x 1
+        # 3 packets < 4 x 1: drained; frame 4's run (4 packets) is kept live.
+        ("vp9_ffmpeg_webm", 3, 1, 2),
+        # B-frames too: frame 10's run (8 packets < 4 x 3) drains the decoder, which
+        # outputs frame 11 too; frame 12's run is the second step in a row.
+        ("h264_bframes_mp4", 10, 3, 2),
+    ],
+)
+def test_a_run_keeps_its_decoder_live_when_the_packets_it_holds_are_a_small_part_of_it(
+    clip_factory: ClipFactory, kind: str, start: int, held: int, seeks: int
+) -> None:
+    # Keeping a decoder live decodes past the run until its frames come out (the pictures
+    # that frame threads and B-frame reordering hold); draining it makes a next step
+    # forward decode the run again (a decoder is kept live from the second step in a row
+    # on whatever the run). Two frame threads here, whatever the machine.
+    clip = clip_factory(kind)
+    with mediaref_av.open(clip.uri, threads=2) as video:
+        lead_in = int(video.index.frame_dpos[start])  # the first packet is its keyframe
+        assert (lead_in >= _stepping._LEAD_PER_HELD * held) == (seeks == 1)
+        for f in range(start, start + 10):
+            np.testing.assert_array_equal(video.frames_at([f])[0], clip.frames[f])
+            h = video._handle
+            assert h is not None and _stepping.pictures_held(h.stream.codec_context) == held
+    assert mediaref_av.counters().seeks == seeks
 
 
 def test_switching_threading_keeps_both_containers_warm(clip_factory: ClipFactory) -> None:

@@ -19,7 +19,7 @@ from ._convert import Converter, Output, destination
 from ._index import Index
 from ._plan import Run, plan
 from ._pool import Handle
-from ._stepping import READ_AHEAD, Stepping
+from ._stepping import READ_AHEAD, Stepping, pictures_held
 
 if TYPE_CHECKING:
     import av
@@ -95,7 +95,8 @@ class RunDecoder:
             resumed = False
             runs = planned if planned is not None and missing == wanted else plan(idx, missing)
             planned = None  # a retry plans again: the index may have learnt a keyframe
-            keep_live = h.stepping.keeps_live(idx, runs)
+            held = pictures_held(h.stream.codec_context)
+            keep_live = h.stepping.keeps_live(idx, runs, held)
             try:
                 for i, run in enumerate(runs):
                     ahead = keep_live and i == len(runs) - 1

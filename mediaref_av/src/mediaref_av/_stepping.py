@@ -11,6 +11,7 @@ written only here; `_runs` decodes the runs and reports to it.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from concurrent.futures import Future
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 
     _Packet = av.Packet[VideoStream]
 
-__all__ = ["NO_PTS", "READ_AHEAD", "Ready", "Stepping"]
+__all__ = ["NO_PTS", "READ_AHEAD", "Ready", "Stepping", "pictures_held"]
 
 Ready = tuple["av.VideoFrame", tuple[Output, NDArray[np.uint8]] | None]
 """A frame the decoder output before a call asked for it, and its array if converted."""
@@ -42,8 +43,16 @@ NO_PTS = -(1 << 63)
 """Before every pts."""
 READ_AHEAD = 16
 """Most packets decoded past a run to let its last frames out of a decoder kept live."""
-_FAR = 32
-"""Packets from its keyframe to a frame that make a call keep the decoder live."""
+_LEAD_PER_HELD = 4
+"""Packets from its keyframe, per picture the decoder holds back (`pictures_held`), from
+which a run keeps its decoder live: the packets decoded past the run are then at most a
+quarter of it, and draining would cost a next step forward the whole run again. World
+bench media, 100 consecutive frames one call each (W6), two runs of 5 reps each against
+a fixed 32 packets: the rep that starts 20 packets from an H.264 keyframe (4 held) 1,335-
+1,348 -> 2,402-2,417 frames/s; 12 and 20 packets from a VP9 keyframe (2 held) 1,429-1,440
+-> 1,334-2,582 and 1,584-1,608 -> 2,393-2,441. One random frame per call (W4): H.264 33
+frames/s (32-34 before), VP9 31 (30); decoded / minimal on VP9 0.99 (0.98). Short GOPs
+with B-frames and frame threads (a keyframe every 12 pictures, 4 held) stay at their plan."""
 _IDLE = 0.001
 """Seconds a caller spends between two steps forward that make decoding ahead pay (in a
 tight loop, handing the decoder to a worker thread and back cost more than it saved)."""
@@ -60,6 +69,21 @@ _RETRY = 32
 _clock = time.perf_counter
 """Seconds, for the time a caller spends between calls and waits for a job (tests replace
 it, so that what they prove does not depend on the machine's load)."""
+
+
+def pictures_held(cc: VideoCodecContext) -> int:
+    """About how many pictures `cc` outputs late: what keeping it live costs a run.
+
+    Two for B-frames (x264's and x265's defaults reorder by 2; PyAV tells only whether
+    the stream has them), and one fewer than its frame threads (``AUTO`` takes frame
+    threads where the codec has them; FFmpeg reports their count once open, but not
+    for dav1d, which takes 0 as one per CPU).
+    """
+    from av.codec.context import ThreadType
+
+    count = cc.thread_count or os.cpu_count() or 1
+    frames = count > 1 and ThreadType.FRAME in cc.thread_type
+    return (2 if cc.has_b_frames else 0) + (count - 1 if frames else 0)
 
 
 class Stepping:
@@ -126,19 +150,20 @@ class Stepping:
             self.ahead = executor().submit(self._decode_ahead, index, cc, fmt)
         self.returned_at = _clock()
 
-    def keeps_live(self, index: Index, runs: list[Run]) -> bool:
+    def keeps_live(self, index: Index, runs: list[Run], held: int) -> bool:
         """Count a call's step forward; return whether its last run keeps the decoder live.
 
         A call whose first frames come after the last call's, from the same decoding,
-        steps forward. Keeping the decoder live for a next step pays when that step is
-        likely: a few packets decoded ahead (the frames waiting in the decoder for B-frame
-        reordering or frame threads), against a seek and a decode from the keyframe. So
-        on a second step in a row, or when the keyframe is far.
+        steps forward. Keeping the decoder live for a next step costs the packets decoded
+        past the run until its frames come out (the `held` pictures waiting for B-frame
+        reordering or frame threads), against a seek and a decode from the keyframe if
+        that step comes. So on a second step forward in a row, or when the run is long
+        enough that those packets are a small part of it (`_LEAD_PER_HELD`).
         """
         self.steps = self.steps + 1 if self.follows(index, runs[0]) else 0
         last = runs[-1]
         lead_in = min(int(index.frame_dpos[f]) for f in last.frames) - last.start
-        return self.steps >= 2 or lead_in >= _FAR
+        return self.steps >= 2 or lead_in >= _LEAD_PER_HELD * held
 
     def settle(self) -> None:
         """Wait for the decoding ahead, or cancel it if it has not started; score it.
